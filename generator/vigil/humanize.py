@@ -1,0 +1,82 @@
+"""The few Prometheus template functions Vigil's annotations use, in Python.
+
+Rule tests must state the exact annotations an alert carries, so the expected
+text is expanded here from the same template the rule carries. promtool checks
+this replica on every run of `promtool test rules`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+
+def _g4(v: float) -> str:  # Go's %.4g and C's agree
+    return "%.4g" % v
+
+
+def humanize(v: float) -> str:
+    if v == 0 or math.isnan(v) or math.isinf(v):
+        return _g4(v)
+    prefix = ""
+    if abs(v) >= 1:
+        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
+            if abs(v) < 1000:
+                break
+            prefix, v = p, v / 1000
+        return _g4(v) + prefix
+    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        if abs(v) >= 1:
+            break
+        prefix, v = p, v * 1000
+    return _g4(v) + prefix
+
+
+def humanize_percentage(v: float) -> str:
+    return _g4(v * 100) + "%"
+
+
+def humanize_duration(v: float) -> str:
+    if math.isnan(v) or math.isinf(v):
+        return _g4(v)
+    if v == 0:
+        return _g4(v) + "s"
+    if abs(v) >= 1:
+        sign = "-" if v < 0 else ""
+        v = abs(v)
+        whole = int(v)
+        s, m, h, d = whole % 60, (whole // 60) % 60, (whole // 3600) % 24, whole // 86400
+        if d:
+            return f"{sign}{d}d {h}h {m}m {s}s"
+        if h:
+            return f"{sign}{h}h {m}m {s}s"
+        if m:
+            return f"{sign}{m}m {s}s"
+        return f"{sign}{_g4(v)}s"
+    prefix = ""
+    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
+        if abs(v) >= 1:
+            break
+        prefix, v = p, v * 1000
+    return f"{_g4(v)}{prefix}s"
+
+
+_FUNCS = {"humanize": humanize, "humanizePercentage": humanize_percentage, "humanizeDuration": humanize_duration}
+_ACTION = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+
+
+def expand(template: str, labels: dict, value: float | None) -> str:
+    """Expand `{{ $labels.x }}` and `{{ $value | fn }}`; anything else is an error."""
+    def one(m: re.Match) -> str:
+        action = m.group(1)
+        if action.startswith("$labels."):
+            return labels.get(action[len("$labels."):], "")
+        head, _, fn = (p.strip() for p in action.partition("|"))
+        if head == "$value" and value is not None and (fn in _FUNCS):
+            return _FUNCS[fn](value)
+        raise ValueError(f"cannot expand template action {{{{ {action} }}}} without a value")
+    return _ACTION.sub(one, template)
+
+
+def uses_value(template: str) -> bool:
+    return any("$value" in a for a in _ACTION.findall(template))

@@ -1,0 +1,242 @@
+"""The inventory, version 1: the typed shape of inventory.yml (SPEC §2).
+
+Only the shape lives here. Cross-references (teams, receivers) and what each
+service kind accepts are checked in validate.py and the kind modules.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal, Optional
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+
+from .units import Duration, parse_percent
+
+SLUG_RE = r"^[a-z][a-z0-9-]*$"
+ENV_RE = r"^[A-Z][A-Z0-9_]*$"
+LABEL_RE = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+ALERTNAME_RE = LABEL_RE
+HOSTPORT_RE = r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):[0-9]{1,5}$"
+
+
+def _matcher(pattern: str, what: str, hint: str):
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(f"invalid {what} {value!r} ({hint})")
+        return value
+    return check
+
+
+def _slug(max_len: int):
+    check = _matcher(SLUG_RE, "name", "use lowercase letters, digits and '-', starting with a letter")
+
+    def slug(value: str) -> str:
+        check(value)
+        if len(value) > max_len or value.endswith("-"):
+            raise ValueError(f"invalid name {value!r} (at most {max_len} characters, not ending in '-')")
+        return value
+    return slug
+
+
+def _hostport(value: str) -> str:
+    _matcher(HOSTPORT_RE, "target", "write host:port, e.g. checkout:8000 or 127.0.0.1:9100")(value)
+    if not 0 < int(value.rsplit(":", 1)[1]) < 65536:
+        raise ValueError(f"invalid target {value!r} (port must be 1..65535)")
+    return value
+
+
+def _url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValueError(f"invalid URL {value!r} (write a full http:// or https:// URL)")
+    return value
+
+
+def _label_name(value: str) -> str:
+    _matcher(LABEL_RE, "label name", "letters, digits and '_', not starting with a digit")(value)
+    if value.startswith("__"):
+        raise ValueError(f"invalid label name {value!r} (names starting with '__' are reserved)")
+    return value
+
+
+def _str(pattern: str | None = None, **schema):
+    return WithJsonSchema({"type": "string", **({"pattern": pattern} if pattern else {}), **schema})
+
+
+Slug = Annotated[str, AfterValidator(_slug(63)), _str(SLUG_RE)]
+ServiceName = Annotated[str, AfterValidator(_slug(36)), _str(SLUG_RE, maxLength=36)]
+EnvVar = Annotated[str, AfterValidator(_matcher(ENV_RE, "variable name",
+                                                "name an environment variable from .env, e.g. SLACK_WEBHOOK_URL")),
+                   _str(ENV_RE, description="name of an environment variable set in .env (never the secret itself)")]
+HostPort = Annotated[str, AfterValidator(_hostport), _str(HOSTPORT_RE)]
+Url = Annotated[str, AfterValidator(_url), _str(format="uri")]
+LabelName = Annotated[str, AfterValidator(_label_name), _str(LABEL_RE)]
+AlertName = Annotated[str, AfterValidator(_matcher(ALERTNAME_RE, "alert name", "letters, digits and '_', e.g. QueueBacklog")),
+                      _str(ALERTNAME_RE)]
+DurationText = Annotated[Duration, PlainValidator(Duration.parse),
+                         WithJsonSchema({"type": "string", "pattern": r"^([0-9]+(y|w|d|h|m|s|ms))+$",
+                                         "description": "a Prometheus duration: 30s, 5m, 1h30m"})]
+Percent = Annotated[Decimal, PlainValidator(parse_percent),
+                    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 100},
+                                              {"type": "string", "pattern": r"^[0-9.]+%$"}],
+                                    "description": "a percentage: 1% or 99.9"})]
+Severity = Literal["critical", "warning", "info"]
+Kind = Literal["http", "job", "postgres", "mysql", "redis", "nginx", "host", "probe"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Endpoints(Strict):
+    """Where the stack's own parts are reached; defaults are the Compose service names."""
+    prometheus: HostPort = "prometheus:9090"
+    alertmanager: HostPort = "alertmanager:9093"
+    grafana: HostPort = "grafana:3000"
+    loki: HostPort = "loki:3100"
+    alloy: HostPort = "alloy:12345"
+    blackbox: HostPort = "blackbox:9115"
+    node_exporter: HostPort = "node-exporter:9100"
+    cadvisor: HostPort = "cadvisor:8080"
+
+
+class RemoteWrite(Strict):
+    url: Url
+    name: Optional[Slug] = None
+
+
+class Stack(Strict):
+    name: Slug
+    environment: Slug = "local"
+    team: Optional[Slug] = Field(None, description="team that owns the stack itself (self-monitoring alerts)")
+    scrape_interval: DurationText = "15s"
+    evaluation_interval: Optional[DurationText] = Field(None, description="default: scrape_interval")
+    retention: DurationText = "15d"
+    grafana_url: Url = "http://localhost:3000"
+    runbook_base_url: Optional[Url] = Field(
+        None, description="runbooks of alerts without a service runbook_url: BASE#alertname")
+    endpoints: Endpoints = Endpoints()
+    remote_write: list[RemoteWrite] = []
+
+    @property
+    def eval_interval(self) -> Duration:
+        return self.evaluation_interval or self.scrape_interval
+
+
+class Slack(Strict):
+    channel: Annotated[str, Field(min_length=2, max_length=80)]
+    webhook: EnvVar
+
+
+class PagerDuty(Strict):
+    routing_key: EnvVar
+
+
+class Email(Strict):
+    to: Annotated[str, AfterValidator(_matcher(r"^[^@\s,]+@[^@\s,]+$", "e-mail address", "one address, e.g. ops@example.com")),
+                  _str(format="email")]
+
+
+class Webhook(Strict):
+    url: Url
+
+
+class Discord(Strict):
+    webhook: EnvVar
+
+
+class Receiver(Strict):
+    name: Slug
+    slack: Optional[Slack] = None
+    pagerduty: Optional[PagerDuty] = None
+    email: Optional[Email] = None
+    webhook: Optional[Webhook] = None
+    discord: Optional[Discord] = None
+
+    CHANNELS: ClassVar[tuple[str, ...]] = ("slack", "pagerduty", "email", "webhook", "discord")
+
+
+class Routing(Strict):
+    default_receiver: Slug
+    group_by: list[LabelName] = ["alertname", "service"]
+    heartbeat_receiver: Optional[Slug] = Field(None, description="receives the always-firing Watchdog alert")
+
+
+class Notify(Strict):
+    critical: list[Slug] = []
+    warning: list[Slug] = []
+
+
+class Team(Strict):
+    name: Slug
+    notify: Notify = Notify()
+
+
+class LatencySlo(Strict):
+    threshold: DurationText
+    objective: Percent
+
+
+class Slo(Strict):
+    availability: Optional[Percent] = None
+    latency: Optional[LatencySlo] = None
+
+
+class RuleTest(Strict):
+    """Example series for a user rule: with `series` it must fire, with `quiet` it must not."""
+    series: dict[str, str | float] = Field(description="promtool series -> values, e.g. {'queue_depth': '150x40'}")
+    quiet: dict[str, str | float] = {}
+    labels: Optional[dict[LabelName, str]] = Field(
+        None, description="labels the firing alert keeps from its expression (default: those of the series)")
+    value: Optional[float] = Field(None, description="the value the alert fires with, when annotations use $value")
+
+
+class UserRule(Strict):
+    alert: AlertName
+    expr: Annotated[str, Field(min_length=1)]
+    for_: DurationText = Field("0s", alias="for")
+    severity: Severity = "warning"
+    summary: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    labels: dict[LabelName, str] = {}
+    test: Optional[RuleTest] = None
+
+
+class Panel(Strict):
+    title: Annotated[str, Field(min_length=1)]
+    expr: Annotated[str, Field(min_length=1)]
+    unit: str = "short"
+    type: Literal["timeseries", "stat", "gauge", "bargauge", "table"] = "timeseries"
+    legend: str = ""
+
+
+class Service(Strict):
+    name: ServiceName
+    team: Slug
+    kind: Kind
+    targets: Optional[list[HostPort]] = None
+    url: Optional[Url] = Field(None, description="probe only: the URL the blackbox exporter checks")
+    metrics_path: Annotated[str, Field(pattern=r"^/\S*$")] = "/metrics"
+    instrumentation: Any = Field(None, json_schema_extra={
+        "description": "http only: a preset name, or {requests, status_label, duration}"})
+    health_url: Optional[Url] = None
+    runbook_url: Optional[Url] = None
+    labels: dict[LabelName, str] = {}
+    slo: Optional[Slo] = None
+    alerts: dict[str, Any] = Field({}, description="per alert: thresholds and `for` to override; `disabled: [names]`")
+    rules: list[UserRule] = []
+    panels: list[Panel] = []
+
+
+class Inventory(Strict):
+    version: Literal[1]
+    stack: Stack
+    receivers: list[Receiver] = Field(min_length=1)
+    routing: Routing
+    teams: list[Team] = Field(min_length=1)
+    services: list[Service] = []

@@ -1,0 +1,258 @@
+"""What every service kind shares: its plan, alert overrides, the down alert,
+the health probe and the user's own rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Optional
+
+from ..errors import did_you_mean
+from ..humanize import uses_value
+from ..inventory import Service, Stack
+from ..rules import Alert, Check, Expect, RuleGroup, RuleTest, Series, Timing, expected, firing_tests, \
+    selector, series_labels, silent_test
+from ..units import Duration, parse_percent
+
+# ---------------------------------------------------------------- the plan of one service
+
+
+@dataclass(frozen=True)
+class ScrapeJob:
+    name: str
+    targets: tuple
+    labels: dict
+    metrics_path: str = "/metrics"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A URL the blackbox exporter checks; its labels tell whose it is."""
+    url: str
+    labels: dict
+
+
+@dataclass
+class ServicePlan:
+    jobs: list[ScrapeJob] = field(default_factory=list)
+    probes: list[Probe] = field(default_factory=list)
+    groups: list[RuleGroup] = field(default_factory=list)
+    tests: list[RuleTest] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a kind needs to know of the stack."""
+    stack: Stack
+    timing: Timing
+
+    @classmethod
+    def of(cls, stack: Stack) -> "Context":
+        return cls(stack, Timing(stack.scrape_interval, stack.eval_interval))
+
+    def runbook(self, service: Optional[Service], alertname: str) -> str:
+        if service is not None and service.runbook_url:
+            return service.runbook_url
+        base = self.stack.runbook_base_url or f"{self.stack.grafana_url.rstrip('/')}/d/vigil-runbooks"
+        return f"{base}#{alertname.lower()}"
+
+    def dashboard(self, path: str) -> str:
+        return f"{self.stack.grafana_url.rstrip('/')}/d/{path}"
+
+
+# ---------------------------------------------------------------- alert overrides
+
+
+@dataclass(frozen=True)
+class AlertDefaults:
+    """One overridable alert of a kind: parameter -> default. The default's type
+    says how an override is read (Duration, Decimal percent, or float)."""
+    params: dict
+    falling: bool = False            # fires when the value drops below its thresholds
+
+
+def _parse_param(default, value):
+    if isinstance(default, Duration):
+        return Duration.parse(value)
+    if isinstance(default, Decimal):
+        return parse_percent(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def alert_params(specs: dict, raw: dict) -> tuple[dict, frozenset, list]:
+    """Overrides from the inventory -> (alert -> params, disabled names, problems)."""
+    params = {name: dict(spec.params) for name, spec in specs.items()}
+    disabled, problems = frozenset(), []
+    for name, value in raw.items():
+        if name == "disabled":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                problems.append(((name,), "expected a list of alert names"))
+                continue
+            for i, v in enumerate(value):
+                if v not in specs:
+                    problems.append(((name, i), f"no alert {v!r} for this kind{did_you_mean(v, specs)}"
+                                                 f" (alerts: {', '.join(specs)})"))
+            disabled = frozenset(value)
+            continue
+        if name not in specs:
+            problems.append(((name,), f"no alert {name!r} for this kind{did_you_mean(name, specs)}"
+                                      f" (alerts: {', '.join(specs) or 'none'}; or 'disabled')"))
+            continue
+        if not isinstance(value, dict):
+            problems.append(((name,), f"expected a mapping of {', '.join(specs[name].params)}"))
+            continue
+        for key, v in value.items():
+            if key not in specs[name].params:
+                problems.append(((name, key), f"unknown key {key!r}{did_you_mean(key, specs[name].params)}"
+                                              f" (allowed: {', '.join(specs[name].params)})"))
+                continue
+            try:
+                params[name][key] = _parse_param(specs[name].params[key], v)
+            except ValueError as e:
+                problems.append(((name, key), str(e)))
+        p = params[name]
+        if "warning" in p and "critical" in p and not problems:
+            w, c = p["warning"], p["critical"]
+            if (w >= c) if not specs[name].falling else (w <= c):
+                side = "above" if specs[name].falling else "below"
+                problems.append(((name,), f"warning threshold {w} must be {side} the critical one {c}"))
+    return params, disabled, problems
+
+
+# ---------------------------------------------------------------- shared alerts
+
+
+def service_labels(service: Service) -> dict:
+    return {"service": service.name, "team": service.team}
+
+
+def target_labels(service: Service) -> dict:
+    return {**service_labels(service), "kind": service.kind, **service.labels}
+
+
+def job_for(service: Service, targets) -> ScrapeJob:
+    return ScrapeJob(service.name, tuple(targets), target_labels(service), service.metrics_path)
+
+
+def annotations(ctx: Context, service: Optional[Service], dashboard: str, alertname: str,
+                summary: str, description: str) -> dict:
+    return {"summary": summary, "description": description,
+            "runbook_url": ctx.runbook(service, alertname), "dashboard_url": ctx.dashboard(dashboard)}
+
+
+def up_series(job: ScrapeJob, target: str, values: str) -> tuple[str, str]:
+    return selector("up", {"job": job.name, "instance": target, **job.labels}), values
+
+
+def down_alert(service: Service, ctx: Context, job: ScrapeJob, for_: Duration, dashboard: str,
+               name: str = "ServiceDown") -> tuple[Alert, list[RuleTest]]:
+    """Every target of the job must answer its scrape."""
+    alert = Alert(name, f'up{{job="{job.name}"}} == 0', for_, {**service_labels(service), "severity": "critical"},
+                  annotations(ctx, service, dashboard, name, f"{service.name} is down",
+                              f"{{{{ $labels.instance }}}} ({service.kind} of team {service.team}) has not answered "
+                              f"its scrape for more than {for_}. Check that it runs and that its "
+                              f"{job.metrics_path} endpoint is reachable from Prometheus."))
+    target = job.targets[0]
+    out = {"job": job.name, "instance": target, **job.labels}
+    return alert, [
+        silent_test(f"{name}: quiet while up", name, [up_series(job, target, "1x{n}")], ctx.timing, for_),
+        firing_tests(f"{name}: fires when down", [alert], [up_series(job, target, "0x{n}")], out, 0, ctx.timing),
+    ]
+
+
+def health_alert(service: Service, ctx: Context, for_: Duration, dashboard: str) -> tuple[Alert, list[RuleTest]]:
+    name = "HealthCheckFailing"
+    labels = {**target_labels(service), "probe": "health"}
+    alert = Alert(name, f'probe_success{{job="{PROBE_JOB}",service="{service.name}",probe="health"}} == 0', for_,
+                  {**service_labels(service), "severity": "critical"},
+                  annotations(ctx, service, dashboard, name, f"{service.name} health check fails",
+                              f"{{{{ $labels.instance }}}} has failed its health check for more than {for_}."))
+    out = {"job": PROBE_JOB, "instance": service.health_url, **labels}
+    sel = selector("probe_success", out)
+    return alert, [
+        silent_test(f"{name}: quiet while healthy", name, [(sel, "1x{n}")], ctx.timing, for_),
+        firing_tests(f"{name}: fires when unhealthy", [alert], [(sel, "0x{n}")], out, 0, ctx.timing),
+    ]
+
+
+PROBE_JOB = "blackbox_http"   # one scrape job for every URL the blackbox exporter checks
+
+
+def user_rules(service: Service, ctx: Context, dashboard: str) -> tuple[list[Alert], list[RuleTest]]:
+    """The inventory's own `rules`, labelled and annotated like Vigil's."""
+    alerts, tests = [], []
+    for rule in service.rules:
+        alert = Alert(rule.alert, rule.expr, rule.for_,
+                      {**rule.labels, **service_labels(service), "severity": rule.severity},
+                      annotations(ctx, service, dashboard, rule.alert, rule.summary,
+                                  rule.description or rule.summary))
+        alerts.append(alert)
+        tests.append(RuleTest(f"{rule.alert}: quiet without data", [],
+                              [Check(Duration(rule.for_ + 3 * ctx.timing.step), rule.alert)]))
+        if rule.test is None:
+            continue
+        fire: Series = [(s, _values(v)) for s, v in rule.test.series.items()]
+        outs = [rule.test.labels] if rule.test.labels is not None else [series_labels(s) for s, _ in fire]
+        t = firing_tests(f"{rule.alert}: fires with its example series", [alert], fire, outs[0],
+                         rule.test.value, ctx.timing)
+        late = t.checks[-1]
+        t.checks[-1] = Check(late.at, late.alertname, tuple(expected(alert, o, rule.test.value) for o in outs))
+        tests.append(t)
+        if rule.test.quiet:
+            quiet = [(s, _values(v)) for s, v in rule.test.quiet.items()]
+            tests.append(silent_test(f"{rule.alert}: quiet with its example series", rule.alert, quiet,
+                                     ctx.timing, rule.for_))
+    return alerts, tests
+
+
+def user_rule_problems(service: Service) -> list:
+    out = []
+    for i, rule in enumerate(service.rules):
+        if any(uses_value(t) for t in (rule.summary, rule.description)) and (rule.test and rule.test.value is None):
+            out.append((("rules", i, "test", "value"), "summary or description uses $value: give test.value, "
+                                                     "the value the alert fires with"))
+    return out
+
+
+def _values(v) -> str:
+    """A constant number holds for the whole test; a string is promtool's own notation."""
+    return v if isinstance(v, str) else f"{v}x{{n}}"
+
+
+def scraped_plan(service: Service, ctx: Context, specs: dict, targets, dash: str, kind_rules=None) -> ServicePlan:
+    """The skeleton of every scraped kind: its job, the down and health alerts,
+    the kind's own rules (`kind_rules(params, disabled) -> (rules, tests)`),
+    and the user's rules in a group of their own."""
+    params, disabled, _ = alert_params(specs, service.alerts)
+    job = job_for(service, targets)
+    out = ServicePlan(jobs=[job])
+    rules, tests = [], []
+    if "down" in specs and "down" not in disabled:
+        alert, t = down_alert(service, ctx, job, params["down"]["for"], dash)
+        rules.append(alert)
+        tests += t
+    if service.health_url:
+        out.probes.append(Probe(service.health_url, {**target_labels(service), "probe": "health"}))
+        if "health" in specs and "health" not in disabled:
+            alert, t = health_alert(service, ctx, params["health"]["for"], dash)
+            rules.append(alert)
+            tests += t
+    if kind_rules is not None:
+        more, t = kind_rules(params, disabled)
+        rules += more
+        tests += t
+    out.groups.append(RuleGroup(f"service:{service.name}", rules))
+    custom, t = user_rules(service, ctx, dash)
+    if custom:
+        out.groups.append(RuleGroup(f"service:{service.name}:rules", custom))
+        tests += t
+    out.tests = tests
+    return out
+
+
+def scraped_alerts() -> dict:
+    """The alerts every scraped kind starts from: its targets down, its health_url failing."""
+    return {"down": AlertDefaults({"for": Duration.parse("1m")}),
+            "health": AlertDefaults({"for": Duration.parse("1m")})}

@@ -1,0 +1,82 @@
+"""kind: probe — an external URL (`url:`) watched by the blackbox exporter.
+
+Down, slow and (for https) TLS certificate expiry; the probes feed the uptime
+figures of the status page.
+"""
+
+from __future__ import annotations
+
+from ..inventory import Service
+from ..rules import Alert, Level, RuleGroup, firing_tests, selector, silent_test, threshold_alerts, threshold_tests
+from ..units import Duration
+from .base import PROBE_JOB, AlertDefaults, Context, Probe, ServicePlan, alert_params, annotations, \
+    service_labels, target_labels, user_rules
+
+NAME = "probe"
+FIELDS = {"targets": "forbidden", "url": "required", "metrics_path": False}
+ALERTS = {
+    "down": AlertDefaults({"for": Duration.parse("1m")}),
+    "slow": AlertDefaults({"warning": Duration.parse("1s"), "for": Duration.parse("5m")}),
+    "tls_expiry": AlertDefaults({"warning": Duration.parse("14d"), "critical": Duration.parse("3d"),
+                                 "for": Duration.parse("0s")}, falling=True),
+}
+
+
+def dashboard(service: Service) -> str:
+    return f"vigil-probes?var-service={service.name}"
+
+
+def plan(service: Service, ctx: Context) -> ServicePlan:
+    params, disabled, _ = alert_params(ALERTS, service.alerts)
+    labels = target_labels(service)
+    out = ServicePlan(probes=[Probe(service.url, labels)])
+    dash, name = dashboard(service), service.name
+    series = {"job": PROBE_JOB, "instance": service.url, **labels}
+    sel = f'{{job="{PROBE_JOB}",service="{name}"}}'
+    rules, tests = [], []
+    if "down" not in disabled:
+        for_ = params["down"]["for"]
+        alert = Alert("ServiceDown", f"probe_success{sel} == 0", for_, {**service_labels(service), "severity": "critical"},
+                      annotations(ctx, service, dash, "ServiceDown", f"{name} is down",
+                                  f"{service.url} has failed every probe for more than {for_} "
+                                  f"(no answer, or not a 2xx)."))
+        rules.append(alert)
+        tests += [silent_test("ServiceDown: quiet while up", alert.name,
+                              [(selector("probe_success", series), "1x{n}")], ctx.timing, for_),
+                  firing_tests("ServiceDown: fires when the probe fails", [alert],
+                               [(selector("probe_success", series), "0x{n}")], series, 0, ctx.timing)]
+    if "slow" not in disabled:
+        p = params["slow"]
+        levels = [Level("warning", p["warning"].seconds, str(p["warning"]))]
+        alerts = threshold_alerts("ProbeSlow", f"probe_duration_seconds{sel}", levels, p["for"],
+                                  service_labels(service),
+                                  lambda lv: annotations(ctx, service, dash, "ProbeSlow",
+                                                         f"{name} answers slowly: {{{{ $value | humanizeDuration }}}}",
+                                                         f"{service.url} took {{{{ $value | humanizeDuration }}}} to "
+                                                         f"answer (above {lv.text} for {p['for']})."))
+        rules += alerts
+        tests += threshold_tests(alerts, levels, lambda v: [(selector("probe_duration_seconds", series), f"{v}x{{n}}")],
+                                 series, ctx.timing)
+    if service.url.startswith("https://") and "tls_expiry" not in disabled:
+        p = params["tls_expiry"]
+        levels = [Level(s, p[s].seconds, str(p[s])) for s in ("warning", "critical")]
+        alerts = threshold_alerts("CertificateExpiresSoon", f"probe_ssl_earliest_cert_expiry{sel} - time()",
+                                  levels, p["for"], service_labels(service),
+                                  lambda lv: annotations(ctx, service, dash, "CertificateExpiresSoon",
+                                                         f"{name}: TLS certificate expires in "
+                                                         f"{{{{ $value | humanizeDuration }}}}",
+                                                         f"The certificate of {service.url} expires in "
+                                                         f"{{{{ $value | humanizeDuration }}}} ({lv.severity} below "
+                                                         f"{lv.text}). Renew it."), falling=True)
+        rules += alerts
+        # The series holds the expiry timestamp; the test reads it at a known time.
+        tests += threshold_tests(alerts, levels, lambda v: [(selector("probe_ssl_earliest_cert_expiry", series),
+                                                             f"{int(v)}+{ctx.timing.scrape.seconds:g}x{{n}}")],
+                                 series, ctx.timing, falling=True)
+    out.groups.append(RuleGroup(f"service:{name}", rules))
+    custom, t = user_rules(service, ctx, dash)
+    if custom:
+        out.groups.append(RuleGroup(f"service:{name}:rules", custom))
+        tests += t
+    out.tests = tests
+    return out

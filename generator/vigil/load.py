@@ -1,0 +1,125 @@
+"""YAML -> plain data, remembering the line of every node.
+
+Duplicate keys are errors (YAML would silently keep the last one); so are
+non-string keys, alias bombs and files too large to be an inventory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+import yaml
+
+from .errors import InventoryError, Path, Problem, format_path
+
+MAX_BYTES = 16 * 1024 * 1024  # a 10,000-service inventory is about 2 MiB
+MAX_NODES = 2_000_000         # nodes after alias expansion: stops "billion laughs"
+MAX_DEPTH = 64
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_constructor = yaml.constructor.SafeConstructor()
+
+
+@dataclass
+class Document:
+    file: str
+    data: object
+    lines: dict = field(default_factory=dict)  # Path -> 1-based line
+
+    def line(self, path: Path) -> int:
+        """Line of the node at `path`, or of its nearest ancestor that exists."""
+        path = tuple(path)
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+    def problem(self, path: Path, message: str) -> Problem:
+        return Problem(self.file, self.line(path), format_path(path), message)
+
+
+def load_text(text: str, file: str = "inventory.yml") -> Document:
+    doc = Document(file, None)
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark else 1
+        what = " ".join(str(x) for x in (e.context, e.problem) if x)
+        raise InventoryError([Problem(file, line, "(yaml)", f"YAML syntax error: {what}")]) from None
+    except yaml.YAMLError as e:  # e.g. a reader error: a control character
+        raise InventoryError([Problem(file, 1, "(yaml)", f"YAML error: {e}")]) from None
+    if len(nodes) != 1:
+        line = nodes[1].start_mark.line + 1 if len(nodes) > 1 else 1
+        what = "the file is empty" if not nodes else "the file holds more than one YAML document"
+        raise InventoryError([Problem(file, line, "(yaml)", f"{what} (an inventory is one YAML mapping)")])
+    walker = _Walker(doc)
+    doc.data = walker.build(nodes[0], ())
+    if walker.problems:
+        raise InventoryError(walker.problems)
+    return doc
+
+
+def load_file(path: str | FsPath) -> Document:
+    p = FsPath(path)
+    name = str(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise InventoryError([Problem(name, 1, "(file)",
+                                          f"file is {size} bytes, more than the {MAX_BYTES} an inventory may have")])
+        raw = p.read_bytes()
+    except OSError as e:
+        raise InventoryError([Problem(name, 1, "(file)", f"cannot read the inventory: {e.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise InventoryError([Problem(name, line, "(file)", "not UTF-8 text")]) from None
+    return load_text(text, name)
+
+
+class _Walker:
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.count = 0
+        self.problems: list[Problem] = []
+
+    def _fail(self, node: yaml.Node, path: Path, message: str) -> None:
+        self.problems.append(Problem(self.doc.file, node.start_mark.line + 1, format_path(path), message))
+
+    def build(self, node: yaml.Node, path: Path, depth: int = 0):
+        self.count += 1
+        if self.count > MAX_NODES or depth > MAX_DEPTH:
+            limit = "nodes" if self.count > MAX_NODES else "levels of nesting"
+            self._fail(node, path, f"document too large after expanding aliases (over {MAX_NODES if limit == 'nodes' else MAX_DEPTH} {limit})")
+            raise InventoryError(self.problems)
+        self.doc.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self._fail(key_node, path, "merge keys (<<) are not supported: write the keys out")
+                    continue
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self._fail(key_node, path, "a key must be a plain string")
+                    continue
+                key = key_node.value
+                if key in out:
+                    first = self.doc.lines.get(path + (key,), "?")
+                    self._fail(key_node, path + (key,), f"duplicate key {key!r} (first given on line {first})")
+                    continue
+                self.doc.lines[path + (key,)] = key_node.start_mark.line + 1
+                out[key] = self.build(value_node, path + (key,), depth + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        construct = _constructor.yaml_constructors.get(node.tag)
+        if construct is None:
+            self._fail(node, path, f"unsupported YAML tag {node.tag!r}")
+            return None
+        try:
+            return construct(_constructor, node)
+        except (yaml.YAMLError, ValueError) as e:
+            self._fail(node, path, f"cannot read value: {getattr(e, 'problem', e)}")
+            return None

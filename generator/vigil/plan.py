@@ -1,0 +1,37 @@
+"""Inventory -> the rendering model: scrape jobs, probes, rule files and their tests.
+
+All defaults and knowledge sit in the kind modules and stack.py; this module
+only puts their plans together, in inventory order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import stack as stack_part
+from .inventory import Inventory
+from .kinds import KINDS
+from .kinds.base import Context, Probe, ScrapeJob
+from .rules import RuleFile
+
+
+@dataclass
+class Plan:
+    inventory: Inventory
+    jobs: list[ScrapeJob]           # stack parts first, then services
+    probes: list[Probe]
+    rule_files: list[RuleFile]
+
+
+def plan(inventory: Inventory) -> Plan:
+    ctx = Context.of(inventory.stack)
+    stack_jobs, stack_rules, host = stack_part.plan(inventory.stack)
+    jobs, probes = list(stack_jobs), []
+    files = [RuleFile("rules/stack.yml", stack_rules.groups, stack_rules.tests)]
+    services = [(stack_part.STACK_HOST, host)]
+    services += [(s.name, KINDS[s.kind].plan(s, ctx)) for s in inventory.services]
+    for name, p in services:
+        jobs += p.jobs
+        probes += p.probes
+        files.append(RuleFile(f"rules/services/{name}.yml", p.groups, p.tests))
+    return Plan(inventory, jobs, probes, files)

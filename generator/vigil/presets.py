@@ -1,0 +1,78 @@
+"""Instrumentation presets: where real HTTP libraries put the RED metrics.
+
+Each maps the three things Vigil's RED rules need onto a library's names:
+the request counter, the label holding the HTTP status, and the latency
+histogram (base name, in seconds; the rules add `_bucket`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+METRIC_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Instrumentation:
+    requests: str              # counter of requests, every status
+    status_label: str          # "500", or "5xx" where the library groups codes
+    duration: Optional[str]    # histogram in seconds, without _bucket; None: no latency rules
+
+
+PRESETS = {
+    # Vigil's own convention (the demo app): prometheus_client Counter + Histogram.
+    "prometheus-client": Instrumentation("http_requests_total", "status", "http_request_duration_seconds"),
+    # prometheus-fastapi-instrumentator: status grouped as 2xx/5xx; the "highr"
+    # histogram has the fine buckets (the default one has only 0.1, 0.5, 1).
+    "prometheus-fastapi-instrumentator": Instrumentation(
+        "http_requests_total", "status", "http_request_duration_highr_seconds"),
+    "starlette-exporter": Instrumentation(
+        "starlette_requests_total", "status_code", "starlette_request_duration_seconds"),
+    "django-prometheus": Instrumentation(
+        "django_http_responses_total_by_status_total", "status",
+        "django_http_requests_latency_including_middlewares_seconds"),
+    # OpenTelemetry HTTP semantic conventions (stable), as the Prometheus exporter names them.
+    "opentelemetry": Instrumentation(
+        "http_server_request_duration_seconds_count", "http_response_status_code",
+        "http_server_request_duration_seconds"),
+    # Micrometer; buckets need management.metrics.distribution.percentiles-histogram.
+    "spring-boot": Instrumentation(
+        "http_server_requests_seconds_count", "status", "http_server_requests_seconds"),
+}
+DEFAULT_PRESET = "prometheus-client"
+
+
+def resolve(raw: object) -> tuple[Optional[Instrumentation], list[tuple[tuple, str]]]:
+    """Inventory value -> (Instrumentation, problems as (sub-path, message))."""
+    if raw is None:
+        return PRESETS[DEFAULT_PRESET], []
+    if isinstance(raw, str):
+        if raw in PRESETS:
+            return PRESETS[raw], []
+        from .errors import did_you_mean
+        hint = did_you_mean(raw, PRESETS) or f" (presets: {', '.join(PRESETS)}; or a mapping)"
+        return None, [((), f"unknown instrumentation preset {raw!r}{hint}")]
+    if not isinstance(raw, dict):
+        return None, [((), "expected a preset name or a mapping {requests, status_label, duration}")]
+    problems = []
+    allowed = {"requests": True, "status_label": False, "duration": False}
+    for key in raw:
+        if key not in allowed:
+            problems.append(((key,), f"unknown key {key!r} (allowed: {', '.join(allowed)})"))
+    for key, required in allowed.items():
+        value = raw.get(key)
+        if value is None:
+            if required:
+                problems.append(((), f"missing required key {key!r} (the request counter's metric name)"))
+            continue
+        pattern = LABEL_RE if key == "status_label" else METRIC_RE
+        if not isinstance(value, str) or not pattern.match(value):
+            problems.append(((key,), f"invalid {'label' if key == 'status_label' else 'metric'} name {value!r}"))
+        elif key == "duration" and value.endswith("_bucket"):
+            problems.append(((key,), f"give the histogram's base name, without _bucket: {value[:-7]!r}"))
+    if problems:
+        return None, problems
+    return Instrumentation(raw["requests"], raw.get("status_label", "status"), raw.get("duration")), []

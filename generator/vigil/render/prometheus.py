@@ -1,0 +1,92 @@
+"""prometheus/: prometheus.yml, rules/ and the promtool tests of every rule."""
+
+from __future__ import annotations
+
+import posixpath
+
+from ..kinds.base import PROBE_JOB
+from ..plan import Plan
+from ..rules import Alert, Record, RuleFile, RuleTest
+from .blackbox import MODULE
+from .yamlout import dump
+
+RULE_GLOBS = ("rules/*.yml", "rules/services/*.yml")
+
+
+def render(plan: Plan) -> dict[str, bytes]:
+    files = {"prometheus/prometheus.yml": dump(config(plan))}
+    for rf in plan.rule_files:
+        files[f"prometheus/{rf.path}"] = dump({"groups": [_group(g) for g in rf.groups]})
+        test_path = rf.path.replace("rules/", "tests/", 1).removesuffix(".yml") + ".test.yml"
+        files[f"prometheus/{test_path}"] = dump(_tests(plan, rf, test_path))
+    return files
+
+
+def config(plan: Plan) -> dict:
+    stack = plan.inventory.stack
+    out = {
+        "global": {"scrape_interval": str(stack.scrape_interval),
+                   "evaluation_interval": str(stack.eval_interval),
+                   "external_labels": {"stack": stack.name, "env": stack.environment}},
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [stack.endpoints.alertmanager]}]}]},
+        "rule_files": list(RULE_GLOBS),
+        "scrape_configs": [_job(j) for j in plan.jobs],
+    }
+    if plan.probes:
+        out["scrape_configs"].append({
+            "job_name": PROBE_JOB,
+            "metrics_path": "/probe",
+            "params": {"module": [MODULE]},
+            "static_configs": [{"targets": [p.url], "labels": dict(p.labels)} for p in plan.probes],
+            # The URL becomes the probe's target parameter and instance; the exporter is scraped.
+            "relabel_configs": [
+                {"source_labels": ["__address__"], "target_label": "__param_target"},
+                {"source_labels": ["__param_target"], "target_label": "instance"},
+                {"target_label": "__address__", "replacement": stack.endpoints.blackbox},
+            ],
+        })
+    if stack.remote_write:
+        out["remote_write"] = [{k: v for k, v in rw.model_dump().items() if v is not None} for rw in stack.remote_write]
+    return out
+
+
+def _job(job) -> dict:
+    out = {"job_name": job.name}
+    if job.metrics_path != "/metrics":
+        out["metrics_path"] = job.metrics_path
+    out["static_configs"] = [{"targets": list(job.targets), "labels": dict(job.labels)}]
+    return out
+
+
+def _group(group) -> dict:
+    return {"name": group.name, "rules": [_rule(r) for r in group.rules]}
+
+
+def _rule(rule) -> dict:
+    if isinstance(rule, Record):
+        return {"record": rule.record, "expr": rule.expr}
+    assert isinstance(rule, Alert)
+    out = {"alert": rule.name, "expr": rule.expr}
+    if rule.for_:
+        out["for"] = str(rule.for_)
+    out["labels"] = dict(rule.labels)
+    out["annotations"] = dict(rule.annotations)
+    return out
+
+
+def _tests(plan: Plan, rf: RuleFile, test_path: str) -> dict:
+    stack = plan.inventory.stack
+    rel = posixpath.relpath(rf.path, posixpath.dirname(test_path))
+    return {"rule_files": [rel], "evaluation_interval": str(stack.eval_interval),
+            "tests": [_test(t, str(stack.scrape_interval)) for t in rf.tests]}
+
+
+def _test(test: RuleTest, interval: str) -> dict:
+    return {
+        "name": test.name,
+        "interval": interval,
+        "input_series": [{"series": s, "values": v} for s, v in test.series],
+        "alert_rule_test": [{"eval_time": str(c.at), "alertname": c.alertname,
+                             "exp_alerts": [{"exp_labels": dict(e.labels), "exp_annotations": dict(e.annotations)}
+                                            for e in c.alerts]} for c in test.checks],
+    }

@@ -1,0 +1,176 @@
+"""Rules and their promtool tests, built side by side from the same parameters.
+
+A kind module describes an alert once (expression, thresholds, `for`,
+annotations) together with how to make input series that push its value to a
+chosen number; the helpers here turn that into the alert rules *and* the unit
+tests that show each one silent below its threshold, silent before its `for`
+has passed, and firing after, with the exact labels and annotations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+from .humanize import expand
+from .units import Duration
+
+Series = list[tuple[str, str]]          # (promtool series selector, values with {n} for the sample count)
+
+
+@dataclass(frozen=True)
+class Record:
+    record: str
+    expr: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    expr: str
+    for_: Duration
+    labels: dict                         # service, team, severity, ...
+    annotations: dict                    # summary, description, runbook_url, dashboard_url
+
+
+@dataclass(frozen=True)
+class Expect:
+    labels: dict
+    annotations: dict
+
+
+@dataclass(frozen=True)
+class Check:
+    at: Duration
+    alertname: str
+    alerts: tuple[Expect, ...] = ()
+
+
+@dataclass
+class RuleTest:
+    name: str
+    series: list[tuple[str, str]]
+    checks: list[Check]
+
+
+@dataclass
+class RuleGroup:
+    name: str
+    rules: list                          # Record | Alert, in evaluation order
+
+
+@dataclass
+class RuleFile:
+    path: str                            # relative to prometheus/, e.g. rules/services/checkout.yml
+    groups: list[RuleGroup]
+    tests: list[RuleTest] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Sample and evaluation intervals of the rule tests."""
+    scrape: Duration
+    evaluation: Duration
+
+    @property
+    def step(self) -> Duration:
+        return max(self.scrape, self.evaluation)
+
+    def samples(self, until: int) -> int:
+        return until // self.scrape + 10
+
+
+def series_labels(selector: str) -> dict:
+    """'up{job="a",x="b"}' -> {'job': 'a', 'x': 'b'} (no __name__). Values must not hold '",'."""
+    _, _, rest = selector.partition("{")
+    out = {}
+    for pair in filter(None, rest.rstrip("}").split('",')):
+        k, _, v = pair.partition("=")
+        out[k.strip()] = v.strip().strip('"')
+    return out
+
+
+def selector(metric: str, labels: dict) -> str:
+    return metric + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+
+def _ceil_to(t: int, timing: "Timing") -> Duration:
+    """Round up to a time when both a sample and an evaluation fall."""
+    step = math.lcm(timing.scrape, timing.evaluation)
+    return Duration(-(-t // step) * step)
+
+
+def _fill(series: Series, n: int) -> list[tuple[str, str]]:
+    return [(s, v.replace("{n}", str(n))) for s, v in series]
+
+
+def expected(alert: Alert, out_labels: dict, value: Optional[float]) -> Expect:
+    """What promtool should see: the expression's labels plus the rule's, annotations expanded."""
+    return Expect({**out_labels, **alert.labels},
+                  {k: expand(v, out_labels, value) for k, v in alert.annotations.items()})
+
+
+def firing_tests(name: str, alerts: Sequence[Alert], series: Series, out_labels: dict,
+                 value: Optional[float], timing: Timing, start: int = 0, settle: int = 0) -> RuleTest:
+    """`series` make every alert in `alerts` (one alertname) true from `start`:
+    none fires before its `for` has passed; all fire after. `settle`: when the
+    value reaches `value` exactly (rates need their window full of samples)."""
+    for_ = max(a.for_ for a in alerts)
+    late = _ceil_to(max(start + for_ + 2 * timing.step, settle + timing.step), timing)
+    checks = []
+    early = start + min(a.for_ for a in alerts) - timing.step
+    if early >= start and min(a.for_ for a in alerts) > 0:
+        checks.append(Check(Duration(early // timing.evaluation * timing.evaluation), alerts[0].name))
+    checks.append(Check(late, alerts[0].name, tuple(expected(a, out_labels, value) for a in alerts)))
+    return RuleTest(name, _fill(series, timing.samples(late)), checks)
+
+
+def silent_test(name: str, alertname: str, series: Series, timing: Timing, longest_for: int,
+                settle: int = 0) -> RuleTest:
+    late = _ceil_to(max(longest_for + 3 * timing.step, settle + longest_for + timing.step), timing)
+    return RuleTest(name, _fill(series, timing.samples(late)), [Check(late, alertname)])
+
+
+@dataclass(frozen=True)
+class Level:
+    severity: str
+    threshold: float                     # in the unit the expression yields
+    text: str                            # as the user wrote it: "5%", "2s"
+
+
+def threshold_alerts(name: str, value_expr: str, levels: Sequence[Level], for_: Duration,
+                     labels: dict, annotations: Callable[[Level], dict], *, falling: bool = False) -> list[Alert]:
+    op = "<" if falling else ">"
+    return [Alert(name, f"{value_expr} {op} {_num(lv.threshold)}", for_,
+                  {**labels, "severity": lv.severity}, annotations(lv)) for lv in levels]
+
+
+def threshold_tests(alerts: Sequence[Alert], levels: Sequence[Level], series_at: Callable[[float], Series],
+                    out_labels: dict, timing: Timing, *, start: int = 0, settle: int = 0,
+                    falling: bool = False, cap: Optional[float] = None) -> list[RuleTest]:
+    """A quiet test below the first level, then one per level: a value past it
+    (but short of the next) fires that level and every lower one."""
+    name = alerts[0].name
+    ts = [lv.threshold for lv in levels]
+    quiet = ts[0] * (2 if falling else 0.5)
+    tests = [silent_test(f"{name}: quiet at {_num(quiet)}", name, series_at(quiet), timing,
+                         max(a.for_ for a in alerts) + start, settle)]
+    for i in range(len(levels)):
+        if i + 1 < len(levels):
+            value = (ts[i] + ts[i + 1]) / 2
+        elif falling:
+            value = ts[i] / 2
+        else:
+            value = ts[i] * 1.5 if cap is None else (ts[i] + cap) / 2
+        tests.append(firing_tests(f"{name}: {levels[i].severity} at {_num(value)}", alerts[: i + 1],
+                                  series_at(value), out_labels, value, timing, start, settle))
+    return tests
+
+
+def _num(x: float) -> str:
+    """Shortest decimal text of a float, never in exponent form."""
+    text = repr(float(x))
+    if "e" in text:
+        text = format(x, ".12f").rstrip("0").rstrip(".")
+    return text.removesuffix(".0")

@@ -1,0 +1,244 @@
+"""Plain data with positions -> a valid Inventory, or every problem, located.
+
+pydantic checks the shape; this module turns its errors into one line per
+problem and adds what a shape cannot say: references between sections,
+duplicate names, and what each service kind accepts.
+"""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path as FsPath
+
+from pydantic import BaseModel, ValidationError
+
+from . import presets  # noqa: F401  (kinds use it; imported here so errors surface early)
+from .errors import InventoryError, Problem, did_you_mean
+from .inventory import Inventory, Receiver, Service
+from .kinds import BUILTIN_ALERTNAMES, KINDS
+from .kinds.base import alert_params, user_rule_problems
+from .load import Document, load_file
+from .stack import RESERVED
+from .units import Duration
+
+RESERVED_LABELS = frozenset({"service", "team", "kind", "job", "instance", "severity", "alertname", "probe", "le"})
+INTERVAL_RANGE = (Duration.parse("1s"), Duration.parse("1m"))
+
+
+def load_inventory(path: str | FsPath) -> Inventory:
+    return validate(load_file(path))
+
+
+def validate(doc: Document) -> Inventory:
+    if not isinstance(doc.data, dict):
+        raise InventoryError([doc.problem((), "an inventory is a YAML mapping (version, stack, receivers, ...)")])
+    problems: list[Problem] = []
+    inventory = None
+    try:
+        inventory = Inventory.model_validate(doc.data)
+    except ValidationError as e:
+        problems += [_problem(doc, err) for err in e.errors()]
+    problems += _cross_checks(doc, inventory)
+    if problems:
+        raise InventoryError(problems)
+    return inventory
+
+
+# ---------------------------------------------------------------- pydantic errors, in the user's words
+
+
+def _problem(doc: Document, err: dict) -> Problem:
+    loc = tuple(p for p in err["loc"] if p != "[key]")
+    kind, value = err["type"], err.get("input")
+    if kind == "missing":
+        return doc.problem(loc[:-1], f"missing required key {loc[-1]!r}")
+    if kind == "extra_forbidden":
+        allowed = _fields_at(loc[:-1])
+        if loc[-1] == "info" and loc[-2:-1] == ("notify",):
+            return doc.problem(loc, "info alerts are never notified (they are visible in Grafana); "
+                                    "notify takes critical and warning")
+        hint = did_you_mean(loc[-1], allowed) or (f" (allowed: {', '.join(allowed)})" if allowed else "")
+        return doc.problem(loc, f"unknown key {loc[-1]!r}{hint}")
+    if kind == "literal_error":
+        expected = [x.strip().strip("'") for x in err["ctx"]["expected"].replace(" or ", ", ").split(",")]
+        if loc == ("version",):
+            return doc.problem(loc, f"unsupported inventory version {value!r} (this Vigil reads version 1)")
+        return doc.problem(loc, f"{value!r} is not one of {', '.join(expected)}{did_you_mean(value, expected)}")
+    if kind == "value_error":
+        return doc.problem(loc, str(err["ctx"]["error"]))
+    if kind in ("string_type", "int_type", "float_type", "bool_type", "list_type", "dict_type", "model_type",
+                "model_attributes_type"):
+        want = {"string_type": "a string", "int_type": "a whole number", "float_type": "a number",
+                "bool_type": "true or false", "list_type": "a list"}.get(kind, "a mapping")
+        hint = " (YAML reads yes/no/on/off/true/false as booleans: quote it)" if isinstance(value, bool) \
+            else " (quote it)" if want == "a string" and isinstance(value, (int, float)) else ""
+        return doc.problem(loc, f"expected {want}, got {_show(value)}{hint}")
+    if kind == "too_short":
+        return doc.problem(loc, "must not be empty")
+    if kind == "string_too_short":
+        return doc.problem(loc, "must not be empty")
+    if kind == "string_pattern_mismatch" and loc[-1] == "metrics_path":
+        return doc.problem(loc, f"invalid path {value!r} (starts with '/', no spaces)")
+    return doc.problem(loc, f"{err['msg']} (got {_show(value)})")
+
+
+def _show(value) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _fields_at(path: tuple) -> list[str]:
+    """The keys the model at `path` allows, for hints."""
+    tp = Inventory
+    for part in path:
+        if isinstance(part, int):
+            tp = _unwrap(tp, list)
+        elif isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = next((f for n, f in tp.model_fields.items() if (f.alias or n) == part), None)
+            if field is None:
+                return []
+            tp = field.annotation
+        else:
+            return []
+        tp = _unwrap(tp, None)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [f.alias or n for n, f in tp.model_fields.items()]
+    return []
+
+
+def _unwrap(tp, container):
+    """Optional[X] -> X; list[X] -> X when `container` is list."""
+    for _ in range(3):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        origin = typing.get_origin(tp)
+        if origin is typing.Union and len(args) == 1:
+            tp = args[0]
+        elif container is list and origin is list:
+            return args[0]
+        else:
+            break
+    return tp
+
+
+# ---------------------------------------------------------------- what a shape cannot say
+
+
+def _items(data, key: str) -> list[tuple[int, dict]]:
+    items = data.get(key) if isinstance(data, dict) else None
+    return [(i, x) for i, x in enumerate(items) if isinstance(x, dict)] if isinstance(items, list) else []
+
+
+def _names(doc: Document, section: str, problems: list) -> set:
+    seen: dict = {}
+    for i, item in _items(doc.data, section):
+        name = item.get("name")
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            problems.append(doc.problem((section, i, "name"),
+                                        f"duplicate name {name!r} (also {section}[{seen[name]}], "
+                                        f"line {doc.line((section, seen[name], 'name'))})"))
+        else:
+            seen[name] = i
+    return set(seen)
+
+
+def _ref(doc: Document, path: tuple, value, known: set, what: str, problems: list) -> None:
+    if isinstance(value, str) and value not in known:
+        hint = did_you_mean(value, known) or (f" (known: {', '.join(sorted(known))})" if known else "")
+        problems.append(doc.problem(path, f"unknown {what} {value!r}{hint}"))
+
+
+def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
+    data, problems = doc.data, []
+    receivers = _names(doc, "receivers", problems)
+    teams = _names(doc, "teams", problems)
+    _names(doc, "services", problems)
+
+    for i, r in _items(data, "receivers"):
+        if not any(k in r for k in Receiver.CHANNELS):
+            problems.append(doc.problem(("receivers", i), f"receiver {r.get('name')!r} sends nowhere "
+                                                          f"(give one of: {', '.join(Receiver.CHANNELS)})"))
+    routing = data.get("routing") if isinstance(data.get("routing"), dict) else {}
+    for key in ("default_receiver", "heartbeat_receiver"):
+        _ref(doc, ("routing", key), routing.get(key), receivers, "receiver", problems)
+    for i, t in _items(data, "teams"):
+        notify = t.get("notify") if isinstance(t.get("notify"), dict) else {}
+        for sev, names in notify.items():
+            for j, name in enumerate(names if isinstance(names, list) else []):
+                _ref(doc, ("teams", i, "notify", sev, j), name, receivers, "receiver", problems)
+    stack = data.get("stack") if isinstance(data.get("stack"), dict) else {}
+    _ref(doc, ("stack", "team"), stack.get("team"), teams, "team", problems)
+    for key in ("scrape_interval", "evaluation_interval"):
+        try:
+            d = Duration.parse(stack[key])
+        except (KeyError, ValueError):
+            continue
+        if not INTERVAL_RANGE[0] <= d <= INTERVAL_RANGE[1]:
+            problems.append(doc.problem(("stack", key), f"{d} is outside {INTERVAL_RANGE[0]}..{INTERVAL_RANGE[1]} "
+                                                        f"(Vigil's rates use 5m windows, which need several samples)"))
+
+    typed = {s.name: s for s in inventory.services} if inventory else {}
+    for i, raw in _items(data, "services"):
+        at = ("services", i)
+        _ref(doc, at + ("team",), raw.get("team"), teams, "team", problems)
+        if raw.get("name") in RESERVED:
+            problems.append(doc.problem(at + ("name",), f"{raw['name']!r} is a name the stack uses for its own "
+                                                        f"parts (reserved: {', '.join(sorted(RESERVED))})"))
+        for label in (raw.get("labels") or {}) if isinstance(raw.get("labels"), dict) else ():
+            if label in RESERVED_LABELS:
+                problems.append(doc.problem(at + ("labels", label), f"label {label!r} is set by Vigil "
+                                                                   f"(reserved: {', '.join(sorted(RESERVED_LABELS))})"))
+        service = typed.get(raw.get("name")) if inventory else _typed_service(raw)
+        if service is not None:
+            problems += [doc.problem(at + path, msg) for path, msg in _kind_problems(service)]
+    return problems
+
+
+def _typed_service(raw: dict) -> Service | None:
+    try:
+        return Service.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _kind_problems(service: Service) -> list:
+    kind = KINDS[service.kind]
+    fields = kind.FIELDS
+    out = []
+    rule = fields.get("targets")
+    if rule == "required" and not service.targets:
+        out.append(((), f"kind {service.kind} needs targets (host:port to scrape)"))
+    if rule == "forbidden" and service.targets is not None:
+        out.append((("targets",), f"kind {service.kind} has no targets (give url)"))
+    if fields.get("url") == "required" and not service.url:
+        out.append(((), f"kind {service.kind} needs url (the address to probe)"))
+    for key, what in (("url", "url"), ("instrumentation", "instrumentation"), ("slo", "slo")):
+        if key != "url" and not fields.get(key) and getattr(service, key) is not None:
+            out.append(((key,), f"kind {service.kind} takes no {what} (only http does)"))
+    if fields.get("url") != "required" and service.url is not None:
+        out.append((("url",), f"kind {service.kind} takes no url (only probe does; for a health check use health_url)"))
+    if service.kind == "probe" and service.health_url is not None:
+        out.append((("health_url",), "a probe is its own health check: use url"))
+    if service.slo:
+        for path, pct in ((("availability",), service.slo.availability),
+                          (("latency", "objective"), service.slo.latency.objective if service.slo.latency else None)):
+            if pct is not None and not 0 < pct < 100:
+                out.append((("slo",) + path, f"objective {pct} must be between 0 and 100 (exclusive)"))
+    _, _, problems = alert_params(kind.ALERTS, service.alerts)
+    out += [(("alerts",) + path, msg) for path, msg in problems]
+    if hasattr(kind, "check"):
+        out += kind.check(service)
+    seen = set()
+    for i, rule in enumerate(service.rules):
+        if rule.alert in BUILTIN_ALERTNAMES:
+            out.append((("rules", i, "alert"), f"{rule.alert!r} is one of Vigil's own alerts: choose another name "
+                                               f"(or tune the built-in one under alerts)"))
+        elif rule.alert in seen:
+            out.append((("rules", i, "alert"), f"duplicate alert name {rule.alert!r} in this service's rules"))
+        seen.add(rule.alert)
+    out += user_rule_problems(service)
+    return out
