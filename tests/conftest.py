@@ -1,0 +1,48 @@
+"""Shared fixtures: the repository, the real tools, rendering an inventory into a temp dir."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+INSTALL_HINT = ("install it: `make tools` (Debian/Ubuntu as root), or "
+                "`apt-get install --no-install-recommends prometheus prometheus-alertmanager`")
+
+
+def tool(name: str) -> str:
+    """Path of a real binary; a missing one fails the test, saying how to install it."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not on PATH: {INSTALL_HINT}", pytrace=False)
+    return path
+
+
+def run_vigil(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it, in a separate process."""
+    return subprocess.run([sys.executable, "-m", "vigil", *args], cwd=cwd or ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def render_tree(inventory: Path, out: Path) -> Path:
+    result = run_vigil("generate", "-i", str(inventory), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([tool("promtool"), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def rule_tests(tree: Path) -> list[str]:
+    return sorted(str(p.relative_to(tree)) for p in (tree / "prometheus" / "tests").rglob("*.test.yml"))
+
+
+@pytest.fixture
+def tmp_tree(tmp_path: Path) -> Path:
+    return tmp_path / "out"
