@@ -149,22 +149,24 @@ def threshold_alerts(name: str, value_expr: str, levels: Sequence[Level], for_: 
 def threshold_tests(alerts: Sequence[Alert], levels: Sequence[Level], series_at: Callable[[float], Series],
                     out_labels: dict, timing: Timing, *, start: int = 0, settle: int = 0,
                     falling: bool = False, cap: Optional[float] = None) -> list[RuleTest]:
-    """A quiet test below the first level, then one per level: a value past it
-    (but short of the next) fires that level and every lower one."""
+    """For each threshold, a value 10% short of it and one 10% past it: exactly
+    the levels whose threshold the value crosses fire, and only after `for`."""
     name = alerts[0].name
-    ts = [lv.threshold for lv in levels]
-    quiet = ts[0] * (2 if falling else 0.5)
-    tests = [silent_test(f"{name}: quiet at {_num(quiet)}", name, series_at(quiet), timing,
-                         max(a.for_ for a in alerts) + start, settle)]
-    for i in range(len(levels)):
-        if i + 1 < len(levels):
-            value = (ts[i] + ts[i + 1]) / 2
-        elif falling:
-            value = ts[i] / 2
+    values = []
+    for lv in levels:
+        under, over = (lv.threshold * 1.1, lv.threshold * 0.9) if falling else (lv.threshold * 0.9, lv.threshold * 1.1)
+        if cap is not None:
+            over = min(over, (lv.threshold + cap) / 2)
+        values += [v for v in (float(f"{under:.6g}"), float(f"{over:.6g}")) if v not in values]
+    tests = []
+    for value in values:
+        crossed = [a for a, lv in zip(alerts, levels) if (value < lv.threshold if falling else value > lv.threshold)]
+        label = f"{name}: {crossed[-1].labels['severity'] if crossed else 'quiet'} at {_num(value)}"
+        if crossed:
+            tests.append(firing_tests(label, crossed, series_at(value), out_labels, value, timing, start, settle))
         else:
-            value = ts[i] * 1.5 if cap is None else (ts[i] + cap) / 2
-        tests.append(firing_tests(f"{name}: {levels[i].severity} at {_num(value)}", alerts[: i + 1],
-                                  series_at(value), out_labels, value, timing, start, settle))
+            tests.append(silent_test(label, name, series_at(value), timing, max(a.for_ for a in alerts) + start,
+                                     settle))
     return tests
 
 
