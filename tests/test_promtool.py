@@ -1,0 +1,78 @@
+"""Every rendered Prometheus file passes the real promtool, and the generated
+rule tests pass — and fail when a rule drifts from its parameters."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import DATA, ROOT, promtool, render_tree, rule_tests
+
+INVENTORIES = {"example": None, "full": DATA / "full.yml"}
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory) -> dict[str, Path]:
+    out = {"example": ROOT}
+    out["full"] = render_tree(DATA / "full.yml", tmp_path_factory.mktemp("full") / "tree")
+    return out
+
+
+@pytest.mark.parametrize("name", INVENTORIES)
+def test_promtool_check_config(trees, name):
+    result = promtool("check", "config", "prometheus/prometheus.yml", cwd=trees[name])
+    assert result.returncode == 0, result.stdout + result.stderr
+    # check config also loads every rule file it names: none may be missing.
+    n_rule_files = len(list((trees[name] / "prometheus/rules").rglob("*.yml")))
+    assert f"SUCCESS: {n_rule_files} rule files found" in result.stdout
+
+
+@pytest.mark.parametrize("name", INVENTORIES)
+def test_promtool_check_rules(trees, name):
+    files = sorted(str(p) for p in (trees[name] / "prometheus/rules").rglob("*.yml"))
+    result = promtool("check", "rules", *files, cwd=trees[name])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name", INVENTORIES)
+def test_promtool_test_rules(trees, name):
+    tests = rule_tests(trees[name])
+    assert len(tests) == len(list((trees[name] / "prometheus/rules").rglob("*.yml")))
+    result = promtool("test", "rules", *tests, cwd=trees[name])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(tests)
+
+
+def _mutated(tree: Path, tmp_path: Path, rel: str, pattern: str, repl: str) -> Path:
+    copy = tmp_path / "mutant"
+    shutil.copytree(tree / "prometheus", copy / "prometheus")
+    path = copy / "prometheus" / rel
+    text, n = re.subn(pattern, repl, path.read_text(), count=1, flags=re.M)
+    assert n == 1, f"mutation {pattern!r} found nothing in {rel}"
+    path.write_text(text)
+    return copy
+
+
+MUTATIONS = [
+    # (rule file, what to change, into what): each must make a generated test fail.
+    ("rules/services/checkout.yml", r"(service:http_error_ratio:rate5m\{service=\"checkout\"\} > )0\.05$", r"\g<1>0.5"),
+    ("rules/services/checkout.yml", r"(service:http_error_ratio:rate5m\{service=\"checkout\"\} > )0\.005$", r"\g<1>0.004"),
+    ("rules/services/checkout.yml", r"^(    for: )30s$", r"\g<1>5m"),
+    ("rules/services/checkout.yml", r"(p95_rate5m\{service=\"checkout\"\} > )2$", r"\g<1>2.5"),
+    ("rules/services/web-1.yml", r"(mode=\"idle\"\}\[5m\]\)\) > )0\.8$", r"\g<1>0.9"),
+    ("rules/services/homepage.yml", r"(- time\(\) < )604800$", r"\g<1>86400"),
+    ("rules/services/checkout.yml", r"(summary: 'checkout: )", r"\g<1>x"),
+    ("rules/stack.yml", r"^(  - alert: Watchdog\n    expr: )vector\(1\)", r"\g<1>vector(1) == 0"),
+    ("rules/services/checkout.yml", r"(expr: checkout_queue_depth > )100", r"\g<1>200"),
+]
+
+
+@pytest.mark.parametrize("rel,pattern,repl", MUTATIONS, ids=[f"{m[0]}:{m[2]}" for m in MUTATIONS])
+def test_generated_tests_catch_a_drifting_rule(trees, tmp_path, rel, pattern, repl):
+    mutant = _mutated(trees["full"], tmp_path, rel, pattern, repl)
+    test = "prometheus/" + rel.replace("rules/", "tests/", 1).removesuffix(".yml") + ".test.yml"
+    result = promtool("test", "rules", test, cwd=mutant)
+    assert result.returncode != 0, f"the tests of {rel} still pass after the mutation:\n{result.stdout}"
