@@ -169,3 +169,15 @@ def test_instrumentation_presets_pick_the_library_metric_names(full):
         in records["gateway"]
     assert 'http_server_requests_seconds_count{service="billing",status=~"5.."}' in records["billing"]
     assert 'legacy_hits_total{service="legacy",code=~"5.."}' in records["legacy"]
+
+
+def test_the_reference_documents_every_kind_alert_and_builtin():
+    doc = (ROOT / "docs/inventory.md").read_text()
+    from vigil.kinds import KINDS
+    from vigil.presets import PRESETS
+    for kind, module in KINDS.items():
+        assert f"`{kind}`" in doc, kind
+        for key in module.ALERTS:
+            assert f"| `{key}` |" in doc, f"docs/inventory.md lacks the {kind} alert key {key}"
+    for name in BUILTIN_ALERTNAMES | set(PRESETS):
+        assert f"`{name}`" in doc, f"docs/inventory.md lacks {name}"

@@ -1,0 +1,57 @@
+"""Durations, percentages and the Go template replica the rule tests rely on."""
+
+from decimal import Decimal
+
+import pytest
+
+from vigil.humanize import expand, humanize, humanize_duration, humanize_percentage
+from vigil.units import Duration, parse_percent, ratio
+
+
+@pytest.mark.parametrize("text,ms,canonical", [
+    ("15s", 15_000, "15s"), ("90s", 90_000, "1m30s"), ("1h30m", 5_400_000, "1h30m"),
+    ("300ms", 300, "300ms"), ("2w", 14 * 86_400_000, "14d"), ("1y", 365 * 86_400_000, "365d"), ("0s", 0, "0s"),
+])
+def test_durations(text, ms, canonical):
+    d = Duration.parse(text)
+    assert d == ms and str(d) == canonical and Duration.parse(str(d)) == d
+
+
+@pytest.mark.parametrize("bad", ["", "5", "5 m", "1.5s", "-1s", "5mins", "1m1h", 5, None, True])
+def test_bad_durations_say_how_to_write_one(bad):
+    with pytest.raises(ValueError, match="30s, 5m"):
+        Duration.parse(bad)
+
+
+@pytest.mark.parametrize("value,pct,as_ratio", [
+    ("1%", Decimal(1), "0.01"), (99.9, Decimal("99.9"), "0.999"), ("0.5 %", Decimal("0.5"), "0.005"),
+    (100, Decimal(100), "1"), ("99.95%", Decimal("99.95"), "0.9995"),
+])
+def test_percentages_are_exact(value, pct, as_ratio):
+    assert parse_percent(value) == pct and ratio(parse_percent(value)) == as_ratio
+
+
+@pytest.mark.parametrize("bad", ["120%", "-1%", "abc", "nan", "inf", True, None, [1]])
+def test_bad_percentages(bad):
+    with pytest.raises(ValueError, match="percentage"):
+        parse_percent(bad)
+
+
+@pytest.mark.parametrize("fn,value,text", [
+    # Expected strings are what Prometheus 2.42's template functions print.
+    (humanize_duration, 0.975, "975ms"), (humanize_duration, 1.95, "1.95s"), (humanize_duration, 90, "1m 30s"),
+    (humanize_duration, 129600, "1d 12h 0m 0s"), (humanize_duration, 0, "0s"), (humanize_duration, 0.0005, "500us"),
+    (humanize_percentage, 0.055, "5.5%"), (humanize_percentage, 0.1, "10%"), (humanize_percentage, 1 / 3, "33.33%"),
+    (humanize, 1234567, "1.235M"), (humanize, 150, "150"), (humanize, 0.25, "250m"),
+])
+def test_humanize_matches_prometheus(fn, value, text):
+    assert fn(value) == text
+
+
+def test_expand_fills_labels_and_values_and_refuses_the_rest():
+    assert expand("{{ $labels.instance }} at {{ $value | humanizePercentage }}", {"instance": "a:1"}, 0.5) \
+        == "a:1 at 50%"
+    with pytest.raises(ValueError):
+        expand("{{ $value | humanize }}", {}, None)
+    with pytest.raises(ValueError):
+        expand("{{ range . }}", {}, 1)
