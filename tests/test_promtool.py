@@ -64,7 +64,7 @@ MUTATIONS = [
     ("rules/services/checkout.yml", r"(p95_rate5m\{service=\"checkout\"\} > )2$", r"\g<1>2.5"),
     ("rules/services/web-1.yml", r"(mode=\"idle\"\}\[5m\]\)\) > )0\.8$", r"\g<1>0.9"),
     ("rules/services/homepage.yml", r"(- time\(\) < )604800$", r"\g<1>86400"),
-    ("rules/services/checkout.yml", r"(summary: 'checkout: )", r"\g<1>x"),
+    ("rules/services/checkout.yml", r"(summary: \"checkout: )", r"\g<1>x"),
     ("rules/stack.yml", r"^(  - alert: Watchdog\n    expr: )vector\(1\)", r"\g<1>vector(1) == 0"),
     ("rules/services/checkout.yml", r"(expr: checkout_queue_depth > )100", r"\g<1>200"),
 ]

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Optional
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema
 
 from .units import Duration, parse_percent
 
@@ -64,6 +64,12 @@ def _label_name(value: str) -> str:
     return value
 
 
+def _label_value(value: str) -> str:
+    if not value:
+        raise ValueError("empty label value (Prometheus drops empty labels: give a value or remove the label)")
+    return value
+
+
 def _str(pattern: str | None = None, **schema):
     return WithJsonSchema({"type": "string", **({"pattern": pattern} if pattern else {}), **schema})
 
@@ -76,6 +82,7 @@ EnvVar = Annotated[str, AfterValidator(_matcher(ENV_RE, "variable name",
 HostPort = Annotated[str, AfterValidator(_hostport), _str(HOSTPORT_RE)]
 Url = Annotated[str, AfterValidator(_url), _str(format="uri")]
 LabelName = Annotated[str, AfterValidator(_label_name), _str(LABEL_RE)]
+LabelValue = Annotated[str, AfterValidator(_label_value), _str(minLength=1)]
 AlertName = Annotated[str, AfterValidator(_matcher(ALERTNAME_RE, "alert name", "letters, digits and '_', e.g. QueueBacklog")),
                       _str(ALERTNAME_RE)]
 DurationText = Annotated[Duration, PlainValidator(Duration.parse),
@@ -85,6 +92,29 @@ Percent = Annotated[Decimal, PlainValidator(parse_percent),
                     WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": 100},
                                               {"type": "string", "pattern": r"^[0-9.]+%$"}],
                                     "description": "a percentage: 1% or 99.9"})]
+
+
+def _series_values(value: object) -> str | float:
+    """promtool's notation ('0+10x20') or one number; a plain `str | float` union
+    would report each member's failure, at paths like `series.up.float`."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"expected promtool values like '0+10x20' or a number, got {value!r}")
+
+
+SeriesValues = Annotated[str | float, PlainValidator(_series_values),
+                         WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}]})]
+
+
+def _version(value: object) -> object:
+    """Literal[1] alone would take `true` and `1.0` for 1."""
+    if type(value) is not int:
+        raise ValueError(f"unsupported inventory version {value!r} (this Vigil reads version 1)")
+    return value
+
+
 Severity = Literal["critical", "warning", "info"]
 Kind = Literal["http", "job", "postgres", "mysql", "redis", "nginx", "host", "probe"]
 
@@ -189,9 +219,9 @@ class Slo(Strict):
 
 class RuleTest(Strict):
     """Example series for a user rule: with `series` it must fire, with `quiet` it must not."""
-    series: dict[str, str | float] = Field(description="promtool series -> values, e.g. {'queue_depth': '150x40'}")
-    quiet: dict[str, str | float] = {}
-    labels: Optional[dict[LabelName, str]] = Field(
+    series: dict[str, SeriesValues] = Field(description="promtool series -> values, e.g. {'queue_depth': '150x40'}")
+    quiet: dict[str, SeriesValues] = {}
+    labels: Optional[dict[LabelName, LabelValue]] = Field(
         None, description="labels the firing alert keeps from its expression (default: those of the series)")
     value: Optional[float] = Field(None, description="the value the alert fires with, when annotations use $value")
 
@@ -203,7 +233,7 @@ class UserRule(Strict):
     severity: Severity = "warning"
     summary: Annotated[str, Field(min_length=1)]
     description: str = ""
-    labels: dict[LabelName, str] = {}
+    labels: dict[LabelName, LabelValue] = {}
     test: Optional[RuleTest] = None
 
 
@@ -226,7 +256,7 @@ class Service(Strict):
         "description": "http only: a preset name, or {requests, status_label, duration}"})
     health_url: Optional[Url] = None
     runbook_url: Optional[Url] = None
-    labels: dict[LabelName, str] = {}
+    labels: dict[LabelName, LabelValue] = {}
     slo: Optional[Slo] = None
     alerts: dict[str, Any] = Field({}, description="per alert: thresholds and `for` to override; `disabled: [names]`")
     rules: list[UserRule] = []
@@ -234,7 +264,7 @@ class Service(Strict):
 
 
 class Inventory(Strict):
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_version)]
     stack: Stack
     receivers: list[Receiver] = Field(min_length=1)
     routing: Routing

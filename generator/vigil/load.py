@@ -6,6 +6,7 @@ non-string keys, alias bombs and files too large to be an inventory.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 
@@ -26,6 +27,7 @@ class Document:
     file: str
     data: object
     lines: dict = field(default_factory=dict)  # Path -> 1-based line
+    problems: list = field(default_factory=list)  # duplicate keys and the like: validation reports them too
 
     def line(self, path: Path) -> int:
         """Line of the node at `path`, or of its nearest ancestor that exists."""
@@ -41,23 +43,65 @@ class Document:
 def load_text(text: str, file: str = "inventory.yml") -> Document:
     doc = Document(file, None)
     try:
+        _check_events(text, file)
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark else 1
-        what = " ".join(str(x) for x in (e.context, e.problem) if x)
-        raise InventoryError([Problem(file, line, "(yaml)", f"YAML syntax error: {what}")]) from None
-    except yaml.YAMLError as e:  # e.g. a reader error: a control character
-        raise InventoryError([Problem(file, 1, "(yaml)", f"YAML error: {e}")]) from None
+        raise InventoryError([_syntax_problem(file, e)]) from None
+    except yaml.reader.ReaderError as e:  # a control character: locate it (e.position counts bytes or characters)
+        at = text.find(chr(e.character)) if isinstance(e.character, int) else -1
+        line = text[:at].count("\n") + 1 if at >= 0 else 1
+        raise InventoryError([Problem(file, line, "(yaml)", str(e).splitlines()[0])]) from None
+    except yaml.YAMLError as e:
+        raise InventoryError([Problem(file, 1, "(yaml)", f"YAML error: {' '.join(str(e).split())}")]) from None
     if len(nodes) != 1:
         line = nodes[1].start_mark.line + 1 if len(nodes) > 1 else 1
         what = "the file is empty" if not nodes else "the file holds more than one YAML document"
         raise InventoryError([Problem(file, line, "(yaml)", f"{what} (an inventory is one YAML mapping)")])
     walker = _Walker(doc)
     doc.data = walker.build(nodes[0], ())
-    if walker.problems:
-        raise InventoryError(walker.problems)
+    doc.problems = walker.problems  # not raised here: validation goes on, so every problem is reported at once
     return doc
+
+
+def _syntax_problem(file: str, e: yaml.MarkedYAMLError) -> Problem:
+    mark = e.problem_mark or e.context_mark
+    line = mark.line + 1 if mark else 1
+    what = e.problem or e.context or "invalid YAML"
+    if e.context and e.problem:  # "while parsing a flow sequence" that opened on another line
+        started = e.context_mark.line + 1 if e.context_mark else line
+        what += f" ({e.context}" + (f" that starts on line {started})" if started != line else ")")
+    return Problem(file, line, "(yaml)", f"YAML syntax error: {what}")
+
+
+def _check_events(text: str, file: str) -> None:
+    """Nesting depth and alias expansion, from the parser's event stream: composing
+    a document nested thousands deep crashes libyaml's recursive composer, and a
+    "billion laughs" would eat memory long before the walker could count it."""
+    sizes: dict = {}              # anchor -> nodes it stands for
+    stack: list = [[None, 0]]     # open collections: [anchor, nodes so far]
+    for event in yaml.parse(text, Loader=_Loader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append([event.anchor, 1])
+            if len(stack) - 1 > MAX_DEPTH:
+                raise InventoryError([Problem(file, line, "(yaml)", f"nested more than {MAX_DEPTH} levels deep")])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, n = stack.pop()
+            if anchor:
+                sizes[anchor] = n
+            stack[-1][1] += n
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor:
+                sizes[event.anchor] = 1
+            stack[-1][1] += 1
+        elif isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in stack[1:]):
+                raise InventoryError([Problem(file, line, "(yaml)", f"alias *{event.anchor} refers to a node "
+                                                                    f"that contains it (recursive)")])
+            stack[-1][1] += sizes.get(event.anchor, 1)
+            if sum(n for _, n in stack) > MAX_NODES:
+                raise InventoryError([Problem(file, line, "(yaml)", f"aliases expand the document to more "
+                                                                    f"than {MAX_NODES} nodes")])
 
 
 def load_file(path: str | FsPath) -> Document:
@@ -91,8 +135,9 @@ class _Walker:
     def build(self, node: yaml.Node, path: Path, depth: int = 0):
         self.count += 1
         if self.count > MAX_NODES or depth > MAX_DEPTH:
-            limit = "nodes" if self.count > MAX_NODES else "levels of nesting"
-            self._fail(node, path, f"document too large after expanding aliases (over {MAX_NODES if limit == 'nodes' else MAX_DEPTH} {limit})")
+            too_many = f"document too large after expanding aliases (over {MAX_NODES} nodes)"
+            self._fail(node, path, too_many if self.count > MAX_NODES
+                       else f"nested more than {MAX_DEPTH} levels deep after expanding aliases")
             raise InventoryError(self.problems)
         self.doc.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
@@ -118,8 +163,13 @@ class _Walker:
         if construct is None:
             self._fail(node, path, f"unsupported YAML tag {node.tag!r}")
             return None
+        if inspect.isgeneratorfunction(construct):
+            # e.g. `!!map abc`: the constructor would return a generator, not a value
+            self._fail(node, path, f"YAML tag {node.tag!r} does not fit {node.value!r}")
+            return None
         try:
             return construct(_constructor, node)
-        except (yaml.YAMLError, ValueError) as e:
-            self._fail(node, path, f"cannot read value: {getattr(e, 'problem', e)}")
+        except Exception:  # PyYAML's constructors raise ValueError, KeyError, AttributeError...
+            short = node.tag.rsplit(":", 1)[-1]
+            self._fail(node, path, f"cannot read {node.value!r} as {short} (quote it to keep it a string)")
             return None

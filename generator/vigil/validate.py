@@ -7,6 +7,7 @@ duplicate names, and what each service kind accepts.
 
 from __future__ import annotations
 
+import datetime
 import typing
 from pathlib import Path as FsPath
 
@@ -31,7 +32,8 @@ def load_inventory(path: str | FsPath) -> Inventory:
 
 def validate(doc: Document) -> Inventory:
     if not isinstance(doc.data, dict):
-        raise InventoryError([doc.problem((), "an inventory is a YAML mapping (version, stack, receivers, ...)")])
+        raise InventoryError(doc.problems + [doc.problem((), "an inventory is a YAML mapping (version, stack, "
+                                                             "receivers, ...)")])
     problems: list[Problem] = []
     inventory = None
     try:
@@ -39,6 +41,9 @@ def validate(doc: Document) -> Inventory:
     except ValidationError as e:
         problems += [_problem(doc, err) for err in e.errors()]
     problems += _cross_checks(doc, inventory)
+    # a value the loader could not read (now None) fails its type check too: say it once
+    read = {(p.line, p.where) for p in doc.problems}
+    problems = doc.problems + [p for p in problems if (p.line, p.where) not in read]
     if problems:
         raise InventoryError(problems)
     return inventory
@@ -71,7 +76,7 @@ def _problem(doc: Document, err: dict) -> Problem:
         want = {"string_type": "a string", "int_type": "a whole number", "float_type": "a number",
                 "bool_type": "true or false", "list_type": "a list"}.get(kind, "a mapping")
         hint = " (YAML reads yes/no/on/off/true/false as booleans: quote it)" if isinstance(value, bool) \
-            else " (quote it)" if want == "a string" and isinstance(value, (int, float)) else ""
+            else " (quote it)" if want == "a string" and isinstance(value, (int, float, datetime.date)) else ""
         return doc.problem(loc, f"expected {want}, got {_show(value)}{hint}")
     if kind == "too_short":
         return doc.problem(loc, "must not be empty")
@@ -83,6 +88,8 @@ def _problem(doc: Document, err: dict) -> Problem:
 
 
 def _show(value) -> str:
+    if isinstance(value, datetime.date):  # YAML reads 2024-01-31 as a date
+        return f"the date {value.isoformat()}"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -159,7 +166,7 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
     _names(doc, "services", problems)
 
     for i, r in _items(data, "receivers"):
-        if not any(k in r for k in Receiver.CHANNELS):
+        if not any(r.get(k) is not None for k in Receiver.CHANNELS):  # `slack: ~` sends nowhere either
             problems.append(doc.problem(("receivers", i), f"receiver {r.get('name')!r} sends nowhere "
                                                           f"(give one of: {', '.join(Receiver.CHANNELS)})"))
     routing = data.get("routing") if isinstance(data.get("routing"), dict) else {}
@@ -181,20 +188,24 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
             problems.append(doc.problem(("stack", key), f"{d} is outside {INTERVAL_RANGE[0]}..{INTERVAL_RANGE[1]} "
                                                         f"(Vigil's rates use 5m windows, which need several samples)"))
 
-    typed = {s.name: s for s in inventory.services} if inventory else {}
     for i, raw in _items(data, "services"):
         at = ("services", i)
         _ref(doc, at + ("team",), raw.get("team"), teams, "team", problems)
-        if raw.get("name") in RESERVED:
+        if isinstance(raw.get("name"), str) and raw["name"] in RESERVED:  # a list or mapping is not hashable
             problems.append(doc.problem(at + ("name",), f"{raw['name']!r} is a name the stack uses for its own "
                                                         f"parts (reserved: {', '.join(sorted(RESERVED))})"))
         for label in (raw.get("labels") or {}) if isinstance(raw.get("labels"), dict) else ():
             if label in RESERVED_LABELS:
                 problems.append(doc.problem(at + ("labels", label), f"label {label!r} is set by Vigil "
                                                                    f"(reserved: {', '.join(sorted(RESERVED_LABELS))})"))
-        service = typed.get(raw.get("name")) if inventory else _typed_service(raw)
+        # by index, not by name: two services may share a name (reported above)
+        service = inventory.services[i] if inventory else _typed_service(raw)
         if service is not None:
             problems += [doc.problem(at + path, msg) for path, msg in _kind_problems(service)]
+        elif isinstance(raw.get("kind"), str) and raw["kind"] in KINDS and isinstance(raw.get("alerts"), dict):
+            # a service with shape problems: its alert overrides need only its kind, report them now too
+            _, _, found = alert_params(KINDS[raw["kind"]].ALERTS, raw["alerts"])
+            problems += [doc.problem(at + ("alerts",) + path, msg) for path, msg in found]
     return problems
 
 

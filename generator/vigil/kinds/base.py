@@ -12,7 +12,7 @@ from ..humanize import uses_value
 from ..inventory import Service, Stack
 from ..rules import Alert, Check, Expect, RuleGroup, RuleTest, Series, Timing, expected, firing_tests, \
     selector, series_labels, silent_test
-from ..units import Duration, parse_percent
+from ..units import Duration, parse_percent, percent_text
 
 # ---------------------------------------------------------------- the plan of one service
 
@@ -81,6 +81,10 @@ def _parse_param(default, value):
     return float(value)
 
 
+def _text(value) -> str:
+    return percent_text(value) if isinstance(value, Decimal) else str(value)
+
+
 def alert_params(specs: dict, raw: dict) -> tuple[dict, frozenset, list]:
     """Overrides from the inventory -> (alert -> params, disabled names, problems)."""
     params = {name: dict(spec.params) for name, spec in specs.items()}
@@ -103,6 +107,7 @@ def alert_params(specs: dict, raw: dict) -> tuple[dict, frozenset, list]:
         if not isinstance(value, dict):
             problems.append(((name,), f"expected a mapping of {', '.join(specs[name].params)}"))
             continue
+        bad = len(problems)
         for key, v in value.items():
             if key not in specs[name].params:
                 problems.append(((name, key), f"unknown key {key!r}{did_you_mean(key, specs[name].params)}"
@@ -113,11 +118,11 @@ def alert_params(specs: dict, raw: dict) -> tuple[dict, frozenset, list]:
             except ValueError as e:
                 problems.append(((name, key), str(e)))
         p = params[name]
-        if "warning" in p and "critical" in p and not problems:
+        if "warning" in p and "critical" in p and len(problems) == bad:
             w, c = p["warning"], p["critical"]
             if (w >= c) if not specs[name].falling else (w <= c):
                 side = "above" if specs[name].falling else "below"
-                problems.append(((name,), f"warning threshold {w} must be {side} the critical one {c}"))
+                problems.append(((name,), f"warning threshold {_text(w)} must be {side} the critical one {_text(c)}"))
     return params, disabled, problems
 
 

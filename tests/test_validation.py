@@ -1,0 +1,630 @@
+"""SPEC §5: how an invalid inventory is reported.
+
+Exit code 2, one line per problem on stderr, `FILE:LINE: where.in.inventory:
+what is wrong (hint)`, every problem at once, never a traceback, nothing
+written. Each case below is a small edit of BASE, so the line it must report
+is easy to count.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from conftest import render_tree, run_vigil
+from vigil.errors import InventoryError, Problem
+from vigil.load import MAX_BYTES, MAX_DEPTH
+from vigil.validate import load_inventory
+
+BASE = """\
+version: 1
+stack:
+  name: demo
+receivers:
+  - name: ops
+    slack: {channel: "#ops", webhook: SLACK_WEBHOOK_URL}
+routing:
+  default_receiver: ops
+teams:
+  - name: platform
+    notify: {critical: [ops], warning: [ops]}
+services:
+  - name: checkout
+    team: platform
+    kind: http
+    targets: ["checkout:8000"]
+"""
+#  1 version   2 stack   3 name: demo   4 receivers   5 - name: ops   6 slack
+#  7 routing   8 default_receiver   9 teams   10 - name: platform   11 notify
+# 12 services  13 - name: checkout  14 team   15 kind   16 targets   17 (added)
+
+LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<where>\S+|\(top level\)): (?P<message>.+)$")
+
+
+def edit(old: str, new: str, text: str = BASE) -> str:
+    """BASE with `old` (which must occur once) replaced."""
+    assert text.count(old) == 1, f"{old!r} must occur once in the inventory"
+    return text.replace(old, new)
+
+
+def add(*lines: str) -> str:
+    """BASE with lines appended to its one service: the first is line 17."""
+    return BASE + "".join(line + "\n" for line in lines)
+
+
+def problems(tmp_path: Path, text: str | bytes) -> list[Problem]:
+    """Every problem the inventory has; anything but InventoryError fails the test."""
+    path = tmp_path / "inventory.yml"
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    with pytest.raises(InventoryError) as e:
+        load_inventory(path)
+    found = e.value.problems
+    assert found, "InventoryError without problems"
+    for p in found:
+        assert p.file == str(path)
+        assert LINE.match(str(p)), f"not FILE:LINE: where: message: {p}"
+    return found
+
+
+def one(tmp_path: Path, text: str | bytes) -> Problem:
+    found = problems(tmp_path, text)
+    assert len(found) == 1, "\n".join(map(str, found))
+    return found[0]
+
+
+def test_base_is_valid(tmp_path):
+    path = tmp_path / "inventory.yml"
+    path.write_text(BASE)
+    assert [s.name for s in load_inventory(path).services] == ["checkout"]
+
+
+# ---------------------------------------------------------------- one problem each: line, place, message
+
+def case(id, text, line, where, message):
+    return pytest.param(text, line, where, message, id=id)
+
+
+UNKNOWN_KEYS = [
+    case("top level", BASE + "sevices: []\n", 17, "sevices", "unknown key 'sevices' (did you mean 'services'?)"),
+    case("top level, no close match", BASE + "colour: red\n", 17, "colour",
+         "unknown key 'colour' (allowed: version, stack, receivers, routing, teams, services)"),
+    case("stack", edit("  name: demo\n", "  name: demo\n  scrape_intervall: 15s\n"), 4, "stack.scrape_intervall",
+         "unknown key 'scrape_intervall' (did you mean 'scrape_interval'?)"),
+    case("stack.endpoints", edit("  name: demo\n", "  name: demo\n  endpoints: {prometeus: 'p:9090'}\n"), 4,
+         "stack.endpoints.prometeus", "unknown key 'prometeus' (did you mean 'prometheus'?)"),
+    case("receiver", edit("SLACK_WEBHOOK_URL}\n", "SLACK_WEBHOOK_URL}\n    emial: {to: a@example.com}\n"), 7,
+         "receivers[0].emial", "unknown key 'emial' (did you mean 'email'?)"),
+    case("notify severity", edit("{critical: [ops],", "{critcal: [ops],"), 11, "teams[0].notify.critcal",
+         "unknown key 'critcal' (did you mean 'critical'?)"),
+    case("service", add("    tem: platform"), 17, "services[0].tem", "unknown key 'tem' (did you mean 'team'?)"),
+    case("alert override key", add("    alerts:", "      error_rate: {warnin: 1%}"), 18,
+         "services[0].alerts.error_rate.warnin", "unknown key 'warnin' (did you mean 'warning'?)"),
+    case("alert override name", add("    alerts:", "      eror_rate: {warning: 1%}"), 18,
+         "services[0].alerts.eror_rate", "no alert 'eror_rate' for this kind (did you mean 'error_rate'?)"),
+    case("disabled alert name", add("    alerts:", "      disabled: [dwn]"), 18,
+         "services[0].alerts.disabled[0]", "no alert 'dwn' for this kind (did you mean 'down'?)"),
+    case("user rule", add("    rules:", "      - alert: QueueBacklog", "        expr: q > 1", "        summary: x",
+                          "        sevrity: warning"), 21, "services[0].rules[0].sevrity",
+         "unknown key 'sevrity' (did you mean 'severity'?)"),
+    case("info under notify", edit("warning: [ops]}", "warning: [ops], info: [ops]}"), 11, "teams[0].notify.info",
+         "info alerts are never notified"),
+]
+
+MISSING = [
+    case("stack.name", edit("  name: demo\n", "  environment: local\n"), 2, "stack", "missing required key 'name'"),
+    case("routing", edit("routing:\n  default_receiver: ops\n", ""), 1, "(top level)",
+         "missing required key 'routing'"),
+    case("version", BASE.replace("version: 1\n", "", 1), 1, "(top level)", "missing required key 'version'"),
+    case("service kind", edit("    kind: http\n", ""), 13, "services[0]", "missing required key 'kind'"),
+    case("rule summary", add("    rules:", "      - alert: QueueBacklog", "        expr: q > 1"), 18,
+         "services[0].rules[0]", "missing required key 'summary'"),
+]
+
+DUPLICATES = [
+    case("key in stack", edit("  name: demo\n", "  name: demo\n  name: other\n"), 4, "stack.name",
+         "duplicate key 'name' (first given on line 3)"),
+    case("key at top level", BASE + "version: 1\n", 17, "version", "duplicate key 'version' (first given on line 1)"),
+    case("key in a service", add("    team: platform"), 17, "services[0].team",
+         "duplicate key 'team' (first given on line 14)"),
+    case("receiver name", edit("routing:", "  - name: ops\n    email: {to: ops@example.com}\nrouting:"), 7,
+         "receivers[1].name", "duplicate name 'ops' (also receivers[0], line 5)"),
+    case("team name", edit("services:", "  - name: platform\nservices:"), 12, "teams[1].name",
+         "duplicate name 'platform' (also teams[0], line 10)"),
+    case("service name", add("  - name: checkout", "    team: platform", "    kind: job", "    targets: ['x:9100']"),
+         17, "services[1].name", "duplicate name 'checkout' (also services[0], line 13)"),
+    case("user alert name", add("    rules:", "      - {alert: Backlog, expr: q > 1, summary: x}",
+                                "      - {alert: Backlog, expr: q > 2, summary: y}"), 19,
+         "services[0].rules[1].alert", "duplicate alert name 'Backlog'"),
+]
+
+REFERENCES = [
+    case("service team", edit("    team: platform", "    team: platfrom"), 14, "services[0].team",
+         "unknown team 'platfrom' (did you mean 'platform'?)"),
+    case("stack team", edit("  name: demo\n", "  name: demo\n  team: platfor\n"), 4, "stack.team",
+         "unknown team 'platfor' (did you mean 'platform'?)"),
+    case("notify receiver", edit("critical: [ops]", "critical: [opps]"), 11, "teams[0].notify.critical[0]",
+         "unknown receiver 'opps' (did you mean 'ops'?)"),
+    case("notify receiver, second", edit("warning: [ops]", "warning: [ops, oops]"), 11,
+         "teams[0].notify.warning[1]", "unknown receiver 'oops' (did you mean 'ops'?)"),
+    case("default receiver", edit("default_receiver: ops", "default_receiver: opz"), 8, "routing.default_receiver",
+         "unknown receiver 'opz' (did you mean 'ops'?)"),
+    case("heartbeat receiver", edit("default_receiver: ops", "default_receiver: ops\n  heartbeat_receiver: deadman"),
+         9, "routing.heartbeat_receiver", "unknown receiver 'deadman' (known: ops)"),
+]
+
+DURATIONS_AND_PERCENTAGES = [
+    case("'5 mins'", add("    alerts:", "      down: {for: 5 mins}"), 18, "services[0].alerts.down.for",
+         "invalid duration '5 mins' (write durations like 30s, 5m, 1h30m or 300ms)"),
+    case("a bare number", add("    alerts:", "      down: {for: 5}"), 18, "services[0].alerts.down.for",
+         "expected a duration, got 5"),
+    case("stack retention", edit("  name: demo\n", "  name: demo\n  retention: 2 weeks\n"), 4, "stack.retention",
+         "invalid duration '2 weeks'"),
+    case("rule for", add("    rules:", "      - alert: Backlog", "        expr: q > 1", "        for: 10 min",
+                         "        summary: x"), 20, "services[0].rules[0].for", "invalid duration '10 min'"),
+    case("slo latency threshold", add("    slo:", "      latency: {threshold: 300, objective: 99}"), 18,
+         "services[0].slo.latency.threshold", "expected a duration, got 300"),
+    case("'120%'", add("    alerts:", "      error_rate: {critical: 120%}"), 18,
+         "services[0].alerts.error_rate.critical", "percentage '120%' is outside 0..100"),
+    case("'abc' percent", add("    alerts:", "      error_rate: {critical: abc}"), 18,
+         "services[0].alerts.error_rate.critical", "invalid percentage 'abc' (write a percentage like 1% or 99.9)"),
+    case("slo '120%'", add("    slo: {availability: 120%}"), 17, "services[0].slo.availability",
+         "percentage '120%' is outside 0..100"),
+    case("slo 'abc'", add("    slo: {availability: abc}"), 17, "services[0].slo.availability",
+         "invalid percentage 'abc'"),
+    case("slo 100", add("    slo: {availability: 100}"), 17, "services[0].slo.availability",
+         "must be between 0 and 100 (exclusive)"),
+    case("error rate warning above critical", add("    alerts:", "      error_rate: {warning: 5%, critical: 1%}"), 18,
+         "services[0].alerts.error_rate", "warning threshold 5% must be below the critical one 1%"),
+    case("warning equal to critical", add("    alerts:", "      error_rate: {warning: 5%, critical: 5%}"), 18,
+         "services[0].alerts.error_rate", "must be below the critical one"),
+    case("latency warning above the default critical", add("    alerts:", "      latency_p95: {warning: 3s}"), 18,
+         "services[0].alerts.latency_p95", "warning threshold 3s must be below the critical one 2s"),
+    case("tls expiry: warning must come first", edit(
+        "    targets: [\"checkout:8000\"]\n", "    url: https://shop.example.com\n",
+        edit("kind: http", "kind: probe")) + "    alerts:\n      tls_expiry: {warning: 1d, critical: 3d}\n", 18,
+         "services[0].alerts.tls_expiry", "warning threshold 1d must be above the critical one 3d"),
+]
+
+VALUES = [
+    case("health_url without scheme", add("    health_url: checkout:8000/health"), 17, "services[0].health_url",
+         "invalid URL 'checkout:8000/health' (write a full http:// or https:// URL)"),
+    case("grafana_url", edit("  name: demo\n", "  name: demo\n  grafana_url: localhost:3000\n"), 4,
+         "stack.grafana_url", "invalid URL 'localhost:3000'"),
+    case("runbook_url ftp", add("    runbook_url: ftp://wiki/runbook"), 17, "services[0].runbook_url",
+         "invalid URL 'ftp://wiki/runbook'"),
+    case("webhook url with a space", edit('    slack: {channel: "#ops", webhook: SLACK_WEBHOOK_URL}',
+                                          "    webhook: {url: http://audit :8080/}"), 6, "receivers[0].webhook.url",
+         "invalid URL"),
+    case("target without port", edit('["checkout:8000"]', '["checkout"]'), 16, "services[0].targets[0]",
+         "invalid target 'checkout' (write host:port, e.g. checkout:8000 or 127.0.0.1:9100)"),
+    case("target port too big", edit('["checkout:8000"]', '["checkout:70000"]'), 16, "services[0].targets[0]",
+         "invalid target 'checkout:70000' (port must be 1..65535)"),
+    case("second target", edit('["checkout:8000"]', '["checkout:8000", "http://checkout:8000"]'), 16,
+         "services[0].targets[1]", "invalid target 'http://checkout:8000'"),
+    case("endpoint", edit("  name: demo\n", "  name: demo\n  endpoints: {prometheus: prometheus}\n"), 4,
+         "stack.endpoints.prometheus", "invalid target 'prometheus'"),
+    case("webhook secret written in", edit("webhook: SLACK_WEBHOOK_URL", "webhook: https://hooks.slack.com/T0/B0"),
+         6, "receivers[0].slack.webhook", "name an environment variable from .env"),
+    case("metrics_path", add("    metrics_path: metrics"), 17, "services[0].metrics_path", "invalid path 'metrics'"),
+    case("kind", edit("kind: http", "kind: htp"), 15, "services[0].kind",
+         "'htp' is not one of http, job, postgres, mysql, redis, nginx, host, probe (did you mean 'http'?)"),
+    case("severity", add("    rules:", "      - {alert: Backlog, expr: q > 1, summary: x, severity: page}"), 18,
+         "services[0].rules[0].severity", "'page' is not one of critical, warning, info"),
+    case("label name", add("    labels: {1tier: x}"), 17, "services[0].labels.1tier", "invalid label name '1tier'"),
+    case("rule test series", add("    rules:", "      - alert: Backlog", "        expr: q > 1", "        summary: x",
+                                 "        test:", "          series: {q: [1, 2]}"), 22,
+         "services[0].rules[0].test.series.q", "expected promtool values like '0+10x20' or a number, got [1, 2]"),
+]
+
+NAMES = [
+    case("service uppercase", edit("name: checkout", "name: Checkout"), 13, "services[0].name",
+         "invalid name 'Checkout' (use lowercase letters, digits and '-', starting with a letter)"),
+    case("service underscore", edit("name: checkout", "name: check_out"), 13, "services[0].name",
+         "invalid name 'check_out'"),
+    case("service too long", edit("name: checkout", "name: " + "c" * 37), 13, "services[0].name",
+         "at most 36 characters"),
+    case("team with an underscore", edit("services:", "  - name: data_team\nservices:"), 12, "teams[1].name",
+         "invalid name 'data_team'"),
+    case("stack name ends in '-'", edit("name: demo", "name: demo-"), 3, "stack.name", "not ending in '-'"),
+    case("service name is a list", edit("name: checkout", "name: [checkout]"), 13, "services[0].name",
+         "expected a string, got a list"),
+    case("service name is a mapping", edit("name: checkout", "name: {checkout: 1}"), 13, "services[0].name",
+         "expected a string, got a mapping"),
+]
+
+KINDS = [
+    case("http without targets", edit('    targets: ["checkout:8000"]\n', ""), 13, "services[0]",
+         "kind http needs targets (host:port to scrape)"),
+    case("http with empty targets", edit('["checkout:8000"]', "[]"), 13, "services[0]", "kind http needs targets"),
+    case("probe with targets", edit("kind: http", "kind: probe") + "    url: https://shop.example.com\n", 16,
+         "services[0].targets", "kind probe has no targets (give url)"),
+    case("probe without url", edit("kind: http", "kind: probe", edit('    targets: ["checkout:8000"]\n', "")), 13,
+         "services[0]", "kind probe needs url"),
+    case("url on http", add("    url: https://shop.example.com"), 17, "services[0].url", "kind http takes no url"),
+    case("instrumentation on job", edit("kind: http", "kind: job") + "    instrumentation: prometheus-client\n", 17,
+         "services[0].instrumentation", "kind job takes no instrumentation (only http does)"),
+    case("slo on redis", edit("kind: http", "kind: redis") + "    slo: {availability: 99.9}\n", 17,
+         "services[0].slo", "kind redis takes no slo"),
+    case("unknown preset", add("    instrumentation: prometheus-clent"), 17, "services[0].instrumentation",
+         "unknown instrumentation preset 'prometheus-clent' (did you mean 'prometheus-client'?)"),
+    case("preset is a list", add("    instrumentation: [prometheus-client]"), 17, "services[0].instrumentation",
+         "expected a preset name or a mapping"),
+    case("mapping: unknown key", add("    instrumentation:", "      requests: http_total", "      status: code"), 19,
+         "services[0].instrumentation.status", "unknown key 'status' (allowed: requests, status_label, duration)"),
+    case("mapping: requests missing", add("    instrumentation:", "      duration: http_seconds"), 17,
+         "services[0].instrumentation", "missing required key 'requests'"),
+    case("mapping: bad metric name", add("    instrumentation:", "      requests: http total"), 18,
+         "services[0].instrumentation.requests", "invalid metric name 'http total'"),
+    case("mapping: bad label name", add("    instrumentation:", "      requests: http_total",
+                                        "      status_label: status-code"), 19,
+         "services[0].instrumentation.status_label", "invalid label name 'status-code'"),
+    case("mapping: _bucket", add("    instrumentation:", "      requests: http_total",
+                                 "      duration: http_seconds_bucket"), 19,
+         "services[0].instrumentation.duration", "without _bucket: 'http_seconds'"),
+    case("alert of another kind", add("    alerts:", "      slow: {for: 5m}"), 18, "services[0].alerts.slow",
+         "no alert 'slow' for this kind"),
+    case("user rule named like a built-in", add("    rules:", "      - alert: ServiceDown", "        expr: up == 0",
+                                                "        summary: x"), 18, "services[0].rules[0].alert",
+         "'ServiceDown' is one of Vigil's own alerts"),
+    case("user rule named HighErrorRate", add("    rules:", "      - {alert: HighErrorRate, expr: e > 1, summary: x}"),
+         18, "services[0].rules[0].alert", "'HighErrorRate' is one of Vigil's own alerts"),
+    case("$value without test.value", add("    rules:", "      - alert: Backlog", "        expr: q > 1",
+                                          "        summary: '{{ $value }} waiting'", "        test:",
+                                          "          series: {q: 5}"), 21,
+         "services[0].rules[0].test.value", "summary or description uses $value: give test.value"),
+]
+
+STACK = [
+    case("receiver without a channel", edit('    slack: {channel: "#ops", webhook: SLACK_WEBHOOK_URL}\n', ""), 5,
+         "receivers[0]", "receiver 'ops' sends nowhere (give one of: slack, pagerduty, email, webhook, discord)"),
+    case("receiver with a null channel", edit('{channel: "#ops", webhook: SLACK_WEBHOOK_URL}', "~"), 5,
+         "receivers[0]", "receiver 'ops' sends nowhere"),
+    case("scrape_interval 500ms", edit("  name: demo\n", "  name: demo\n  scrape_interval: 500ms\n"), 4,
+         "stack.scrape_interval", "500ms is outside 1s..1m"),
+    case("scrape_interval 5m", edit("  name: demo\n", "  name: demo\n  scrape_interval: 5m\n"), 4,
+         "stack.scrape_interval", "5m is outside 1s..1m"),
+    case("evaluation_interval 2m", edit("  name: demo\n", "  name: demo\n  evaluation_interval: 2m\n"), 4,
+         "stack.evaluation_interval", "2m is outside 1s..1m"),
+    case("version 2", edit("version: 1", "version: 2"), 1, "version",
+         "unsupported inventory version 2 (this Vigil reads version 1)"),
+    case("version '1'", edit("version: 1", "version: '1'"), 1, "version", "unsupported inventory version '1'"),
+    case("version 1.0", edit("version: 1", "version: 1.0"), 1, "version", "unsupported inventory version 1.0"),
+    case("version yes", edit("version: 1", "version: yes"), 1, "version", "unsupported inventory version True"),
+]
+
+QUOTING = [
+    case("label value yes", add("    labels: {critical: yes}"), 17, "services[0].labels.critical",
+         "expected a string, got True (YAML reads yes/no/on/off/true/false as booleans: quote it)"),
+    case("label value off", add("    labels:", "      paging: off"), 18, "services[0].labels.paging",
+         "got False (YAML reads yes/no/on/off/true/false as booleans: quote it)"),
+    case("label value a number", add("    labels: {tier: 1}"), 17, "services[0].labels.tier",
+         "expected a string, got 1 (quote it)"),
+    case("label value a date", add("    labels: {since: 2024-01-31}"), 17, "services[0].labels.since",
+         "expected a string, got the date 2024-01-31 (quote it)"),
+    case("slack channel no", edit('channel: "#ops"', "channel: no"), 6, "receivers[0].slack.channel",
+         "got False (YAML reads yes/no/on/off/true/false as booleans: quote it)"),
+    case("summary a number", add("    rules:", "      - {alert: Backlog, expr: q > 1, summary: 42}"), 18,
+         "services[0].rules[0].summary", "expected a string, got 42 (quote it)"),
+]
+
+
+@pytest.mark.parametrize("text, line, where, message", UNKNOWN_KEYS + MISSING + DUPLICATES + REFERENCES
+                         + DURATIONS_AND_PERCENTAGES + VALUES + NAMES + KINDS + STACK + QUOTING)
+def test_one_problem_located(tmp_path, text, line, where, message):
+    p = one(tmp_path, text)
+    assert (p.line, p.where) == (line, where), str(p)
+    assert message in p.message, str(p)
+
+
+@pytest.mark.parametrize("name", ["prometheus", "alertmanager", "grafana", "loki", "stack-host", "node-exporter",
+                                  "vigil"])
+def test_reserved_service_names(tmp_path, name):
+    p = one(tmp_path, edit("name: checkout", f"name: {name}"))
+    assert (p.line, p.where) == (13, "services[0].name")
+    assert p.message.startswith(f"{name!r} is a name the stack uses for its own parts (reserved: ")
+
+
+@pytest.mark.parametrize("label", ["service", "team", "job", "instance", "severity", "kind", "alertname", "le"])
+def test_reserved_labels(tmp_path, label):
+    p = one(tmp_path, add("    labels:", "      tier: web", f"      {label}: x"))
+    assert (p.line, p.where) == (19, f"services[0].labels.{label}")
+    assert p.message.startswith(f"label {label!r} is set by Vigil (reserved: ")
+
+
+def test_reserved_label_prefix(tmp_path):
+    p = one(tmp_path, add("    labels: {__name__: x}"))
+    assert (p.line, p.where) == (17, "services[0].labels.__name__")
+    assert "reserved" in p.message
+
+
+def test_duplicate_services_are_each_checked_by_their_own_kind(tmp_path):
+    """The second `checkout` (a job, with targets) must not hide that the first has none."""
+    text = edit('    targets: ["checkout:8000"]\n', "") + \
+        "  - name: checkout\n    team: platform\n    kind: job\n    targets: ['x:9100']\n"
+    assert [(p.line, p.where, p.message.split(" (")[0]) for p in problems(tmp_path, text)] == [
+        (13, "services[0]", "kind http needs targets"),
+        (16, "services[1].name", "duplicate name 'checkout'"),
+    ]
+
+
+def test_probe_with_targets_and_no_url_says_both(tmp_path):
+    found = problems(tmp_path, edit("kind: http", "kind: probe"))
+    assert [(p.line, p.where) for p in found] == [(13, "services[0]"), (16, "services[0].targets")]
+
+
+def test_unknown_receiver_with_no_receivers_at_all(tmp_path):
+    text = edit('receivers:\n  - name: ops\n    slack: {channel: "#ops", webhook: SLACK_WEBHOOK_URL}\n',
+                "receivers: []\n")
+    assert [(p.line, p.where) for p in problems(tmp_path, text)] == [
+        (4, "receivers"), (6, "routing.default_receiver"),
+        (9, "teams[0].notify.critical[0]"), (9, "teams[0].notify.warning[0]")]
+
+
+def test_threshold_order_is_checked_even_after_another_override_failed(tmp_path):
+    text = add("    alerts:", "      down: {for: 5 mins}", "      error_rate: {warning: 5%, critical: 1%}")
+    assert [(p.line, p.where) for p in problems(tmp_path, text)] == [
+        (18, "services[0].alerts.down.for"), (19, "services[0].alerts.error_rate")]
+
+
+# ---------------------------------------------------------------- all at once, in line order
+
+def test_every_problem_is_reported_at_once_in_line_order(tmp_path):
+    text = """\
+version: 1
+stack:
+  name: Demo
+  scrape_interval: 5 mins
+receivers:
+  - name: ops
+    slack: {channel: "#ops", webhook: SLACK_WEBHOOK_URL}
+  - name: ops
+    email: {to: ops@example.com}
+routing:
+  default_receiver: opz
+teams:
+  - name: platform
+    notify: {critical: [ops], info: [ops]}
+services:
+  - name: checkout
+    team: payments
+    kind: http
+    targets: ["checkout"]
+    labels: {tier: yes, team: x}
+    alerts:
+      error_rate: {critical: 120%}
+    team: platform
+  - name: grafana
+    team: platform
+    kind: probe
+"""
+    found = problems(tmp_path, text)
+    assert [(p.line, p.where) for p in found] == [
+        (3, "stack.name"),
+        (4, "stack.scrape_interval"),
+        (8, "receivers[1].name"),
+        (11, "routing.default_receiver"),
+        (14, "teams[0].notify.info"),
+        (17, "services[0].team"),
+        (19, "services[0].targets[0]"),
+        (20, "services[0].labels.team"),
+        (20, "services[0].labels.tier"),
+        (22, "services[0].alerts.error_rate.critical"),
+        (23, "services[0].team"),             # the duplicate key, found while reading
+        (24, "services[1]"),                  # a probe needs url
+        (24, "services[1].name"),             # grafana is reserved
+    ]
+    assert found == sorted(found)
+
+
+def test_a_duplicate_key_does_not_hide_other_problems(tmp_path):
+    text = edit("  name: demo\n", "  name: demo\n  name: demo\n", edit("team: platform", "team: platfrom"))
+    assert [(p.line, p.where) for p in problems(tmp_path, text)] == [(4, "stack.name"), (15, "services[0].team")]
+
+
+# ---------------------------------------------------------------- YAML itself
+
+YAML_CASES = [
+    case("unclosed flow sequence", edit("  name: demo\n", "  name: [demo\n"), 4, "(yaml)",
+         "YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence that starts on line 3)"),
+    case("bad indentation", edit("  name: demo\n", "  name: demo\n bad: x\n"), 4, "(yaml)", "YAML syntax error"),
+    case("a tab", edit("  name: demo\n", "\tname: demo\n"), 3, "(yaml)",
+         "YAML syntax error: found character that cannot start any token"),
+    case("unclosed quote", edit('"#ops"', '"#ops'), 16, "(yaml)",
+         "did not find expected ',' or '}' (while parsing a flow mapping that starts on line 6)"),
+    case("a key without ':'", BASE + "services2\n", 18, "(yaml)",
+         "could not find expected ':' (while scanning a simple key that starts on line 17)"),
+    case("empty file", "", 1, "(yaml)", "the file is empty (an inventory is one YAML mapping)"),
+    case("only comments", "# inventory\n\n# to do\n", 1, "(yaml)", "the file is empty"),
+    case("two documents", BASE + "---\nversion: 1\n", 18, "(yaml)", "the file holds more than one YAML document"),
+    case("a list", "- version: 1\n", 1, "(top level)", "an inventory is a YAML mapping"),
+    case("a string", "inventory\n", 1, "(top level)", "an inventory is a YAML mapping"),
+    case("null", "~\n", 1, "(top level)", "an inventory is a YAML mapping"),
+    case("merge key", edit("  name: demo\n", "  name: demo\n  <<: {environment: prod}\n"), 4, "stack",
+         "merge keys (<<) are not supported: write the keys out"),
+    case("a list as a key", BASE + "? [a, b]\n: 1\n", 17, "(top level)", "a key must be a plain string"),
+    case("control character", edit("name: demo", "name: de\x07mo"), 3, "(yaml)",
+         "unacceptable character #x0007: control characters are not allowed"),
+    case("python tag", edit("name: demo", "name: !!python/name:os.system x"), 3, "stack.name",
+         "unsupported YAML tag 'tag:yaml.org,2002:python/name:os.system'"),
+    case("local tag", edit("name: demo", "name: !Ref demo"), 3, "stack.name", "unsupported YAML tag '!Ref'"),
+    case("!!bool on a word", edit("name: demo", "name: !!bool maybe"), 3, "stack.name",
+         "cannot read 'maybe' as bool (quote it to keep it a string)"),
+    case("!!timestamp on a word", edit("name: demo", "name: !!timestamp soon"), 3, "stack.name",
+         "cannot read 'soon' as timestamp"),
+    case("!!int on a word", edit("name: demo", "name: !!int ten"), 3, "stack.name", "cannot read 'ten' as int"),
+    case("!!map on a scalar", edit("name: demo", "name: !!map demo"), 3, "stack.name",
+         "YAML tag 'tag:yaml.org,2002:map' does not fit 'demo'"),
+    case("an impossible date", add("    labels: {since: 2024-13-45}"), 17, "services[0].labels.since",
+         "cannot read '2024-13-45' as timestamp (quote it to keep it a string)"),
+    case("recursive alias", BASE + "extra: &a [*a]\n", 17, "(yaml)", "alias *a refers to a node that contains it"),
+    case("deep nesting", BASE + "extra: " + "[" * (MAX_DEPTH + 10) + "]" * (MAX_DEPTH + 10) + "\n", 17, "(yaml)",
+         f"nested more than {MAX_DEPTH} levels deep"),
+]
+
+
+@pytest.mark.parametrize("text, line, where, message", YAML_CASES)
+def test_yaml_problem_located(tmp_path, text, line, where, message):
+    p = one(tmp_path, text)
+    assert (p.line, p.where) == (line, where), str(p)
+    assert message in p.message, str(p)
+
+
+def test_not_utf8(tmp_path):
+    p = one(tmp_path, BASE.encode().replace(b"name: demo", b"name: d\xe9mo"))
+    assert (p.line, p.where, p.message) == (3, "(file)", "not UTF-8 text")
+
+
+def test_utf16(tmp_path):
+    p = one(tmp_path, BASE.encode("utf-16"))
+    assert (p.line, p.where, p.message) == (1, "(file)", "not UTF-8 text")
+
+
+def test_file_over_the_size_limit(tmp_path):
+    path = tmp_path / "inventory.yml"
+    with open(path, "wb") as f:
+        f.write(BASE.encode())
+        f.truncate(MAX_BYTES + 1)   # sparse: no need to write 16 MiB
+    with pytest.raises(InventoryError) as e:
+        load_inventory(path)
+    [p] = e.value.problems
+    assert (p.line, p.where) == (1, "(file)")
+    assert p.message == f"file is {MAX_BYTES + 1} bytes, more than the {MAX_BYTES} an inventory may have"
+
+
+def billion_laughs(levels: int = 12) -> str:
+    lines = ['lol0: &lol0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels):
+        lines.append(f"lol{i}: &lol{i} [" + ", ".join([f"*lol{i - 1}"] * 10) + "]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("text", [
+    pytest.param(billion_laughs(), id="sequences"),
+    pytest.param("a0: &a0 {" + ", ".join(f"k{j}: x" for j in range(10)) + "}\n" + "".join(
+        f"a{i}: &a{i} {{" + ", ".join(f"k{j}: *a{i - 1}" for j in range(10)) + "}\n" for i in range(1, 12)),
+        id="mappings"),
+])
+def test_alias_bomb_is_rejected_quickly_and_cheaply(tmp_path, text):
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        found = problems(tmp_path, text)
+        elapsed = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(found) == 1 and found[0].where == "(yaml)" and "aliases expand the document" in found[0].message
+    assert elapsed < 1.0, f"took {elapsed:.1f}s"
+    assert peak < 20 * 2**20, f"peaked at {peak / 2**20:.0f} MiB"
+
+
+def test_aliases_within_reason_are_fine(tmp_path):
+    path = tmp_path / "inventory.yml"
+    path.write_text(edit("notify: {critical: [ops], warning: [ops]}", "notify: {critical: &ops [ops], warning: *ops}"))
+    assert load_inventory(path).teams[0].notify.warning == ["ops"]
+
+
+def test_very_deep_nesting_does_not_crash_the_cli(tmp_path):
+    """libyaml's composer recurses in C: a deep enough document used to kill the process."""
+    path = tmp_path / "deep.yml"
+    path.write_text("version: 1\nextra: " + "[" * 200_000 + "]" * 200_000 + "\n")
+    result = run_vigil("validate", "-i", str(path))
+    assert result.returncode == 2, result.stderr
+    assert f"{path}:2: (yaml): nested more than {MAX_DEPTH} levels deep" in result.stderr.splitlines()
+
+
+# ---------------------------------------------------------------- the command line
+
+BAD = add("    tem: platform", "    alerts:", "      down: {for: 5 mins}")
+
+
+def stderr_problems(stderr: str, inventory: Path) -> list[str]:
+    """The problem lines; the last line is a summary."""
+    *lines, summary = stderr.splitlines()
+    assert summary.startswith(f"{inventory}: {len(lines)} problem"), summary
+    for line in lines:
+        m = LINE.match(line)
+        assert m and m["file"] == str(inventory), line
+    return lines
+
+
+def test_validate_reports_every_problem_and_exits_2(tmp_path):
+    inventory = tmp_path / "bad.yml"
+    inventory.write_text(BAD)
+    result = run_vigil("validate", "-i", str(inventory))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert stderr_problems(result.stderr, inventory) == [
+        f"{inventory}:17: services[0].tem: unknown key 'tem' (did you mean 'team'?)",
+        f"{inventory}:19: services[0].alerts.down.for: invalid duration '5 mins' "
+        f"(write durations like 30s, 5m, 1h30m or 300ms)",
+    ]
+
+
+def test_validate_accepts_the_base_inventory(tmp_path):
+    inventory = tmp_path / "good.yml"
+    inventory.write_text(BASE)
+    result = run_vigil("validate", "-i", str(inventory))
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("command", ["validate", "generate"])
+def test_missing_inventory_file(tmp_path, command):
+    inventory = tmp_path / "nope.yml"
+    result = run_vigil(command, "-i", str(inventory), *(["-o", str(tmp_path / "out")] if command == "generate" else []))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert stderr_problems(result.stderr, inventory) == [
+        f"{inventory}:1: (file): cannot read the inventory: No such file or directory"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_inventory_is_a_directory(tmp_path):
+    result = run_vigil("validate", "-i", str(tmp_path))
+    assert result.returncode == 2
+    assert stderr_problems(result.stderr, tmp_path) == [f"{tmp_path}:1: (file): cannot read the inventory: "
+                                                        f"Is a directory"]
+
+
+@pytest.mark.parametrize("text", [BAD, "", "version: [1\n", "- a\n"], ids=["invalid", "empty", "syntax", "list"])
+def test_generate_writes_nothing_for_a_bad_inventory(tmp_path, text):
+    inventory = tmp_path / "bad.yml"
+    inventory.write_text(text)
+    out = tmp_path / "out"
+    result = run_vigil("generate", "-i", str(inventory), "-o", str(out))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert stderr_problems(result.stderr, inventory)
+    assert not out.exists()
+
+
+def snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) if p.is_file() else None
+            for p in sorted(root.rglob("*"))}
+
+
+def test_generate_leaves_an_existing_tree_as_it_was(tmp_path):
+    good, bad = tmp_path / "good.yml", tmp_path / "bad.yml"
+    good.write_text(BASE)
+    tree = render_tree(good, tmp_path / "out")
+    # What a valid run would rewrite and remove: a stale rendered file and a leftover one.
+    stale = tree / "prometheus" / "prometheus.yml"
+    stale.write_text("# edited by hand\n")
+    (tree / "prometheus" / "rules" / "leftover.yml").write_text("groups: []\n")
+    before = snapshot(tree)
+    bad.write_text(BAD)
+    result = run_vigil("generate", "-i", str(bad), "-o", str(tree))
+    assert result.returncode == 2, result.stderr
+    assert len(stderr_problems(result.stderr, bad)) == 2
+    assert snapshot(tree) == before
+
+
+def test_empty_label_values_are_rejected(tmp_path):
+    found = problems(tmp_path, add("    labels: {tier: ''}"))
+    assert [(p.line, p.where) for p in found] == [(17, "services[0].labels.tier")]
+    assert "Prometheus drops empty labels" in found[0].message
