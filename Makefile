@@ -28,11 +28,10 @@ validate: venv  ## check inventory.yml
 generate: venv  ## render every config from inventory.yml
 	$(VIGIL) generate -i $(INVENTORY)
 
-check: venv tools  ## validate, check freshness, and run the real promtool checks and rule tests
+check: venv tools  ## validate, check freshness, then promtool and amtool over the rendered files
 	$(VIGIL) validate -i $(INVENTORY)
 	$(VIGIL) generate -i $(INVENTORY) --check
-	promtool check config prometheus/prometheus.yml
-	promtool test rules prometheus/tests/*.test.yml prometheus/tests/services/*.test.yml
+	$(VIGIL) check
 
 test: venv tools  ## the whole test suite (unit, golden, promtool-checked, property-based)
 	$(VENV)/bin/python -m pytest -q tests

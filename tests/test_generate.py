@@ -48,8 +48,21 @@ def test_noop_regenerate_writes_nothing(tmp_path):
     before = mtimes(out)
     result = run_vigil("generate", "-i", str(DATA / "full.yml"), "-o", str(out))
     assert result.returncode == 0
-    assert "0 added, 0 changed, 0 removed" in result.stdout
+    assert "up to date (nothing to do)" in result.stdout
     assert mtimes(out) == before
+
+
+def test_noop_shortcut_notices_a_hand_edit_and_a_lost_file(tmp_path):
+    out = render_tree(DATA / "full.yml", tmp_path / "out")
+    rules = out / "prometheus/rules/services/api.yml"
+    good = rules.read_bytes()
+    rules.write_text("edited by hand\n")
+    (out / "prometheus/tests/services/cache.test.yml").unlink()
+    result = run_vigil("generate", "-i", str(DATA / "full.yml"), "-o", str(out))
+    assert result.returncode == 0
+    assert "1 added, 1 changed, 0 removed" in result.stdout
+    assert rules.read_bytes() == good
+    assert (out / "prometheus/tests/services/cache.test.yml").is_file()
 
 
 def _edit(src: Path, dst: Path, edit) -> Path:
@@ -68,7 +81,7 @@ def test_only_changed_files_are_rewritten(tmp_path):
     inv = _edit(DATA / "full.yml", tmp_path / "inv.yml", tighten)
     result = run_vigil("generate", "-i", str(inv), "-o", str(out))
     assert result.returncode == 0, result.stderr
-    changed = {p for p, m in mtimes(out).items() if before.get(p) != m}
+    changed = {p for p, m in mtimes(out).items() if before.get(p) != m} - {".vigil-cache"}
     assert changed == {"prometheus/rules/services/api.yml", "prometheus/tests/services/api.test.yml"}
     assert "> 0.07" in (out / "prometheus/rules/services/api.yml").read_text()
 

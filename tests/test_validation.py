@@ -130,7 +130,7 @@ DUPLICATES = [
     case("key at top level", BASE + "version: 1\n", 17, "version", "duplicate key 'version' (first given on line 1)"),
     case("key in a service", add("    team: platform"), 17, "services[0].team",
          "duplicate key 'team' (first given on line 14)"),
-    case("receiver name", edit("routing:", "  - name: ops\n    email: {to: ops@example.com}\nrouting:"), 7,
+    case("receiver name", edit("routing:", "  - name: ops\n    webhook: {url: 'http://audit:8080/'}\nrouting:"), 7,
          "receivers[1].name", "duplicate name 'ops' (also receivers[0], line 5)"),
     case("team name", edit("services:", "  - name: platform\nservices:"), 12, "teams[1].name",
          "duplicate name 'platform' (also teams[0], line 10)"),
@@ -280,7 +280,7 @@ KINDS = [
 
 STACK = [
     case("receiver without a channel", edit('    slack: {channel: "#ops", webhook: SLACK_WEBHOOK_URL}\n', ""), 5,
-         "receivers[0]", "receiver 'ops' sends nowhere (give one of: slack, pagerduty, email, webhook, discord)"),
+         "receivers[0]", "receiver 'ops' sends nowhere (give one of: slack, pagerduty, email, webhook)"),
     case("receiver with a null channel", edit('{channel: "#ops", webhook: SLACK_WEBHOOK_URL}', "~"), 5,
          "receivers[0]", "receiver 'ops' sends nowhere"),
     case("scrape_interval 500ms", edit("  name: demo\n", "  name: demo\n  scrape_interval: 500ms\n"), 4,
@@ -406,6 +406,7 @@ services:
         (3, "stack.name"),
         (4, "stack.scrape_interval"),
         (8, "receivers[1].name"),
+        (9, "receivers[1].email"),           # e-mail without routing.smtp
         (11, "routing.default_receiver"),
         (14, "teams[0].notify.info"),
         (17, "services[0].team"),

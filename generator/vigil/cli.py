@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
+import threading
 from pathlib import Path
 
-from .errors import InventoryError
+from . import check, envfile, inbox, live
+from .errors import InventoryError, did_you_mean
 from .plan import plan
 from .render import render
 from .validate import load_inventory
-from .write import compare, diff, with_manifest, write
+from .write import compare, diff, inputs_digest, remember, unchanged, with_manifest, write
 
 EXIT_STALE, EXIT_INVALID = 1, 2
 
@@ -30,17 +33,36 @@ def cmd_validate(args) -> int:
     inventory = _inventory(args)
     if inventory is None:
         return EXIT_INVALID
+    if args.strict:
+        _, missing = envfile.values(inventory, Path(args.env))
+        for n in missing:
+            print(f"{args.env}: {n.variable} is not set ({n.what}, for {', '.join(n.used_by)})", file=sys.stderr)
+        if missing:
+            return EXIT_INVALID
     print(f"{args.inventory}: valid ({len(inventory.services)} services, {len(inventory.teams)} teams, "
           f"{len(inventory.receivers)} receivers)")
     return 0
 
 
 def cmd_generate(args) -> int:
+    root = Path(args.output)
+    try:
+        inputs = inputs_digest(Path(args.inventory).read_bytes())
+    except OSError:
+        inputs = None   # _inventory() reports it
+    if inputs and unchanged(root, inputs):
+        print(f"{root}: rendered files are up to date (nothing to do)")
+        return 0
     inventory = _inventory(args)
     if inventory is None:
         return EXIT_INVALID
-    root = Path(args.output)
-    files = with_manifest(render(plan(inventory)))
+    # The plan is many small objects without reference cycles: the collector
+    # would walk them again and again for nothing (a sixth of the run time).
+    gc.disable()
+    try:
+        files = with_manifest(render(plan(inventory)))
+    finally:
+        gc.enable()
     changes = compare(root, files)
     if args.diff:
         sys.stdout.write(diff(root, files, changes))
@@ -52,7 +74,67 @@ def cmd_generate(args) -> int:
         print(f"{root}: rendered files are up to date ({len(files)} files)")
         return 0
     write(root, files, changes)
+    remember(root, inputs, files)
     print(f"{root}: {changes.summary()}, {len(files) - len(changes.added) - len(changes.changed)} unchanged")
+    return 0
+
+
+def cmd_secrets(args) -> int:
+    inventory = _inventory(args)
+    if inventory is None:
+        return EXIT_INVALID
+    got, missing = envfile.values(inventory, Path(args.env))
+    unfixable = [n for n in missing if not (n.slack and args.inbox_url)]
+    for n in unfixable:
+        print(f"{args.env}: {n.variable} is not set ({n.what}, for {', '.join(n.used_by)})", file=sys.stderr)
+    if unfixable:
+        return EXIT_INVALID
+    for n in missing:   # Slack without a webhook: the local inbox shows what Slack would
+        got[n.variable] = f"{args.inbox_url.rstrip('/')}/slack/{n.variable}"
+        print(f"{n.variable} is not set: {', '.join(n.used_by)} deliver to the local inbox")
+    envfile.write_secrets(Path(args.output), got)
+    print(f"{Path(args.output) / envfile.SECRETS}: {len(got)} secret files")
+    return 0
+
+
+def cmd_inbox(args) -> int:
+    server = inbox.serve(args.host, args.port)
+    print(f"inbox on http://{args.host}:{args.port}/ (POST /slack/<name> as a Slack webhook)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0
+
+
+def cmd_status(args) -> int:
+    try:
+        for line in live.status(args.prometheus_url, args.alertmanager_url):
+            print(line)
+    except live.Unreachable as e:
+        print(f"vigil status: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_test_notify(args) -> int:
+    inventory = _inventory(args)
+    if inventory is None:
+        return EXIT_INVALID
+    alerts = live.test_alerts(inventory, args.receiver)
+    if args.receiver and not alerts:
+        known = [r.name for r in inventory.receivers]
+        print(f"receiver {args.receiver!r} receives no alerts: no team or the default route names it"
+              + did_you_mean(args.receiver, known), file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        live.send(alerts, args.alertmanager_url)
+    except live.Unreachable as e:
+        print(f"vigil test-notify: {e}", file=sys.stderr)
+        return 1
+    for a in alerts:
+        print(f"sent {live.TEST_ALERT} for {a['labels']['service'].removeprefix('vigil-test-')} "
+              f"(team={a['labels']['team']}, severity={a['labels']['severity']})")
     return 0
 
 
@@ -62,6 +144,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="check the inventory: exit 0, or 2 with one line per problem")
     v.add_argument("-i", "--inventory", default="inventory.yml")
+    v.add_argument("--strict", action="store_true", help="also require every secret the inventory names in --env")
+    v.add_argument("--env", default=".env", help="the secrets file (default: .env)")
     v.set_defaults(run=cmd_validate)
     g = sub.add_parser("generate", help="render every config from the inventory")
     g.add_argument("-i", "--inventory", default="inventory.yml")
@@ -69,6 +153,28 @@ def main(argv=None) -> int:
     g.add_argument("--check", action="store_true", help="write nothing; exit 1 if rendered files are stale")
     g.add_argument("--diff", action="store_true", help="write nothing; show what would change (exit 1 if any)")
     g.set_defaults(run=cmd_generate)
+    s = sub.add_parser("secrets", help="write alertmanager/secrets/ from .env")
+    s.add_argument("-i", "--inventory", default="inventory.yml")
+    s.add_argument("--env", default=".env")
+    s.add_argument("-o", "--output", default=".")
+    s.add_argument("--inbox-url", help="where Slack receivers without a webhook deliver instead")
+    s.set_defaults(run=cmd_secrets)
+    ib = sub.add_parser("inbox", help="a local inbox that speaks Slack's webhook contract")
+    ib.add_argument("--host", default="127.0.0.1")
+    ib.add_argument("--port", type=int, default=8025)
+    ib.set_defaults(run=cmd_inbox)
+    st = sub.add_parser("status", help="targets down, firing alerts and silences of the running stack")
+    st.add_argument("--prometheus-url", default=live.PROMETHEUS_URL)
+    st.add_argument("--alertmanager-url", default=live.ALERTMANAGER_URL)
+    st.set_defaults(run=cmd_status)
+    tn = sub.add_parser("test-notify", help="send a test alert through Alertmanager to each receiver")
+    tn.add_argument("-i", "--inventory", default="inventory.yml")
+    tn.add_argument("--receiver", help="only this receiver")
+    tn.add_argument("--alertmanager-url", default=live.ALERTMANAGER_URL)
+    tn.set_defaults(run=cmd_test_notify)
+    c = sub.add_parser("check", help="run promtool and amtool over the rendered tree")
+    c.add_argument("-o", "--output", default=".", help="the rendered tree (default: here)")
+    c.set_defaults(run=lambda a: check.run(Path(a.output)))
     args = parser.parse_args(argv)
     try:
         return args.run(args)

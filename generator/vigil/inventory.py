@@ -176,25 +176,31 @@ class Webhook(Strict):
     url: Url
 
 
-class Discord(Strict):
-    webhook: EnvVar
-
-
 class Receiver(Strict):
     name: Slug
     slack: Optional[Slack] = None
     pagerduty: Optional[PagerDuty] = None
     email: Optional[Email] = None
     webhook: Optional[Webhook] = None
-    discord: Optional[Discord] = None
 
-    CHANNELS: ClassVar[tuple[str, ...]] = ("slack", "pagerduty", "email", "webhook", "discord")
+    CHANNELS: ClassVar[tuple[str, ...]] = ("slack", "pagerduty", "email", "webhook")
+
+
+class Smtp(Strict):
+    """The mail server e-mail receivers send through."""
+    smarthost: HostPort
+    sender: Annotated[str, AfterValidator(_matcher(r"^[^@\s,]+@[^@\s,]+$", "e-mail address", "e.g. alerts@example.com")),
+                      _str(format="email")] = Field(alias="from")
+    username: Optional[str] = None
+    password: Optional[EnvVar] = None
+    require_tls: bool = True
 
 
 class Routing(Strict):
     default_receiver: Slug
     group_by: list[LabelName] = ["alertname", "service"]
     heartbeat_receiver: Optional[Slug] = Field(None, description="receives the always-firing Watchdog alert")
+    smtp: Optional[Smtp] = Field(None, description="required when a receiver sends e-mail")
 
 
 class Notify(Strict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -29,16 +30,21 @@ class Duration(int):
         return self / 1000
 
     def __str__(self) -> str:
-        if self == 0:
-            return "0s"
-        rest, out = int(self), []
-        for unit in ("d", "h", "m", "s", "ms"):  # days, not weeks: "14d" reads as written
-            n, rest = divmod(rest, _UNITS_MS[unit])
-            if n:
-                out.append(f"{n}{unit}")
-        return "".join(out)
+        return _format(int(self))
 
     __repr__ = __str__
+
+
+@functools.lru_cache(maxsize=4096)   # a few distinct durations, formatted hundreds of thousands of times
+def _format(ms: int) -> str:
+    if ms == 0:
+        return "0s"
+    out = []
+    for unit in ("d", "h", "m", "s", "ms"):  # days, not weeks: "14d" reads as written
+        n, ms = divmod(ms, _UNITS_MS[unit])
+        if n:
+            out.append(f"{n}{unit}")
+    return "".join(out)
 
 
 def parse_percent(value: object) -> Decimal:

@@ -172,11 +172,19 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
     routing = data.get("routing") if isinstance(data.get("routing"), dict) else {}
     for key in ("default_receiver", "heartbeat_receiver"):
         _ref(doc, ("routing", key), routing.get(key), receivers, "receiver", problems)
+    if any("email" in r for _, r in _items(data, "receivers")) and "smtp" not in routing:
+        first = next(i for i, r in _items(data, "receivers") if "email" in r)
+        problems.append(doc.problem(("receivers", first, "email"), "e-mail needs a mail server: set routing.smtp "
+                                                                   "{smarthost, from}"))
     for i, t in _items(data, "teams"):
         notify = t.get("notify") if isinstance(t.get("notify"), dict) else {}
         for sev, names in notify.items():
+            seen_here: set = set()
             for j, name in enumerate(names if isinstance(names, list) else []):
                 _ref(doc, ("teams", i, "notify", sev, j), name, receivers, "receiver", problems)
+                if isinstance(name, str) and name in seen_here:
+                    problems.append(doc.problem(("teams", i, "notify", sev, j), f"receiver {name!r} listed twice"))
+                seen_here.add(name) if isinstance(name, str) else None
     stack = data.get("stack") if isinstance(data.get("stack"), dict) else {}
     _ref(doc, ("stack", "team"), stack.get("team"), teams, "team", problems)
     for key in ("scrape_interval", "evaluation_interval"):

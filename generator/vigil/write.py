@@ -5,8 +5,8 @@ wrote are never touched."""
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,17 +64,20 @@ def diff(root: Path, files: dict[str, bytes], changes: Changes) -> str:
 
 
 def write(root: Path, files: dict[str, bytes], changes: Changes) -> None:
-    for path in changes.added + changes.changed:
+    made: set = set()
+    # The manifest goes last: until it is written, the previous one still lists every file.
+    for path in sorted(changes.added + changes.changed, key=lambda p: p == MANIFEST):
         target = root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        tmp = target.with_name(f".{target.name}.vigil-tmp")
         try:
-            with os.fdopen(fd, "wb") as f:
+            with open(tmp, "wb") as f:
                 f.write(files[path])
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
+            os.replace(tmp, target)   # atomic: readers see the old file or the new one
         except BaseException:
-            os.unlink(tmp)
+            tmp.unlink(missing_ok=True)
             raise
     for path in changes.removed:
         (root / path).unlink()
@@ -82,3 +85,51 @@ def write(root: Path, files: dict[str, bytes], changes: Changes) -> None:
         while parent != root and parent.is_dir() and not any(parent.iterdir()):
             parent.rmdir()
             parent = parent.parent
+
+
+# ---------------------------------------------------------------- the no-op shortcut
+# A regenerate with the same inventory and the same Vigil over an untouched tree
+# renders the same bytes: a fingerprint of the inputs and of the tree lets it
+# stop after hashing. The cache file is not part of the rendered tree.
+
+CACHE = ".vigil-cache"
+_SOURCE = Path(__file__).resolve().parent
+
+
+def inputs_digest(inventory: bytes) -> str:
+    h = hashlib.sha256()
+    for path in sorted(_SOURCE.rglob("*")):
+        if path.suffix in (".py", ".tmpl", ".json") and path.is_file():
+            h.update(path.relative_to(_SOURCE).as_posix().encode() + b"\0" + path.read_bytes())
+    h.update(b"\0inventory\0" + inventory)
+    return h.hexdigest()
+
+
+def _tree_digest(root: Path, paths) -> str | None:
+    h = hashlib.sha256()
+    try:
+        for path in sorted(paths):
+            h.update(path.encode() + b"\0" + (root / path).read_bytes() + b"\0")
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def unchanged(root: Path, inputs: str) -> bool:
+    """True when `root` holds exactly what these inputs rendered last time."""
+    try:
+        saved_inputs, saved_tree = (root / CACHE).read_text().split()
+    except (OSError, ValueError):
+        return False
+    if saved_inputs != inputs:
+        return False
+    listed = _previous(root) | {MANIFEST}
+    return _tree_digest(root, listed) == saved_tree
+
+
+def remember(root: Path, inputs: str, files: dict[str, bytes]) -> None:
+    tree = _tree_digest(root, files)
+    entry = f"{inputs} {tree}\n"
+    cache = root / CACHE
+    if tree is not None and (not cache.exists() or cache.read_text() != entry):
+        cache.write_text(entry)

@@ -4,8 +4,8 @@ lists, strings, numbers, booleans, None — block style, no anchors, no folding.
 PyYAML's representer walks every node in Python and was most of the cost of
 `vigil generate`; this emitter only handles the shapes we produce. A string
 is written plain when PyYAML's own resolver would read it back as that same
-string, and double-quoted (JSON escapes are valid YAML) otherwise; a property
-test checks that everything loads back equal.
+string, and double-quoted (JSON escapes are valid YAML) otherwise; a test
+checks that everything loads back equal.
 """
 
 from __future__ import annotations
@@ -28,71 +28,74 @@ def _plain_ok(s: str) -> bool:
     return not any(regexp.match(s) for _, regexp in _RESOLVERS.get(s[0], ()))
 
 
-_seen: dict[str, str] = {}   # label values, keys and durations repeat across thousands of files
+_strings: dict[str, str] = {}   # label values, keys and durations repeat across thousands of files
+
+
+def _str(value: str) -> str:
+    out = _strings.get(value)
+    if out is None:
+        out = value if _plain_ok(value) else json.dumps(value, ensure_ascii=not value.isprintable())
+        _strings[value] = out
+    return out
 
 
 def scalar(value) -> str:
-    if isinstance(value, str):
-        out = _seen.get(value)
-        if out is None:
-            out = value if _plain_ok(value) else json.dumps(value, ensure_ascii=not value.isprintable())
-            if len(_seen) < 200_000:
-                _seen[value] = out
-        return out
+    t = type(value)
+    if t is str:
+        return _strings.get(value) or _str(value)
     if value is None:
         return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
+    if t is bool:
+        return "true" if value else "false"
     if isinstance(value, int):
         return str(int(value))
-    if isinstance(value, float):
+    if t is float:
         return repr(value)
-    raise TypeError(f"cannot render {type(value).__name__} as YAML")
+    if isinstance(value, str):
+        return _str(str(value))
+    raise TypeError(f"cannot render {t.__name__} as YAML")
 
 
-def _emit(value, indent: str, out: list) -> None:
-    """Append the lines of a block collection (a non-empty dict or list)."""
-    if isinstance(value, dict):
+def _emit(value, indent: str, first: str, out: list) -> None:
+    """Append the lines of a non-empty dict or list; the first line starts with
+    `first` (a list item's "- ") instead of `indent`."""
+    deeper = indent + "  "
+    if type(value) is dict:
+        lead = first
         for k, v in value.items():
             key = scalar(k)
-            if isinstance(v, dict) and v:
-                out.append(f"{indent}{key}:")
-                _emit(v, indent + "  ", out)
-            elif isinstance(v, list) and v:
-                out.append(f"{indent}{key}:")
-                _emit(v, indent, out)          # PyYAML's style: list items at the key's indent
+            if type(v) is dict and v:
+                out.append(f"{lead}{key}:")
+                _emit(v, deeper, deeper, out)
+            elif type(v) is list and v:
+                out.append(f"{lead}{key}:")
+                _emit(v, indent, indent, out)     # PyYAML's style: list items at the key's indent
             else:
-                out.append(f"{indent}{key}: {_leaf(v)}")
+                out.append(f"{lead}{key}: {_leaf(v)}")
+            lead = indent
         return
+    lead = first
     for item in value:
-        if isinstance(item, dict) and item:
-            sub: list = []
-            _emit(item, indent + "  ", sub)
-            sub[0] = f"{indent}- {sub[0][len(indent) + 2:]}"
-            out.extend(sub)
-        elif isinstance(item, list) and item:
-            sub = []
-            _emit(item, indent + "  ", sub)
-            sub[0] = f"{indent}- {sub[0][len(indent) + 2:]}"
-            out.extend(sub)
+        if type(item) in (dict, list) and item:
+            _emit(item, deeper, lead + "- ", out)
         else:
-            out.append(f"{indent}- {_leaf(item)}")
+            out.append(f"{lead}- {_leaf(item)}")
+        lead = indent
 
 
 def _leaf(v) -> str:
-    if isinstance(v, dict):
+    t = type(v)
+    if t is dict:
         return "{}"
-    if isinstance(v, list):
+    if t is list:
         return "[]"
     return scalar(v)
 
 
 def dump(data, header: bool = True) -> bytes:
-    out: list = []
-    if isinstance(data, (dict, list)) and data:
-        _emit(data, "", out)
+    out: list = [HEADER.rstrip("\n")] if header else []
+    if type(data) in (dict, list) and data:
+        _emit(data, "", "", out)
     else:
         out.append(_leaf(data))
-    return ((HEADER if header else "") + "\n".join(out) + "\n").encode()
+    return ("\n".join(out) + "\n").encode()

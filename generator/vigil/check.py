@@ -1,0 +1,61 @@
+"""`vigil check`: the real tools over a rendered tree — promtool checks the
+Prometheus config and runs every rule test, amtool checks the Alertmanager
+config and that every route case reaches exactly its receivers."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+INSTALL = ("install it: `make tools` (Debian/Ubuntu as root), or "
+           "`apt-get install --no-install-recommends prometheus prometheus-alertmanager`")
+
+
+class MissingTool(Exception):
+    pass
+
+
+def _run(tool: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    path = shutil.which(tool)
+    if path is None:
+        raise MissingTool(f"{tool} is not on PATH: {INSTALL}")
+    return subprocess.run([path, *args], cwd=cwd, capture_output=True, text=True)
+
+
+def checks(root: Path):
+    """Yield (what, ok, output) for every check, in order."""
+    prom = root / "prometheus"
+    r = _run("promtool", "check", "config", "prometheus.yml", cwd=prom)
+    yield "promtool check config", r.returncode == 0, r.stdout + r.stderr
+    tests = sorted(str(p.relative_to(prom)) for p in (prom / "tests").rglob("*.test.yml"))
+    r = _run("promtool", "test", "rules", *tests, cwd=prom)
+    yield f"promtool test rules ({len(tests)} files)", r.returncode == 0, r.stdout + r.stderr
+    am = root / "alertmanager"
+    r = _run("amtool", "check-config", "alertmanager.yml", cwd=am)
+    yield "amtool check-config", r.returncode == 0, r.stdout + r.stderr
+    cases = yaml.safe_load((am / "tests" / "routes.yml").read_text())["cases"]
+    failed = []
+    for case in cases:
+        labels = [f"{k}={v}" for k, v in case["labels"].items()]
+        r = _run("amtool", "config", "routes", "test", "--config.file=alertmanager.yml",
+                 f"--verify.receivers={','.join(case['receivers'])}", *labels, cwd=am)
+        if r.returncode != 0:
+            failed.append(f"{' '.join(labels)}: expected {','.join(case['receivers'])}, got {r.stdout.strip()}")
+    yield f"amtool config routes test ({len(cases)} cases)", not failed, "\n".join(failed)
+
+
+def run(root: Path) -> int:
+    ok = True
+    try:
+        for what, passed, output in checks(root):
+            print(f"{'ok  ' if passed else 'FAIL'} {what}")
+            if not passed:
+                ok = False
+                print(output.rstrip())
+    except MissingTool as e:
+        print(f"FAIL {e}")
+        return 1
+    return 0 if ok else 1

@@ -1,0 +1,93 @@
+"""Secrets: the inventory names environment variables; .env holds their values;
+Alertmanager reads them from files under alertmanager/secrets/ (never from a
+rendered config). This module knows which variables the inventory needs,
+reads .env, and writes the secret files."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .inventory import Inventory
+
+SECRETS = Path("alertmanager") / "secrets"
+_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Need:
+    variable: str
+    what: str          # "Slack incoming-webhook URL"
+    used_by: tuple     # receiver names (or "routing.smtp")
+    slack: bool = False
+
+
+def needs(inventory: Inventory) -> list[Need]:
+    """Every variable the inventory names, in first-use order."""
+    found: dict[str, list] = {}
+    for r in inventory.receivers:
+        if r.slack:
+            found.setdefault(r.slack.webhook, ["Slack incoming-webhook URL", [], True])[1].append(r.name)
+        if r.pagerduty:
+            found.setdefault(r.pagerduty.routing_key, ["PagerDuty Events v2 routing key", [], False])[1].append(r.name)
+    smtp = inventory.routing.smtp
+    if smtp and smtp.password:
+        found.setdefault(smtp.password, ["SMTP password", [], False])[1].append("routing.smtp")
+    return [Need(v, what, tuple(users), slack) for v, (what, users, slack) in found.items()]
+
+
+def example(inventory: Inventory) -> bytes:
+    """.env.example: every variable the inventory names, empty, with what it is."""
+    lines = ["# Secrets for Vigil. Copy to .env (git-ignored) and fill in; `make up` turns them into",
+             "# files under alertmanager/secrets/. Generated from the inventory by `vigil generate`.", ""]
+    for n in needs(inventory):
+        lines.append(f"# {n.what}, for {', '.join(n.used_by)}"
+                     + (" (empty: notifications go to the local inbox)" if n.slack else ""))
+        lines.append(f"{n.variable}=")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def read_env(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file; comments and blank lines skipped, one level of quotes removed."""
+    out = {}
+    if not path.is_file():
+        return out
+    for line in path.read_text().splitlines():
+        m = _LINE.match(line)
+        if not m or line.lstrip().startswith("#"):
+            continue
+        value = m.group(2)
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[m.group(1)] = value
+    return out
+
+
+def values(inventory: Inventory, env_file: Path) -> tuple[dict[str, str], list[Need]]:
+    """-> (variable -> value from .env or the environment, the needs left without a value)."""
+    env = {**{k: v for k, v in os.environ.items()}, **read_env(env_file)}
+    got, missing = {}, []
+    for n in needs(inventory):
+        if env.get(n.variable):
+            got[n.variable] = env[n.variable]
+        else:
+            missing.append(n)
+    return got, missing
+
+
+def write_secrets(root: Path, secrets: dict[str, str]) -> None:
+    """One file per variable, readable by its owner only; stale ones removed."""
+    folder = root / SECRETS
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    for old in folder.iterdir():
+        if old.is_file() and old.name not in secrets:
+            old.unlink()
+    for name, value in secrets.items():
+        path = folder / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value)
+        os.chmod(path, 0o600)

@@ -1,0 +1,86 @@
+"""Talking to the running stack: `vigil status` and `vigil test-notify`.
+
+Both go through the HTTP APIs the stack publishes on 127.0.0.1 (override with
+--prometheus-url / --alertmanager-url or VIGIL_PROMETHEUS_URL / VIGIL_ALERTMANAGER_URL).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import urllib.error
+import urllib.request
+
+from .inventory import Inventory
+from .routing import BLACKHOLE, cases
+
+PROMETHEUS_URL = os.environ.get("VIGIL_PROMETHEUS_URL", "http://127.0.0.1:9090")
+ALERTMANAGER_URL = os.environ.get("VIGIL_ALERTMANAGER_URL", "http://127.0.0.1:9093")
+TEST_ALERT = "VigilTestNotification"
+
+
+class Unreachable(Exception):
+    pass
+
+
+def _http(url: str, payload=None, timeout: float = 10.0):
+    data = json.dumps(payload).encode() if payload is not None else None
+    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"},
+                                 method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = resp.read()
+    except (urllib.error.URLError, OSError) as e:
+        raise Unreachable(f"{url}: {getattr(e, 'reason', e)} (is the stack up? `make up`)") from None
+    return json.loads(body) if body else None
+
+
+def status(prometheus: str = PROMETHEUS_URL, alertmanager: str = ALERTMANAGER_URL) -> list[str]:
+    """Targets down, firing alerts and active silences, as lines to print."""
+    lines = []
+    targets = _http(f"{prometheus}/api/v1/targets?state=active")["data"]["activeTargets"]
+    down = [t for t in targets if t["health"] != "up"]
+    lines.append(f"targets: {len(targets) - len(down)} up, {len(down)} down")
+    for t in down:
+        lines.append(f"  down  {t['labels'].get('service', t['labels'].get('job'))}  {t['scrapeUrl']}  "
+                     f"{t.get('lastError', '')}")
+    alerts = [a for a in _http(f"{prometheus}/api/v1/alerts")["data"]["alerts"] if a["state"] == "firing"]
+    lines.append(f"firing alerts: {len(alerts)}")
+    for a in sorted(alerts, key=lambda a: (a["labels"].get("severity", ""), a["labels"].get("alertname", ""))):
+        lab = a["labels"]
+        lines.append(f"  {lab.get('severity', '?'):8} {lab.get('alertname')}  service={lab.get('service', '-')} "
+                     f"team={lab.get('team', '-')}  {a.get('annotations', {}).get('summary', '')}")
+    silences = [s for s in _http(f"{alertmanager}/api/v2/silences") if s["status"]["state"] == "active"]
+    lines.append(f"silences: {len(silences)} active")
+    for s in silences:
+        matchers = ",".join(f"{m['name']}{'=' if m.get('isEqual', True) else '!='}{m['value']}" for m in s["matchers"])
+        lines.append(f"  {matchers}  until {s['endsAt']}  by {s.get('createdBy', '?')}: {s.get('comment', '')}")
+    return lines
+
+
+def test_alerts(inventory: Inventory, receiver: str | None = None) -> list[dict]:
+    """One synthetic alert per receiver (or for `receiver`), labelled so the
+    routing tree delivers it there."""
+    chosen = {}
+    for case in cases(inventory):
+        for name in case.receivers:
+            if name != BLACKHOLE and name not in chosen and case.labels.get("alertname") != "Watchdog":
+                chosen[name] = case.labels
+    names = [receiver] if receiver else [r.name for r in inventory.receivers]
+    now = dt.datetime.now(dt.timezone.utc)
+    out = []
+    for name in names:
+        if name not in chosen:
+            continue
+        labels = {**chosen[name], "alertname": TEST_ALERT, "service": f"vigil-test-{name}"}
+        out.append({"labels": labels,
+                    "annotations": {"summary": f"Test notification for receiver {name}",
+                                    "description": "Sent by `vigil test-notify`: if you read this, delivery works.",
+                                    "runbook_url": inventory.stack.grafana_url, "dashboard_url": inventory.stack.grafana_url},
+                    "startsAt": now.isoformat(), "endsAt": (now + dt.timedelta(minutes=5)).isoformat()})
+    return out
+
+
+def send(alerts: list[dict], alertmanager: str = ALERTMANAGER_URL) -> None:
+    _http(f"{alertmanager}/api/v2/alerts", alerts)

@@ -1,0 +1,84 @@
+"""Who gets which alert: the Alertmanager routing tree, its timings and
+inhibitions, and the expectations that `amtool config routes test` checks.
+
+Routing knowledge lives here; render/alertmanager.py only writes it out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .inventory import Inventory
+
+BLACKHOLE = "blackhole"           # a receiver with no integrations: what nobody should hear
+SEVERITIES = ("critical", "warning")
+
+# Critical pages fast and reminds hourly; warnings wait to batch up and remind
+# twice a working day. group_interval bounds how soon a new alert joins a
+# group that already notified.
+TIMINGS = {
+    "critical": {"group_wait": "10s", "group_interval": "1m", "repeat_interval": "1h"},
+    "warning": {"group_wait": "1m", "group_interval": "5m", "repeat_interval": "4h"},
+}
+ROOT_TIMING = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
+HEARTBEAT_TIMING = {"group_wait": "0s", "group_interval": "1m", "repeat_interval": "1m"}
+
+INHIBITIONS = (
+    # A critical alert silences the warning of the same alert and service.
+    {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
+     "equal": ["alertname", "service"]},
+    # A service that is down silences its other symptoms.
+    {"source_matchers": ['alertname="ServiceDown"'], "target_matchers": ['alertname!="ServiceDown"'],
+     "equal": ["service"]},
+)
+
+
+@dataclass
+class Route:
+    matchers: list[str]
+    receiver: str
+    timing: dict = field(default_factory=dict)
+    cont: bool = False
+    routes: list["Route"] = field(default_factory=list)
+    group_by: list[str] = field(default_factory=list)   # set on the root; children inherit it
+
+
+@dataclass(frozen=True)
+class RouteCase:
+    """Labels of an alert, and the receivers it must reach (in order)."""
+    labels: dict
+    receivers: tuple
+
+
+def routes(inventory: Inventory) -> Route:
+    r = inventory.routing
+    root = Route([], r.default_receiver, dict(ROOT_TIMING), group_by=list(r.group_by))
+    root.routes.append(Route(['alertname="Watchdog"'], r.heartbeat_receiver or BLACKHOLE, dict(HEARTBEAT_TIMING)))
+    root.routes.append(Route(['severity="info"'], BLACKHOLE))
+    for team in inventory.teams:
+        by_severity = [(sev, name) for sev in SEVERITIES for name in getattr(team.notify, sev)]
+        if not by_severity:
+            continue
+        children = [Route([f'severity="{sev}"'], name, dict(TIMINGS[sev]), cont=True) for sev, name in by_severity]
+        for i, child in enumerate(children):
+            # Within a severity every receiver gets the alert; the last of them stops the search.
+            nxt = children[i + 1] if i + 1 < len(children) else None
+            child.cont = nxt is not None and nxt.matchers == child.matchers
+        root.routes.append(Route([f'team="{team.name}"'], r.default_receiver, routes=children))
+    return root
+
+
+def cases(inventory: Inventory) -> list[RouteCase]:
+    """Every team x severity, a team nobody knows, info, and Watchdog."""
+    r = inventory.routing
+    out = []
+    for team in inventory.teams:
+        for sev in SEVERITIES:
+            names = tuple(getattr(team.notify, sev)) or (r.default_receiver,)
+            out.append(RouteCase({"team": team.name, "severity": sev, "alertname": "ServiceDown"}, names))
+        out.append(RouteCase({"team": team.name, "severity": "info", "alertname": "ServiceDown"}, (BLACKHOLE,)))
+    out.append(RouteCase({"team": "no-such-team", "severity": "critical", "alertname": "ServiceDown"},
+                         (r.default_receiver,)))
+    out.append(RouteCase({"alertname": "Watchdog", "severity": "info", "team": "stack"},
+                         (r.heartbeat_receiver or BLACKHOLE,)))
+    return out
