@@ -196,11 +196,25 @@ class Smtp(Strict):
     require_tls: bool = True
 
 
+class Timing(Strict):
+    """How long Alertmanager waits before the first notification of a group,
+    before telling of new alerts in it, and before repeating it."""
+    group_wait: Optional[DurationText] = None
+    group_interval: Optional[DurationText] = None
+    repeat_interval: Optional[DurationText] = None
+
+
+class Timings(Strict):
+    critical: Timing = Timing()
+    warning: Timing = Timing()
+
+
 class Routing(Strict):
     default_receiver: Slug
     group_by: list[LabelName] = ["alertname", "service"]
     heartbeat_receiver: Optional[Slug] = Field(None, description="receives the always-firing Watchdog alert")
     smtp: Optional[Smtp] = Field(None, description="required when a receiver sends e-mail")
+    timings: Timings = Field(Timings(), description="override the per-severity notification timings")
 
 
 class Notify(Strict):

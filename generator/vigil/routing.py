@@ -50,6 +50,13 @@ class RouteCase:
     receivers: tuple
 
 
+def timing(inventory: Inventory, severity: str) -> dict:
+    """The defaults above, with the inventory's overrides."""
+    override = getattr(inventory.routing.timings, severity)
+    return {k: (str(getattr(override, k)) if getattr(override, k) is not None else v)
+            for k, v in TIMINGS[severity].items()}
+
+
 def routes(inventory: Inventory) -> Route:
     r = inventory.routing
     root = Route([], r.default_receiver, dict(ROOT_TIMING), group_by=list(r.group_by))
@@ -59,7 +66,7 @@ def routes(inventory: Inventory) -> Route:
         by_severity = [(sev, name) for sev in SEVERITIES for name in getattr(team.notify, sev)]
         if not by_severity:
             continue
-        children = [Route([f'severity="{sev}"'], name, dict(TIMINGS[sev]), cont=True) for sev, name in by_severity]
+        children = [Route([f'severity="{sev}"'], name, timing(inventory, sev), cont=True) for sev, name in by_severity]
         for i, child in enumerate(children):
             # Within a severity every receiver gets the alert; the last of them stops the search.
             nxt = children[i + 1] if i + 1 < len(children) else None

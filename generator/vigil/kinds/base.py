@@ -257,7 +257,12 @@ def scraped_plan(service: Service, ctx: Context, specs: dict, targets, dash: str
     return out
 
 
+# Down for 30s: with the default 15s scrape and evaluation, a single failed
+# scrape never pages, and a dead service pages within about a minute
+# (scrape + evaluation + for + critical group_wait = at most 70s).
+DOWN_FOR = Duration.parse("30s")
+
+
 def scraped_alerts() -> dict:
     """The alerts every scraped kind starts from: its targets down, its health_url failing."""
-    return {"down": AlertDefaults({"for": Duration.parse("1m")}),
-            "health": AlertDefaults({"for": Duration.parse("1m")})}
+    return {"down": AlertDefaults({"for": DOWN_FOR}), "health": AlertDefaults({"for": DOWN_FOR})}

@@ -10,13 +10,12 @@ from decimal import Decimal
 from ..inventory import Service
 from ..rules import Alert, Level, firing_tests, selector, silent_test, threshold_alerts, threshold_tests
 from ..units import Duration, percent_text
-from .base import AlertDefaults, Context, ServicePlan, annotations, scraped_plan, target_labels
+from .base import AlertDefaults, Context, ServicePlan, annotations, scraped_alerts, scraped_plan, target_labels
 
 NAME = "host"
 FIELDS = {"targets": "required"}
 ALERTS = {
-    "down": AlertDefaults({"for": Duration.parse("1m")}),
-    "health": AlertDefaults({"for": Duration.parse("1m")}),
+    **scraped_alerts(),
     "cpu": AlertDefaults({"warning": Decimal(90), "for": Duration.parse("15m")}),
     "memory": AlertDefaults({"warning": Decimal(90), "critical": Decimal(95), "for": Duration.parse("5m")}),
     "disk": AlertDefaults({"warning": Decimal(85), "critical": Decimal(95), "for": Duration.parse("5m")}),

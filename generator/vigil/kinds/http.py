@@ -13,13 +13,13 @@ from .. import presets
 from ..inventory import Service
 from ..rules import Level, Record, selector, threshold_alerts, threshold_tests
 from ..units import Duration, percent_text
-from .base import AlertDefaults, Context, ServicePlan, annotations, scraped_plan, service_labels, target_labels
+from .base import AlertDefaults, Context, ServicePlan, annotations, scraped_alerts, scraped_plan, service_labels, \
+    target_labels
 
 NAME = "http"
 FIELDS = {"targets": "required", "instrumentation": True, "slo": True}
 ALERTS = {
-    "down": AlertDefaults({"for": Duration.parse("1m")}),
-    "health": AlertDefaults({"for": Duration.parse("1m")}),
+    **scraped_alerts(),
     "error_rate": AlertDefaults({"warning": Decimal(1), "critical": Decimal(5), "for": Duration.parse("5m")}),
     "latency_p95": AlertDefaults({"warning": Duration.parse("500ms"), "critical": Duration.parse("2s"),
                                   "for": Duration.parse("10m")}),

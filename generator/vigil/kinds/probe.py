@@ -9,13 +9,13 @@ from __future__ import annotations
 from ..inventory import Service
 from ..rules import Alert, Level, RuleGroup, firing_tests, selector, silent_test, threshold_alerts, threshold_tests
 from ..units import Duration
-from .base import PROBE_JOB, AlertDefaults, Context, Probe, ServicePlan, alert_params, annotations, \
+from .base import DOWN_FOR, PROBE_JOB, AlertDefaults, Context, Probe, ServicePlan, alert_params, annotations, \
     service_labels, target_labels, user_rules
 
 NAME = "probe"
 FIELDS = {"targets": "forbidden", "url": "required", "metrics_path": False}
 ALERTS = {
-    "down": AlertDefaults({"for": Duration.parse("1m")}),
+    "down": AlertDefaults({"for": DOWN_FOR}),
     "slow": AlertDefaults({"warning": Duration.parse("1s"), "for": Duration.parse("5m")}),
     "tls_expiry": AlertDefaults({"warning": Duration.parse("14d"), "critical": Duration.parse("3d"),
                                  "for": Duration.parse("0s")}, falling=True),

@@ -1,0 +1,81 @@
+"""Real servers for the end-to-end tests: started on 127.0.0.1 and free ports,
+with temporary data directories, stopped by process id."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from conftest import tool
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Process:
+    def __init__(self, args: list[str], cwd: Path, log: Path):
+        self.args, self.cwd, self.log = args, cwd, log
+        self.proc = None
+
+    def start(self) -> "Process":
+        out = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.args, cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+
+
+def get_json(url: str, data=None, timeout: float = 5.0):
+    req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read() or b"null")
+
+
+def wait_for(what: str, check, timeout: float, every: float = 0.25, proc: Process | None = None):
+    """Poll `check()` until it returns something truthy; fail with `what` and the process log."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except OSError as e:   # not listening yet
+            last = e
+        if proc is not None and proc.proc.poll() is not None:
+            raise AssertionError(f"{what}: {proc.args[0]} exited with {proc.proc.returncode}:\n{proc.tail()}")
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last})"
+                         + (f"\n{proc.tail()}" if proc else ""))
+
+
+def prometheus(tree: Path, port: int, data: Path, log: Path) -> Process:
+    return Process([tool("prometheus"), "--config.file=prometheus.yml", f"--storage.tsdb.path={data}",
+                    f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
+                    "--rules.alert.resend-delay=1s"], tree / "prometheus", log)
+
+
+def alertmanager(tree: Path, port: int, data: Path, log: Path) -> Process:
+    # Run from its config directory: Alertmanager reads *_file paths relative to its working directory.
+    return Process([tool("prometheus-alertmanager"), "--config.file=alertmanager.yml", f"--storage.path={data}",
+                    f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
+                    f"--web.external-url=http://127.0.0.1:{port}"], tree / "alertmanager", log)
