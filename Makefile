@@ -36,8 +36,9 @@ check: venv tools  ## validate, check freshness, then promtool and amtool over t
 test: venv tools  ## the whole test suite (unit, golden, promtool-checked, property-based)
 	$(VENV)/bin/python -m pytest -q tests
 
-bench: venv  ## benchmarks: generate at 100 / 1,000 / 10,000 services
+bench: venv tools  ## benchmarks: generate at 100 / 1,000 / 10,000 services; alert latency
 	$(VENV)/bin/python benchmarks/generate.py
+	$(VENV)/bin/python benchmarks/alert_latency.py
 
 clean-venv:  ## remove the virtualenv
 	rm -rf $(VENV)
