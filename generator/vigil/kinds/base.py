@@ -248,13 +248,31 @@ def scraped_plan(service: Service, ctx: Context, specs: dict, targets, dash: str
         more, t = kind_rules(params, disabled)
         rules += more
         tests += t
+    return finish(out, service, ctx, dash, rules, tests)
+
+
+def finish(out: ServicePlan, service: Service, ctx: Context, dash: str, rules: list, tests: list) -> ServicePlan:
+    """The service's group of Vigil's rules, then the user's own rules in a group of their own."""
     out.groups.append(RuleGroup(f"service:{service.name}", rules))
     custom, t = user_rules(service, ctx, dash)
     if custom:
         out.groups.append(RuleGroup(f"service:{service.name}:rules", custom))
-        tests += t
-    out.tests = tests
+    out.tests = tests + t
     return out
+
+
+def exporter_kind(name: str, port: int):
+    """(FIELDS, ALERTS, dashboard, plan) of a server watched through its exporter,
+    scraped at `targets` or at the exporter Compose runs for it, <name>-exporter:<port>."""
+    alerts = scraped_alerts()
+
+    def dashboard(service: Service) -> str:
+        return f"vigil-{name}?var-service={service.name}"
+
+    def plan(service: Service, ctx: Context) -> ServicePlan:
+        targets = service.targets or [f"{service.name}-exporter:{port}"]
+        return scraped_plan(service, ctx, alerts, targets, dashboard(service))
+    return {"targets": "optional"}, alerts, dashboard, plan
 
 
 # Down for 30s: with the default 15s scrape and evaluation, a single failed

@@ -1,23 +1,10 @@
 """kind: nginx — a nginx server watched through nginx-prometheus-exporter.
 
-For now: the exporter's scrape job and the down alert.
+For now its scrape job and the down alert; the alerts operators expect come with issue 6.
 """
 
-from __future__ import annotations
-
-from ..inventory import Service
-from .base import Context, ServicePlan, scraped_alerts, scraped_plan
+from .base import exporter_kind
 
 NAME = "nginx"
-FIELDS = {"targets": "optional"}
 DEFAULT_PORT = 9113
-ALERTS = scraped_alerts()
-
-
-def dashboard(service: Service) -> str:
-    return f"vigil-nginx?var-service={service.name}"
-
-
-def plan(service: Service, ctx: Context) -> ServicePlan:
-    targets = service.targets or [f"{service.name}-exporter:{DEFAULT_PORT}"]
-    return scraped_plan(service, ctx, ALERTS, targets, dashboard(service))
+FIELDS, ALERTS, dashboard, plan = exporter_kind(NAME, DEFAULT_PORT)

@@ -7,10 +7,10 @@ figures of the status page.
 from __future__ import annotations
 
 from ..inventory import Service
-from ..rules import Alert, Level, RuleGroup, firing_tests, selector, silent_test, threshold_alerts, threshold_tests
+from ..rules import Alert, Level, firing_tests, selector, silent_test, threshold_alerts, threshold_tests
 from ..units import Duration
 from .base import DOWN_FOR, PROBE_JOB, AlertDefaults, Context, Probe, ServicePlan, alert_params, annotations, \
-    service_labels, target_labels, user_rules
+    finish, service_labels, target_labels
 
 NAME = "probe"
 FIELDS = {"targets": "forbidden", "url": "required", "metrics_path": False}
@@ -73,10 +73,4 @@ def plan(service: Service, ctx: Context) -> ServicePlan:
         tests += threshold_tests(alerts, levels, lambda v: [(selector("probe_ssl_earliest_cert_expiry", series),
                                                              f"{int(v)}+{ctx.timing.scrape.seconds:g}x{{n}}")],
                                  series, ctx.timing, falling=True)
-    out.groups.append(RuleGroup(f"service:{name}", rules))
-    custom, t = user_rules(service, ctx, dash)
-    if custom:
-        out.groups.append(RuleGroup(f"service:{name}:rules", custom))
-        tests += t
-    out.tests = tests
-    return out
+    return finish(out, service, ctx, dash, rules, tests)
