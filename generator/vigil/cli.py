@@ -121,20 +121,19 @@ def cmd_test_notify(args) -> int:
     inventory = _inventory(args)
     if inventory is None:
         return EXIT_INVALID
-    alerts = live.test_alerts(inventory, args.receiver)
-    if args.receiver and not alerts:
-        known = [r.name for r in inventory.receivers]
-        print(f"receiver {args.receiver!r} receives no alerts: no team or the default route names it"
-              + did_you_mean(args.receiver, known), file=sys.stderr)
+    known = [r.name for r in inventory.receivers]
+    if args.receiver and args.receiver not in known:
+        hint = did_you_mean(args.receiver, known) or f" (receivers: {', '.join(known)})"
+        print(f"{args.inventory}: no receiver {args.receiver!r}{hint}", file=sys.stderr)
         return EXIT_INVALID
+    alerts = live.test_alerts(inventory, args.receiver)
     try:
         live.send(alerts, args.alertmanager_url)
     except live.Unreachable as e:
         print(f"vigil test-notify: {e}", file=sys.stderr)
         return 1
     for a in alerts:
-        print(f"sent {live.TEST_ALERT} for {a['labels']['service'].removeprefix('vigil-test-')} "
-              f"(team={a['labels']['team']}, severity={a['labels']['severity']})")
+        print(f"sent {live.TEST_ALERT} for {a['labels'][live.TEST_LABEL]}")
     return 0
 
 

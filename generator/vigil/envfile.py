@@ -61,13 +61,16 @@ def read_env(path: Path) -> dict[str, str]:
         value = m.group(2)
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]
+        else:
+            value = re.sub(r"\s+#.*$", "", value)   # an inline comment, as Compose reads .env
         out[m.group(1)] = value
     return out
 
 
 def values(inventory: Inventory, env_file: Path) -> tuple[dict[str, str], list[Need]]:
-    """-> (variable -> value from .env or the environment, the needs left without a value)."""
-    env = {**{k: v for k, v in os.environ.items()}, **read_env(env_file)}
+    """-> (variable -> value, the needs left without a value). As in Compose, the
+    environment wins over .env."""
+    env = {**read_env(env_file), **os.environ}
     got, missing = {}, []
     for n in needs(inventory):
         if env.get(n.variable):

@@ -52,14 +52,19 @@ def _handler(inbox: Inbox):
             self.wfile.write(body)
 
         def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
             if not self.path.startswith("/slack/") or not 0 < length <= MAX_BODY:
                 return self._send(400, b"invalid_payload", "text/plain")
             try:
                 payload = json.loads(self.rfile.read(length))
             except ValueError:
                 return self._send(400, b"invalid_payload", "text/plain")
-            if not isinstance(payload, dict) or not (payload.get("text") or payload.get("attachments")):
+            if not _well_formed(payload):
+                return self._send(400, b"invalid_payload", "text/plain")
+            if not (payload.get("text") or payload.get("attachments")):
                 return self._send(400, b"no_text", "text/plain")   # Slack's answer to an empty message
             inbox.add(self.path, payload)
             self._send(200, b"ok", "text/plain")
@@ -75,6 +80,31 @@ def _handler(inbox: Inbox):
     return Handler
 
 
+_TEXT_FIELDS = ("text", "title", "title_link", "color", "fallback", "pretext")
+
+
+def _well_formed(payload) -> bool:
+    """The parts of Slack's payload the page shows, with the types Slack requires."""
+    if not isinstance(payload, dict) or not all(isinstance(payload.get(k, ""), str) for k in ("text", "channel")):
+        return False
+    attachments = payload.get("attachments", [])
+    if not isinstance(attachments, list):
+        return False
+    for a in attachments:
+        if not isinstance(a, dict) or not all(isinstance(a.get(k, ""), str) for k in _TEXT_FIELDS):
+            return False
+        actions = a.get("actions", [])
+        if not isinstance(actions, list) or not all(
+                isinstance(b, dict) and all(isinstance(b.get(k, ""), str) for k in ("text", "url")) for b in actions):
+            return False
+    return True
+
+
+def _href(url: str) -> str:
+    """Only web links are clickable: no javascript: and the like."""
+    return html.escape(url) if url.startswith(("http://", "https://")) else "#"
+
+
 def page(messages: list[dict]) -> str:
     cards = []
     for m in reversed(messages):
@@ -83,11 +113,11 @@ def page(messages: list[dict]) -> str:
         channel = html.escape(str(p.get("channel", "")))
         for a in p.get("attachments") or [{"text": p.get("text", "")}]:
             color = _COLORS.get(a.get("color", ""), a.get("color") or "#ccc")
-            buttons = "".join(f'<a class="button" href="{html.escape(b.get("url", ""))}">{html.escape(b.get("text", ""))}</a>'
+            buttons = "".join(f'<a class="button" href="{_href(b.get("url", ""))}">{html.escape(b.get("text", ""))}</a>'
                               for b in a.get("actions") or [])
             title = html.escape(a.get("title", ""))
             if a.get("title_link"):
-                title = f'<a href="{html.escape(a["title_link"])}">{title}</a>'
+                title = f'<a href="{_href(a["title_link"])}">{title}</a>'
             cards.append(f'<div class="msg" style="border-left-color:{html.escape(color)}">'
                          f'<div class="meta">{channel} · {when}</div><div class="title">{title}</div>'
                          f'<pre>{html.escape(a.get("text", ""))}</pre><div>{buttons}</div></div>')

@@ -13,11 +13,10 @@ import urllib.error
 import urllib.request
 
 from .inventory import Inventory
-from .routing import BLACKHOLE, cases
+from .routing import TEST_ALERT, TEST_LABEL
 
 PROMETHEUS_URL = os.environ.get("VIGIL_PROMETHEUS_URL", "http://127.0.0.1:9090")
 ALERTMANAGER_URL = os.environ.get("VIGIL_ALERTMANAGER_URL", "http://127.0.0.1:9093")
-TEST_ALERT = "VigilTestNotification"
 
 
 class Unreachable(Exception):
@@ -60,26 +59,17 @@ def status(prometheus: str = PROMETHEUS_URL, alertmanager: str = ALERTMANAGER_UR
 
 
 def test_alerts(inventory: Inventory, receiver: str | None = None) -> list[dict]:
-    """One synthetic alert per receiver (or for `receiver`), labelled so the
-    routing tree delivers it there."""
-    chosen = {}
-    for case in cases(inventory):
-        for name in case.receivers:
-            if name != BLACKHOLE and name not in chosen and case.labels.get("alertname") != "Watchdog":
-                chosen[name] = case.labels
+    """One synthetic alert per receiver (or for `receiver`); the routing tree's
+    test route delivers each to its receiver only."""
     names = [receiver] if receiver else [r.name for r in inventory.receivers]
     now = dt.datetime.now(dt.timezone.utc)
-    out = []
-    for name in names:
-        if name not in chosen:
-            continue
-        labels = {**chosen[name], "alertname": TEST_ALERT, "service": f"vigil-test-{name}"}
-        out.append({"labels": labels,
-                    "annotations": {"summary": f"Test notification for receiver {name}",
-                                    "description": "Sent by `vigil test-notify`: if you read this, delivery works.",
-                                    "runbook_url": inventory.stack.grafana_url, "dashboard_url": inventory.stack.grafana_url},
-                    "startsAt": now.isoformat(), "endsAt": (now + dt.timedelta(minutes=5)).isoformat()})
-    return out
+    return [{"labels": {"alertname": TEST_ALERT, TEST_LABEL: name, "service": f"vigil-test-{name}",
+                        "team": "vigil", "severity": "warning"},
+             "annotations": {"summary": f"Test notification for receiver {name}",
+                             "description": "Sent by `vigil test-notify`: if you read this, delivery works.",
+                             "runbook_url": inventory.stack.grafana_url, "dashboard_url": inventory.stack.grafana_url},
+             "startsAt": now.isoformat(), "endsAt": (now + dt.timedelta(minutes=5)).isoformat()}
+            for name in names]
 
 
 def send(alerts: list[dict], alertmanager: str = ALERTMANAGER_URL) -> None:

@@ -22,6 +22,11 @@ TIMINGS = {
 }
 ROOT_TIMING = {"group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h"}
 HEARTBEAT_TIMING = {"group_wait": "0s", "group_interval": "1m", "repeat_interval": "1m"}
+# `vigil test-notify` labels its alert with the one receiver it is for; this
+# route sends it there and nowhere else (no team's pager along the way).
+TEST_ALERT = "VigilTestNotification"
+TEST_LABEL = "vigil_receiver"
+TEST_TIMING = {"group_wait": "0s", "group_interval": "10s", "repeat_interval": "1h"}
 
 INHIBITIONS = (
     # A critical alert silences the warning of the same alert and service.
@@ -60,6 +65,8 @@ def timing(inventory: Inventory, severity: str) -> dict:
 def routes(inventory: Inventory) -> Route:
     r = inventory.routing
     root = Route([], r.default_receiver, dict(ROOT_TIMING), group_by=list(r.group_by))
+    root.routes.append(Route([f'alertname="{TEST_ALERT}"'], BLACKHOLE, dict(TEST_TIMING), routes=[
+        Route([f'{TEST_LABEL}="{rcv.name}"'], rcv.name) for rcv in inventory.receivers]))
     root.routes.append(Route(['alertname="Watchdog"'], r.heartbeat_receiver or BLACKHOLE, dict(HEARTBEAT_TIMING)))
     root.routes.append(Route(['severity="info"'], BLACKHOLE))
     for team in inventory.teams:
@@ -76,9 +83,10 @@ def routes(inventory: Inventory) -> Route:
 
 
 def cases(inventory: Inventory) -> list[RouteCase]:
-    """Every team x severity, a team nobody knows, info, and Watchdog."""
+    """Every team x severity, a team nobody knows, info, Watchdog, and each receiver's test alert."""
     r = inventory.routing
-    out = []
+    out = [RouteCase({"alertname": TEST_ALERT, TEST_LABEL: rcv.name, "team": "any", "severity": "critical"},
+                     (rcv.name,)) for rcv in inventory.receivers]
     for team in inventory.teams:
         for sev in SEVERITIES:
             names = tuple(getattr(team.notify, sev)) or (r.default_receiver,)

@@ -77,6 +77,7 @@ def _receiver(r: Receiver) -> dict:
             "send_resolved": True,
             "color": '{{ template "vigil.color" . }}',
             "title": _TITLE,
+            "fallback": _TITLE,   # what phone notifications and previews show
             "title_link": '{{ template "vigil.dashboard_url" . }}',
             "text": '{{ template "vigil.slack.text" . }}',
             "actions": [
@@ -100,7 +101,7 @@ def _receiver(r: Receiver) -> dict:
             "severity": '{{ if eq .CommonLabels.severity "critical" }}critical{{ else }}warning{{ end }}',
             "description": _TITLE,
             "details": {"service": "{{ .CommonLabels.service }}", "team": "{{ .CommonLabels.team }}",
-                        "firing": '{{ template "vigil.alerts" . }}'},
+                        "firing": '{{ template "vigil.alerts.plain" . }}'},
             "links": [{"href": '{{ template "vigil.runbook_url" . }}', "text": "Runbook"},
                       {"href": '{{ template "vigil.dashboard_url" . }}', "text": "Dashboard"},
                       {"href": '{{ template "vigil.silence_url" . }}', "text": "Silence"}],
