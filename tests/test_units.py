@@ -55,3 +55,13 @@ def test_expand_fills_labels_and_values_and_refuses_the_rest():
         expand("{{ $value | humanize }}", {}, None)
     with pytest.raises(ValueError):
         expand("{{ range . }}", {}, 1)
+
+
+@pytest.mark.parametrize("value,text", [
+    # What promtool 2.42 printed for `{{ $value }}` with these sample values.
+    (1067, "1067"), (123456, "123456"), (1234567, "1.234567e+06"), (1e6, "1e+06"), (0.1, "0.1"),
+    (0.0001, "0.0001"), (0.00001, "1e-05"), (123456789, "1.23456789e+08"), (1.5e21, "1.5e+21"),
+    (-3.25, "-3.25"), (12345678901, "1.2345678901e+10"), (0.000123456, "0.000123456"),
+])
+def test_plain_value_prints_as_go_does(value, text):
+    assert expand("{{ $value }}", {}, value) == text

@@ -275,7 +275,7 @@ KINDS = [
     case("$value without test.value", add("    rules:", "      - alert: Backlog", "        expr: q > 1",
                                           "        summary: '{{ $value }} waiting'", "        test:",
                                           "          series: {q: 5}"), 21,
-         "services[0].rules[0].test.value", "summary or description uses $value: give test.value"),
+         "services[0].rules[0].test.value", "summary uses $value: give test.value"),
 ]
 
 STACK = [

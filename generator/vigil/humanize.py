@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 
 
 def _g4(v: float) -> str:  # Go's %.4g and C's agree
@@ -61,6 +62,24 @@ def humanize_duration(v: float) -> str:
     return f"{_g4(v)}{prefix}s"
 
 
+def go_value(v: float) -> str:
+    """`{{ $value }}`: Go prints a float64 with %v — the shortest digits that
+    round-trip, in exponent form when the exponent is below -4 or 6 and more."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    if v == 0:
+        return "0"
+    d = Decimal(repr(float(v))).normalize()        # Python's repr is the shortest round-trip form too
+    sign, digits, exponent = d.as_tuple()
+    exp = len(digits) - 1 + exponent
+    ds = "".join(map(str, digits))
+    if exp < -4 or exp >= 6:
+        return f"{'-' if sign else ''}{ds[0]}{'.' + ds[1:] if len(ds) > 1 else ''}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    return format(d, "f")
+
+
 _FUNCS = {"humanize": humanize, "humanizePercentage": humanize_percentage, "humanizeDuration": humanize_duration}
 _ACTION = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 
@@ -72,9 +91,11 @@ def expand(template: str, labels: dict, value: float | None) -> str:
         if action.startswith("$labels."):
             return labels.get(action[len("$labels."):], "")
         head, _, fn = (p.strip() for p in action.partition("|"))
+        if head == "$value" and value is not None and not fn:
+            return go_value(value)
         if head == "$value" and value is not None and (fn in _FUNCS):
             return _FUNCS[fn](value)
-        raise ValueError(f"cannot expand template action {{{{ {action} }}}} without a value")
+        raise ValueError(f"Vigil cannot expand {{{{ {action} }}}}")
     return _ACTION.sub(one, template)
 
 

@@ -71,6 +71,6 @@ def plan(service: Service, ctx: Context) -> ServicePlan:
         rules += alerts
         # The series holds the expiry timestamp; the test reads it at a known time.
         tests += threshold_tests(alerts, levels, lambda v: [(selector("probe_ssl_earliest_cert_expiry", series),
-                                                             f"{int(v)}+{ctx.timing.scrape.seconds:g}x{{n}}")],
+                                                             f"{v!r}+{ctx.timing.scrape.seconds:g}x{{n}}")],
                                  series, ctx.timing, falling=True)
     return finish(out, service, ctx, dash, rules, tests)

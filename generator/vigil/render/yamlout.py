@@ -4,13 +4,12 @@ lists, strings, numbers, booleans, None — block style, no anchors, no folding.
 PyYAML's representer walks every node in Python and was most of the cost of
 `vigil generate`; this emitter only handles the shapes we produce. A string
 is written plain when PyYAML's own resolver would read it back as that same
-string, and double-quoted (JSON escapes are valid YAML) otherwise; a test
+string, and double-quoted otherwise; a test
 checks that everything loads back equal.
 """
 
 from __future__ import annotations
 
-import json
 import re
 
 import yaml
@@ -31,10 +30,25 @@ def _plain_ok(s: str) -> bool:
 _strings: dict[str, str] = {}   # label values, keys and durations repeat across thousands of files
 
 
+def _quoted(value: str) -> str:
+    """A YAML double-quoted scalar: printable characters as they are, the rest
+    escaped (\\xXX, \\uXXXX, \\UXXXXXXXX: no JSON surrogate pairs, which Go's YAML refuses)."""
+    out = []
+    for ch in value:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            n = ord(ch)
+            out.append(f"\\x{n:02X}" if n < 0x100 else f"\\u{n:04X}" if n < 0x10000 else f"\\U{n:08X}")
+    return '"' + "".join(out) + '"'
+
+
 def _str(value: str) -> str:
     out = _strings.get(value)
     if out is None:
-        out = value if _plain_ok(value) else json.dumps(value, ensure_ascii=not value.isprintable())
+        out = value if _plain_ok(value) else _quoted(value)
         _strings[value] = out
     return out
 
