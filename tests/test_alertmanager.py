@@ -826,7 +826,7 @@ def test_messages_carry_the_facts(template_file, case):
 
     text = render_named("vigil.text", case, template_file)
     assert text.splitlines()[0] == title
-    assert f"Runbook: https://wiki.example.com/runbooks/checkout" in text.splitlines()
+    assert "Runbook: https://wiki.example.com/runbooks/checkout" in text.splitlines()
     assert f"Dashboard: {f['dashboard']}" in text.splitlines()
     assert f"Silence: {silence}" in text.splitlines()
 

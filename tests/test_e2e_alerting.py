@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_vigil
+from conftest import run_vigil
 from native import Process, alertmanager, free_port, get_json, prometheus, wait_for
 from vigil import inbox
 

@@ -10,7 +10,7 @@ from typing import Optional
 from ..errors import did_you_mean
 from ..humanize import expand, uses_value
 from ..inventory import Service, Stack
-from ..rules import Alert, Check, Expect, RuleGroup, RuleTest, Series, Timing, expected, firing_tests, \
+from ..rules import Alert, Check, RuleGroup, RuleTest, Series, Timing, expected, firing_tests, \
     selector, series_labels, silent_test
 from ..units import Duration, parse_percent, percent_text
 
