@@ -12,7 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 INSTALL_HINT = ("install it: `make tools` (Debian/Ubuntu as root), or "
-                "`apt-get install --no-install-recommends prometheus prometheus-alertmanager`")
+                "`apt-get install --no-install-recommends prometheus prometheus-alertmanager "
+                "prometheus-node-exporter prometheus-blackbox-exporter`")
 
 
 def tool(name: str) -> str:

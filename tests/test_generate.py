@@ -82,7 +82,9 @@ def test_only_changed_files_are_rewritten(tmp_path):
     result = run_vigil("generate", "-i", str(inv), "-o", str(out))
     assert result.returncode == 0, result.stderr
     changed = {p for p, m in mtimes(out).items() if before.get(p) != m} - {".vigil-cache"}
-    assert changed == {"prometheus/rules/services/api.yml", "prometheus/tests/services/api.test.yml"}
+    # The dashboard too: its panels' thresholds are the alert's.
+    assert changed == {"prometheus/rules/services/api.yml", "prometheus/tests/services/api.test.yml",
+                       "grafana/dashboards/team-platform/svc-api.json"}
     assert "> 0.07" in (out / "prometheus/rules/services/api.yml").read_text()
 
 
@@ -96,8 +98,9 @@ def test_files_no_longer_generated_are_removed_and_others_kept(tmp_path):
     inv = _edit(DATA / "full.yml", tmp_path / "inv.yml", drop_cache)
     result = run_vigil("generate", "-i", str(inv), "-o", str(out))
     assert result.returncode == 0, result.stderr
-    assert "2 removed" in result.stdout
+    assert "3 removed" in result.stdout      # its rules, their tests, and the last redis' dashboard
     assert not (out / "prometheus/rules/services/cache.yml").exists()
+    assert not (out / "grafana/dashboards/vigil/vigil-redis.json").exists()
     assert not (out / "prometheus/tests/services/cache.test.yml").exists()
     assert "cache" not in (out / "prometheus/prometheus.yml").read_text()
     assert mine.read_text() == "not vigil's"

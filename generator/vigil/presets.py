@@ -20,27 +20,29 @@ class Instrumentation:
     requests: str              # counter of requests, every status
     status_label: str          # "500", or "5xx" where the library groups codes
     duration: Optional[str]    # histogram in seconds, without _bucket; None: no latency rules
+    route_label: Optional[str] = None   # the route (handler, path template) on the counter, for dashboards
 
 
 PRESETS = {
     # Vigil's own convention (the demo app): prometheus_client Counter + Histogram.
-    "prometheus-client": Instrumentation("http_requests_total", "status", "http_request_duration_seconds"),
+    "prometheus-client": Instrumentation("http_requests_total", "status", "http_request_duration_seconds", "route"),
     # prometheus-fastapi-instrumentator: status grouped as 2xx/5xx; the "highr"
     # histogram has the fine buckets (the default one has only 0.1, 0.5, 1).
     "prometheus-fastapi-instrumentator": Instrumentation(
-        "http_requests_total", "status", "http_request_duration_highr_seconds"),
+        "http_requests_total", "status", "http_request_duration_highr_seconds", "handler"),
     "starlette-exporter": Instrumentation(
-        "starlette_requests_total", "status_code", "starlette_request_duration_seconds"),
+        "starlette_requests_total", "status_code", "starlette_request_duration_seconds", "path"),
+    # Its by-status counter has no view label (views are on another counter).
     "django-prometheus": Instrumentation(
         "django_http_responses_total_by_status_total", "status",
         "django_http_requests_latency_including_middlewares_seconds"),
     # OpenTelemetry HTTP semantic conventions (stable), as the Prometheus exporter names them.
     "opentelemetry": Instrumentation(
         "http_server_request_duration_seconds_count", "http_response_status_code",
-        "http_server_request_duration_seconds"),
+        "http_server_request_duration_seconds", "http_route"),
     # Micrometer; buckets need management.metrics.distribution.percentiles-histogram.
     "spring-boot": Instrumentation(
-        "http_server_requests_seconds_count", "status", "http_server_requests_seconds"),
+        "http_server_requests_seconds_count", "status", "http_server_requests_seconds", "uri"),
 }
 DEFAULT_PRESET = "prometheus-client"
 
@@ -58,7 +60,7 @@ def resolve(raw: object) -> tuple[Optional[Instrumentation], list[tuple[tuple, s
     if not isinstance(raw, dict):
         return None, [((), "expected a preset name or a mapping {requests, status_label, duration}")]
     problems = []
-    allowed = {"requests": True, "status_label": False, "duration": False}
+    allowed = {"requests": True, "status_label": False, "duration": False, "route_label": False}
     for key in raw:
         if key not in allowed:
             problems.append(((key,), f"unknown key {key!r} (allowed: {', '.join(allowed)})"))
@@ -68,11 +70,12 @@ def resolve(raw: object) -> tuple[Optional[Instrumentation], list[tuple[tuple, s
             if required:
                 problems.append(((), f"missing required key {key!r} (the request counter's metric name)"))
             continue
-        pattern = LABEL_RE if key == "status_label" else METRIC_RE
-        if not isinstance(value, str) or not pattern.match(value):
-            problems.append(((key,), f"invalid {'label' if key == 'status_label' else 'metric'} name {value!r}"))
+        is_label = key.endswith("_label")
+        if not isinstance(value, str) or not (LABEL_RE if is_label else METRIC_RE).match(value):
+            problems.append(((key,), f"invalid {'label' if is_label else 'metric'} name {value!r}"))
         elif key == "duration" and value.endswith("_bucket"):
             problems.append(((key,), f"give the histogram's base name, without _bucket: {value[:-7]!r}"))
     if problems:
         return None, problems
-    return Instrumentation(raw["requests"], raw.get("status_label", "status"), raw.get("duration")), []
+    return Instrumentation(raw["requests"], raw.get("status_label", "status"), raw.get("duration"),
+                           raw.get("route_label")), []

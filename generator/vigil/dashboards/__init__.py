@@ -1,0 +1,46 @@
+"""Grafana dashboards as code: which dashboards an inventory gets, in which folder.
+
+One folder per team holds its services' own dashboards (http and job kinds);
+the stack's folder holds the shared ones (overview, alerts, hosts, probes,
+stack health, one per exporter kind). Each dashboard's uid is the one its
+kind's alerts link to (kinds/<kind>.py dashboard()).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from ..inventory import Inventory
+from . import alerts, exporters, host, job, overview, probes, service, stack
+from .builder import Dashboard
+
+SERVICE_DASHBOARDS = {"http": service.dashboard, "job": job.dashboard}
+
+
+@dataclass(frozen=True)
+class Folder:
+    key: str       # directory under grafana/dashboards/ (and the provider's name)
+    title: str     # as Grafana shows it
+    uid: str       # Grafana folder uid (at most 40 characters)
+
+
+STACK_FOLDER = Folder("vigil", "Vigil", "vigil")
+
+
+def team_folder(team: str) -> Folder:
+    uid = f"team-{team}"
+    if len(uid) > 40:     # team names may be longer than a folder uid
+        uid = f"team-{hashlib.sha1(team.encode()).hexdigest()[:16]}"
+    return Folder(f"team-{team}", team, uid)
+
+
+def build(inventory: Inventory) -> list[tuple[Folder, Dashboard]]:
+    """Every dashboard, in a stable order: the stack's first, then each team's services."""
+    kinds = {s.kind for s in inventory.services}
+    out = [(STACK_FOLDER, d) for d in (overview.dashboard(inventory), alerts.dashboard(inventory),
+                                       stack.dashboard(inventory.stack), host.dashboard(), probes.dashboard())]
+    out += [(STACK_FOLDER, exporters.dashboard(k)) for k in exporters.VITALS if k in kinds]
+    out += [(team_folder(s.team), SERVICE_DASHBOARDS[s.kind](s)) for s in inventory.services
+            if s.kind in SERVICE_DASHBOARDS]
+    return out

@@ -1,0 +1,89 @@
+"""What several dashboards share: their uids, the navigation between them, the
+panels every service dashboard has (up, its alerts, the inventory's own panels)
+and thresholds taken from the same parameters as the alerts."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Optional
+
+from ..inventory import Service
+from ..kinds import KINDS
+from ..kinds.base import alert_params
+from .builder import UP_DOWN, Column, DashboardList, Link, Panel, Target, Thresholds, bargauge, gauge, stat, \
+    table, timeseries
+
+TAG = "vigil"                        # every Vigil dashboard; the navigation dropdown lists them
+OVERVIEW = "vigil-overview"
+ALERTS = "vigil-alerts"
+
+
+def dashboard_path(kind: str, name: str) -> str:
+    """Where an alert of a `kind` service named `name` links: the kind module's own scheme."""
+    return KINDS[kind].dashboard(SimpleNamespace(name=name, kind=kind))
+
+
+def uid_of(kind: str) -> str:
+    """The uid of the dashboard a kind links to (shared ones take ?var-service=)."""
+    return dashboard_path(kind, "_").partition("?")[0]
+
+
+def nav(*extra: Link) -> tuple:
+    return (DashboardList("Vigil dashboards", TAG), Link("Overview", f"/d/{OVERVIEW}"),
+            Link("Alerts", f"/d/{ALERTS}"), *extra)
+
+
+def tags(*extra: str) -> tuple[str, ...]:
+    return (TAG, *extra)
+
+
+def params(service: Service, alert: str) -> Optional[dict]:
+    """The service's parameters of one of its kind's alerts (None when disabled)."""
+    values, disabled, _ = alert_params(KINDS[service.kind].ALERTS, service.alerts)
+    return None if alert in disabled else values[alert]
+
+
+def up_stat(matchers: str, title: str = "Up", metric: str = "up") -> Panel:
+    """UP when every series of `metric` (a 0/1 gauge, `up` by default) is 1."""
+    return stat(title, Target(f"min({metric}{{{matchers}}})"), mappings=(UP_DOWN,),
+                thresholds=Thresholds.falling(critical=1), description=f"Whether every {metric} is 1")
+
+
+def up_timeseries(matchers: str) -> Panel:
+    return timeseries("Targets up", Target(f"up{{{matchers}}}", "{{instance}}"), unit="short", min=0, max=1,
+                      width=12, mappings=(UP_DOWN,))
+
+
+def firing_count(matchers: str) -> Panel:
+    """How many alerts fire (severity info aside); 0, not "No data", when none do."""
+    return stat("Firing alerts", Target(f'count(ALERTS{{alertstate="firing",severity!="info",{matchers}}}) '
+                                        f"or vector(0)"),
+                thresholds=Thresholds.rising(critical=1), description="Alerts firing now (without info)")
+
+
+def alerts_table(matchers: str) -> Panel:
+    return table("Alerts", [Column("Instances", f"sum by (alertname, severity, alertstate) (ALERTS{{{matchers}}})")],
+                 ["alertname", "severity", "alertstate"],
+                 label_titles={"alertname": "Alert", "severity": "Severity", "alertstate": "State"},
+                 no_value="Nothing firing or pending", height=6,
+                 description="Alerts firing or pending now; firing ones went to the team's receivers")
+
+
+def user_panels(service: Service) -> list[Panel]:
+    """The inventory's own `panels`, as the user described them."""
+    out = []
+    for p in service.panels:
+        if p.type == "timeseries":
+            out.append(timeseries(p.title, Target(p.expr, p.legend), unit=p.unit, width=12))
+        elif p.type == "table":
+            out.append(Panel("table", p.title, (Target(p.expr, p.legend, instant=True, table=True),), unit=p.unit,
+                             width=12))
+        else:
+            make = {"stat": stat, "gauge": gauge, "bargauge": bargauge}[p.type]
+            out.append(make(p.title, Target(p.expr, p.legend), unit=p.unit, width=6, height=8))
+    return out
+
+
+def matchers(**labels: str) -> str:
+    """label="value",... — what goes between the braces of a selector."""
+    return ",".join(f'{k}="{v}"' for k, v in labels.items())

@@ -1,0 +1,71 @@
+"""Hosts (uid vigil-host, `service` and `instance` variables): node_exporter's CPU,
+memory, disks and network, with the thresholds of the host alerts' defaults."""
+
+from __future__ import annotations
+
+from ..kinds import host
+from .builder import Dashboard, Row, Target, Thresholds, Variable, gauge, stat, timeseries
+from .common import firing_count, nav, tags, uid_of, up_stat
+
+S = 'service=~"$service",instance=~"$instance"'
+FS = f"{S},{host.FS}"
+
+
+def _limits(alert: str) -> Thresholds:
+    p = host.ALERTS[alert].params
+    return Thresholds.rising(float(p["warning"] / 100), float(p["critical"] / 100) if "critical" in p else None)
+
+
+def dashboard() -> Dashboard:
+    cpu_used = f'1 - avg by (instance) (rate(node_cpu_seconds_total{{mode="idle",{S}}}[$__rate_interval]))'
+    mem_used = f"1 - node_memory_MemAvailable_bytes{{{S}}} / node_memory_MemTotal_bytes{{{S}}}"
+    disk_used = f"1 - node_filesystem_avail_bytes{{{FS}}} / node_filesystem_size_bytes{{{FS}}}"
+    glance = (
+        up_stat(f'kind="host",{S}'),
+        firing_count('service=~"$service"'),
+        gauge("CPU", Target(f"max({cpu_used})"), unit="percentunit", min=0, max=1, thresholds=_limits("cpu")),
+        gauge("Memory", Target(f"max({mem_used})"), unit="percentunit", min=0, max=1,
+              thresholds=_limits("memory")),
+        gauge("Fullest disk", Target(f"max({disk_used})"), unit="percentunit", min=0, max=1,
+              thresholds=_limits("disk")),
+        stat("Uptime", Target(f"min(time() - node_boot_time_seconds{{{S}}})"), unit="dtdurations"),
+    )
+    cpu_mem = (
+        timeseries("CPU used", Target(cpu_used, "{{instance}}"), unit="percentunit", min=0, max=1,
+                   thresholds=_limits("cpu")),
+        timeseries("Load", Target(f"node_load1{{{S}}}", "{{instance}} 1m"),
+                   Target(f"node_load15{{{S}}}", "{{instance}} 15m")),
+        timeseries("Memory used", Target(mem_used, "{{instance}}"), unit="percentunit", min=0, max=1,
+                   thresholds=_limits("memory")),
+    )
+    disks = (
+        timeseries("Disk used", Target(disk_used, "{{instance}} {{mountpoint}}"), unit="percentunit", min=0,
+                   max=1, thresholds=_limits("disk")),
+        timeseries(f"Free in {host.ALERTS['disk_fill'].params['within']} at the last {host.FILL_WINDOW}'s pace",
+                   Target(f"predict_linear(node_filesystem_avail_bytes{{{FS}}}[{host.FILL_WINDOW}], "
+                          f"{host.ALERTS['disk_fill'].params['within'].seconds:g})",
+                          "{{instance}} {{mountpoint}}"), unit="bytes"),
+        timeseries("Disk I/O", Target(f'sum by (instance) (rate(node_disk_read_bytes_total{{{S}}}[$__rate_interval]))',
+                                      "{{instance}} read"),
+                   Target(f'sum by (instance) (rate(node_disk_written_bytes_total{{{S}}}[$__rate_interval]))',
+                          "{{instance}} written"), unit="Bps"),
+    )
+    net = f'{S},device!~"lo|veth.*|docker.*|br-.*"'
+    network = (
+        timeseries("Network received", Target(
+            f"sum by (instance) (rate(node_network_receive_bytes_total{{{net}}}[$__rate_interval]))",
+            "{{instance}}"), unit="Bps", width=12),
+        timeseries("Network sent", Target(
+            f"sum by (instance) (rate(node_network_transmit_bytes_total{{{net}}}[$__rate_interval]))",
+            "{{instance}}"), unit="Bps", width=12),
+    )
+    variables = (
+        Variable.from_query("service", 'label_values(up{kind="host"}, service)', label="Host",
+                            multi=True, include_all=True),
+        Variable.from_query("instance", 'label_values(up{kind="host",service=~"$service"}, instance)',
+                            multi=True, include_all=True),
+    )
+    return Dashboard(uid=uid_of("host"), title="Hosts", tags=tags("host"), description="node_exporter's view "
+                     "of each host: CPU, memory, disks, network", variables=variables, links=nav(),
+                     rows=(Row("At a glance", glance), Row("CPU and memory", cpu_mem), Row("Disks", disks),
+                           Row("Network", network)))

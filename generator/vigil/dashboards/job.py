@@ -1,0 +1,21 @@
+"""The dashboard of a `job` service (uid svc-<name>): Vigil knows only that it is
+scraped, so it shows its targets and alerts; the rest is the inventory's own panels."""
+
+from __future__ import annotations
+
+from ..inventory import Service
+from ..kinds import job
+from .builder import Dashboard, Row, Target, timeseries
+from .common import alerts_table, firing_count, matchers, nav, tags, up_stat, up_timeseries, user_panels
+
+
+def dashboard(service: Service) -> Dashboard:
+    target, owner = matchers(job=service.name), matchers(service=service.name)
+    scrape = timeseries("Scrape duration", Target(f"scrape_duration_seconds{{{target}}}", "{{instance}}"), unit="s")
+    rows = [Row("Targets", (up_stat(target), firing_count(owner), up_timeseries(target).sized(8), scrape)),
+            Row("Alerts", (alerts_table(owner),))]
+    if service.panels:
+        rows.append(Row("Your panels", tuple(user_panels(service))))
+    return Dashboard(uid=job.dashboard(service), title=service.name, tags=tags("job", service.team),
+                     description=f"The job {service.name} (team {service.team}): its targets and your panels",
+                     rows=tuple(rows), links=nav())

@@ -1,0 +1,48 @@
+"""Probes and status page (uid vigil-probes, `service` variable): every URL the
+blackbox exporter checks — the inventory's probes and the services' health checks —
+up or down, how fast, how long its certificate lasts and its uptime over 24 h,
+7 days and 30 days, in words people outside the team read."""
+
+from __future__ import annotations
+
+from ..kinds import probe
+from ..kinds.base import PROBE_JOB
+from .builder import UP_DOWN, Column, Dashboard, Row, Target, Thresholds, Variable, bargauge, table, timeseries
+from .common import nav, tags, uid_of
+
+P = f'job="{PROBE_JOB}",service=~"$service"'
+UPTIME = Thresholds(((0.99, "orange"), (0.999, "green")), "red")
+
+
+def _slow() -> Thresholds:
+    return Thresholds.rising(probe.ALERTS["slow"].params["warning"].seconds)
+
+
+def _expiry() -> Thresholds:
+    p = probe.ALERTS["tls_expiry"].params
+    return Thresholds.falling(p["warning"].seconds, p["critical"].seconds)
+
+
+def dashboard() -> Dashboard:
+    status = table("Status", [
+        Column("Up", f"probe_success{{{P}}}", mappings=(UP_DOWN,)),
+        Column("Response time", f"probe_duration_seconds{{{P}}}", unit="s", thresholds=_slow()),
+        *(Column(f"Uptime {w}", f"avg_over_time(probe_success{{{P}}}[{w}])", unit="percentunit",
+                 thresholds=UPTIME, decimals=3) for w in ("24h", "7d", "30d")),
+        Column("Certificate expires in", f"probe_ssl_earliest_cert_expiry{{{P}}} - time()", unit="dtdurations",
+               thresholds=_expiry()),
+    ], ["service", "instance"], label_titles={"service": "Service", "instance": "URL"},
+        description="Every checked URL now: up or down, answer time, uptime, TLS certificate lifetime")
+    history = (
+        timeseries("Up", Target(f"probe_success{{{P}}}", "{{service}} {{instance}}"), min=0, max=1,
+                   mappings=(UP_DOWN,), width=8),
+        timeseries("Response time", Target(f"probe_duration_seconds{{{P}}}", "{{service}} {{instance}}"), unit="s",
+                   thresholds=_slow(), width=8),
+        bargauge("Uptime over 30 days", Target(f"avg_over_time(probe_success{{{P}}}[30d])", "{{service}}"),
+                 unit="percentunit", thresholds=UPTIME, min=0.9, max=1, decimals=3, width=8),
+    )
+    service = Variable.from_query("service", f'label_values(probe_success{{job="{PROBE_JOB}"}}, service)',
+                                  multi=True, include_all=True)
+    return Dashboard(uid=uid_of("probe"), title="Status page", tags=tags("probes", "status"), time_from="now-24h",
+                     description="Uptime of every probed URL and health check", variables=(service,), links=nav(),
+                     rows=(Row("Now", (status,)), Row("History", history)))

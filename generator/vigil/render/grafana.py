@@ -1,0 +1,61 @@
+"""grafana/: provisioning (data sources with fixed uids, one dashboard provider per
+folder) and the dashboards themselves, as deterministic JSON.
+
+Grafana resolves a provider's relative `path` against its own working directory,
+not the provisioning file, so providers name where the Compose file mounts
+grafana/dashboards/ in the container: DASHBOARDS_MOUNT.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..dashboards import Folder, build
+from ..dashboards.datasources import ALERTMANAGER_UID, LOKI_UID, PROMETHEUS_UID
+from ..inventory import Stack
+from ..plan import Plan
+from .yamlout import dump
+
+DATASOURCES = "grafana/provisioning/datasources/vigil.yml"
+PROVIDERS = "grafana/provisioning/dashboards/vigil.yml"
+DASHBOARDS = "grafana/dashboards"
+DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards"    # ./grafana/dashboards in the container
+
+
+def render(plan: Plan) -> dict[str, bytes]:
+    built = build(plan.inventory)
+    folders = list(dict.fromkeys(folder for folder, _ in built))
+    files = {DATASOURCES: dump(datasources(plan.inventory.stack)), PROVIDERS: dump(providers(folders))}
+    for folder, dashboard in built:
+        files[f"{DASHBOARDS}/{folder.key}/{dashboard.uid}.json"] = to_json(dashboard.to_dict())
+    return files
+
+
+def to_json(data: dict) -> bytes:
+    return (json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def datasources(stack: Stack) -> dict:
+    ep = stack.endpoints
+
+    def source(name: str, kind: str, uid: str, address: str, json_data: dict, default: bool = False) -> dict:
+        return {"name": name, "type": kind, "uid": uid, "access": "proxy", "url": f"http://{address}",
+                "isDefault": default, "editable": False, "jsonData": json_data}
+
+    return {"apiVersion": 1, "datasources": [
+        source("Prometheus", "prometheus", PROMETHEUS_UID, ep.prometheus, {
+            "httpMethod": "POST", "prometheusType": "Prometheus",
+            # Grafana's $__rate_interval is at least four of these: rates always span several samples.
+            "timeInterval": str(stack.scrape_interval)}, default=True),
+        source("Alertmanager", "alertmanager", ALERTMANAGER_UID, ep.alertmanager, {
+            "implementation": "prometheus", "handleGrafanaManagedAlerts": False}),
+        source("Loki", "loki", LOKI_UID, ep.loki, {"maxLines": 1000}),
+    ]}
+
+
+def providers(folders: list[Folder]) -> dict:
+    return {"apiVersion": 1, "providers": [
+        {"name": f.key, "orgId": 1, "folder": f.title, "folderUid": f.uid, "type": "file",
+         "disableDeletion": False, "allowUiUpdates": False, "updateIntervalSeconds": 30,
+         "options": {"path": f"{DASHBOARDS_MOUNT}/{f.key}", "foldersFromFilesStructure": False}}
+        for f in folders]}

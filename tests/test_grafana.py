@@ -1,0 +1,515 @@
+"""Grafana cannot run here, so the dashboards are proven in the two ways that can:
+by shape (every dashboard and provisioning file is what the pinned Grafana reads,
+and every alert's dashboard link lands on a rendered dashboard), and by running
+every panel's PromQL against the real Prometheus scraping real targets: none may
+error, and the http service's dashboard, the overview and the stack's must show data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import DATA, ROOT, render_tree, run_vigil
+from native import Process, alertmanager, free_port, get_json, prometheus, wait_for
+from vigil.dashboards import builder
+from vigil.dashboards.builder import Dashboard, Row, Target, Thresholds, Variable, layout, stat, timeseries
+from vigil.dashboards.datasources import GRAFANA
+from vigil.render.grafana import DASHBOARDS_MOUNT
+
+APP = Path(__file__).parent / "apps" / "red_app.py"
+BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h", "__range_s": "3600"}
+VAR = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+
+
+# ---------------------------------------------------------------- reading a rendered tree
+
+
+def load_yaml(path: Path):
+    return yaml.safe_load(path.read_text())
+
+
+def dashboards(tree: Path) -> dict[str, dict]:
+    """folder/uid -> dashboard JSON."""
+    return {f"{p.parent.name}/{p.stem}": json.loads(p.read_text())
+            for p in sorted((tree / "grafana/dashboards").rglob("*.json"))}
+
+
+def panels(dashboard: dict):
+    for p in dashboard["panels"]:
+        yield p
+        yield from p.get("panels", [])
+
+
+def prom_targets(panel: dict):
+    return [t for t in panel.get("targets", []) if t["datasource"]["type"] == "prometheus"]
+
+
+def variables(dashboard: dict) -> dict:
+    return {v["name"]: v for v in dashboard["templating"]["list"]}
+
+
+def dashboard_urls(tree: Path):
+    for path in sorted((tree / "prometheus/rules").rglob("*.yml")):
+        for group in load_yaml(path)["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    yield f"{path.name}: {rule['alert']}", rule["annotations"]["dashboard_url"]
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory) -> Path:
+    return render_tree(DATA / "full.yml", tmp_path_factory.mktemp("grafana") / "tree")
+
+
+@pytest.fixture(scope="module", params=["example", "full"])
+def tree(request, full) -> Path:
+    return ROOT if request.param == "example" else full
+
+
+# ---------------------------------------------------------------- provisioning
+
+
+def test_datasources_have_fixed_uids_and_the_inventorys_endpoints(full):
+    config = load_yaml(full / "grafana/provisioning/datasources/vigil.yml")
+    assert config["apiVersion"] == 1
+    by_uid = {d["uid"]: d for d in config["datasources"]}
+    assert {uid: d["type"] for uid, d in by_uid.items()} == {
+        "prometheus": "prometheus", "alertmanager": "alertmanager", "loki": "loki"}
+    # full.yml points prometheus and alertmanager at 127.0.0.1; loki keeps its Compose default.
+    assert by_uid["prometheus"]["url"] == "http://127.0.0.1:9090"
+    assert by_uid["alertmanager"]["url"] == "http://127.0.0.1:9093"
+    assert by_uid["loki"]["url"] == "http://loki:3100"
+    assert by_uid["alertmanager"]["jsonData"]["implementation"] == "prometheus"
+    assert by_uid["prometheus"]["jsonData"]["timeInterval"] == "10s"      # full.yml's scrape_interval
+    assert [d["uid"] for d in config["datasources"] if d["isDefault"]] == ["prometheus"]
+    for d in config["datasources"]:
+        assert d["access"] == "proxy" and d["editable"] is False and d["name"]
+
+
+def test_one_provider_per_folder_and_every_folder_has_one(tree):
+    config = load_yaml(tree / "grafana/provisioning/dashboards/vigil.yml")
+    assert config["apiVersion"] == 1
+    providers = config["providers"]
+    dirs = sorted(p.name for p in (tree / "grafana/dashboards").iterdir())
+    assert sorted(p["options"]["path"] for p in providers) == [f"{DASHBOARDS_MOUNT}/{d}" for d in dirs]
+    for key in ("name", "folder", "folderUid"):
+        values = [p[key] for p in providers]
+        assert len(set(values)) == len(values), key
+    for p in providers:
+        assert p["type"] == "file" and p["orgId"] == 1 and 0 < len(p["folderUid"]) <= 40
+        assert p["options"]["foldersFromFilesStructure"] is False     # `folder` names the folder
+    inventory = load_yaml(DATA / "full.yml") if tree != ROOT else load_yaml(ROOT / "inventory.yml")
+    teams = {t["name"] for t in inventory["teams"]}
+    assert {p["folder"] for p in providers} <= teams | {"Vigil"}
+    assert "Vigil" in {p["folder"] for p in providers}
+
+
+def test_team_folders_hold_their_teams_services(full):
+    inventory = load_yaml(DATA / "full.yml")
+    owner = {s["name"]: s["team"] for s in inventory["services"]}
+    found = dashboards(full)
+    for key in found:
+        folder, uid = key.split("/")
+        if uid.startswith("svc-"):
+            assert folder == f"team-{owner[uid[4:]]}", key
+        else:
+            assert folder == "vigil", key
+    expected = {f"svc-{s['name']}" for s in inventory["services"] if s["kind"] in ("http", "job")}
+    assert {k.split("/")[1] for k in found if k.split("/")[1].startswith("svc-")} == expected
+
+
+# ---------------------------------------------------------------- dashboards by shape
+
+
+def test_every_dashboard_is_deterministic_json_for_the_pinned_grafana(tree):
+    found = dashboards(tree)
+    assert {"vigil/vigil-overview", "vigil/vigil-alerts", "vigil/vigil-stack", "vigil/vigil-host",
+            "vigil/vigil-probes"} <= set(found)
+    uids = [d["uid"] for d in found.values()]
+    assert len(set(uids)) == len(uids)
+    for key, d in found.items():
+        path = tree / "grafana/dashboards" / f"{key}.json"
+        assert path.read_text() == json.dumps(d, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        assert d["uid"] == key.split("/")[1] and 0 < len(d["uid"]) <= 40
+        assert d["schemaVersion"] == builder.SCHEMA_VERSION
+        assert "id" not in d, "provisioned dashboards carry no database id"
+        assert "vigil" in d["tags"] and d["title"]
+        assert d["annotations"]["list"][0]["builtIn"] == 1
+
+
+def test_panels_have_unique_ids_and_fit_the_grid_without_overlapping(tree):
+    for key, d in dashboards(tree).items():
+        ids = [p["id"] for p in panels(d)]
+        assert len(set(ids)) == len(ids), key
+        for p in panels(d):
+            g = p["gridPos"]
+            assert all(isinstance(g[k], int) for k in "hwxy"), (key, p["title"])
+            assert g["w"] > 0 and g["h"] > 0 and g["x"] >= 0 and g["y"] >= 0
+            assert g["x"] + g["w"] <= builder.GRID_WIDTH, (key, p["title"])
+        # Rows and the panels shown at once (a collapsed row's panels take room only when opened).
+        boxes = [(g["x"], g["y"], g["x"] + g["w"], g["y"] + g["h"], p["title"])
+                 for p in d["panels"] for g in (p["gridPos"],)]
+        for i, a in enumerate(boxes):
+            for b in boxes[i + 1:]:
+                overlap = a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+                assert not overlap, f"{key}: {a[4]!r} overlaps {b[4]!r}"
+
+
+def test_every_query_names_a_provisioned_datasource_and_defined_variables(tree):
+    provisioned = {d["uid"] for d in load_yaml(tree / "grafana/provisioning/datasources/vigil.yml")["datasources"]}
+    for key, d in dashboards(tree).items():
+        names = set(variables(d)) | set(BUILTINS)
+        for v in d["templating"]["list"]:
+            if v["type"] == "query":
+                assert v["datasource"]["uid"] in provisioned
+        for a in d["annotations"]["list"]:
+            assert a["datasource"] == GRAFANA
+        for p in panels(d):
+            if p["type"] == "row":
+                continue
+            assert p["targets"], (key, p["title"])
+            assert p["datasource"]["uid"] in provisioned, (key, p["title"])
+            refs = [t["refId"] for t in p["targets"]]
+            assert len(set(refs)) == len(refs)
+            for t in p["targets"]:
+                assert t["datasource"]["uid"] in provisioned and t["expr"].strip(), (key, p["title"])
+                used = {a or b or c for a, b, c in VAR.findall(t["expr"])} - {str(i) for i in range(10)}
+                assert used <= names, (key, p["title"], used - names)
+
+
+def test_units_are_grafana_unit_ids(tree):
+    inventory = load_yaml(DATA / "full.yml") if tree != ROOT else load_yaml(ROOT / "inventory.yml")
+    theirs = {p.get("unit", "short") for s in inventory["services"] for p in s.get("panels", [])}
+    for key, d in dashboards(tree).items():
+        for p in panels(d):
+            if p["type"] == "row":
+                continue
+            units = {p["fieldConfig"]["defaults"]["unit"]}
+            units |= {prop["value"] for o in p["fieldConfig"]["overrides"] for prop in o["properties"]
+                      if prop["id"] == "unit"}
+            assert units <= builder.UNITS | theirs, (key, p["title"], units)
+
+
+def test_every_alert_links_to_a_rendered_dashboard(tree):
+    found = {d["uid"]: d for d in dashboards(tree).values()}
+    checked = 0
+    for where, url in dashboard_urls(tree):
+        path = url.split("/d/", 1)[1]
+        uid, _, query = path.partition("?")
+        assert uid in found, f"{where}: {url} names no rendered dashboard"
+        for name, _ in urllib.parse.parse_qsl(query):
+            assert name.startswith("var-") and name[4:] in variables(found[uid]), f"{where}: {url}"
+        checked += 1
+    assert checked > 10
+
+
+def test_dashboard_links_and_data_links_land_on_rendered_dashboards(tree):
+    found = {d["uid"] for d in dashboards(tree).values()}
+    for key, d in dashboards(tree).items():
+        urls = [link["url"] for link in d["links"] if link["type"] == "link"]
+        urls += [link["url"] for p in panels(d) for link in p.get("links", [])]
+        for url in urls:
+            uid = url.split("/d/", 1)[1].partition("?")[0]
+            assert uid in found, (key, url)
+
+
+def test_overview_rows_link_by_the_kinds_own_uid_scheme(full):
+    overview = dashboards(full)["vigil/vigil-overview"]
+    (table,) = [p for p in panels(overview) if p["type"] == "table"]
+    status = table["targets"][0]["expr"]
+    # One term per dashboard scheme, each from its kind module.
+    for path in ('"svc-$1"', '"vigil-host?var-service=$1"', '"vigil-probes?var-service=$1"',
+                 '"vigil-postgres?var-service=$1"', '"vigil-redis?var-service=$1"'):
+        assert path in status
+    links = [prop["value"] for o in table["fieldConfig"]["overrides"] for prop in o["properties"]
+             if prop["id"] == "links"]
+    assert links == [[{"title": "Open its dashboard", "url": "/d/${__data.fields.dashboard}", "targetBlank": False}]]
+    assert "team" in variables(overview)
+
+
+def test_service_dashboards_read_the_thresholds_of_their_alerts(full):
+    d = dashboards(full)["team-payments/svc-checkout"]
+    by_title = {p["title"]: p for p in panels(d)}
+    steps = by_title["Errors"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [(s["value"], s["color"]) for s in steps] == [(None, "green"), (0.005, "orange"), (0.05, "red")]
+    steps = by_title["p95 latency"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert [s["value"] for s in steps] == [None, 0.5, 2.0]
+    # The user's own panels, as written in the inventory.
+    assert by_title["Orders per minute"]["targets"][0]["expr"] == "sum(rate(orders_total[5m])) * 60"
+    assert by_title["Queue depth"]["type"] == "stat"
+    # Deploy markers: Grafana annotations tagged with the service name.
+    (deploys,) = [a for a in d["annotations"]["list"] if a["name"] == "Deploys"]
+    assert deploys["target"] == {"type": "tags", "tags": ["checkout"], "matchAny": False, "limit": 100}
+    # Each preset's route label; a counter without one is broken down by status only.
+    exprs = {k: [t["expr"] for p in panels(v) for t in p.get("targets", [])] for k, v in dashboards(full).items()}
+    assert any("sum by (handler, status)" in e for e in exprs["team-platform/svc-api"])
+    assert any("sum by (http_route, http_response_status_code)" in e for e in exprs["team-platform/svc-gateway"])
+    assert any("sum by (status) (rate(django_http" in e for e in exprs["team-payments/svc-backoffice"])
+    # No latency rules without a histogram: no latency panels either.
+    assert not any("duration" in e for e in exprs["team-data/svc-counter-only"])
+
+
+def test_dashboards_of_many_services_read_recording_rules_not_histograms(full):
+    for key in ("vigil/vigil-overview", "vigil/vigil-alerts", "vigil/vigil-stack"):
+        for p in panels(dashboards(full)[key]):
+            for t in p.get("targets", []):
+                assert "_bucket" not in t["expr"] and "histogram_quantile" not in t["expr"], (key, p["title"])
+                assert "http_requests_total" not in t["expr"], (key, p["title"])
+
+
+# ---------------------------------------------------------------- the builder itself
+
+
+def test_layout_wraps_rows_and_numbers_panels():
+    row = Row("r", tuple(stat(f"s{i}", Target("up"), width=10) for i in range(3)))
+    out = layout([row, Row("collapsed", (timeseries("t", Target("up")),), collapsed=True), Row("last", ())])
+    assert [(p["id"], p["gridPos"]["x"], p["gridPos"]["y"]) for p in out] == [
+        (1, 0, 0), (2, 0, 1), (3, 10, 1), (4, 0, 5), (5, 0, 9), (7, 0, 10)]
+    assert out[4]["panels"][0]["id"] == 6 and out[4]["collapsed"] is True
+
+
+def test_builder_refuses_what_grafana_would_reject():
+    with pytest.raises(ValueError):
+        Dashboard(uid="x" * 41, title="t", rows=())
+    with pytest.raises(ValueError):
+        stat("no query")
+    with pytest.raises(ValueError):
+        timeseries("too wide", Target("up"), width=25)
+    with pytest.raises(ValueError):
+        Variable.custom("v", ["a,b"])
+
+
+def test_variables_and_thresholds_render_grafanas_model():
+    custom = Variable.custom("severity", ["critical", "warning"]).to_dict()
+    assert custom["query"] == "critical,warning" and custom["current"]["value"] == "critical"
+    assert [o["value"] for o in custom["options"]] == ["critical", "warning"]
+    ds = Variable.datasource("ds", "prometheus").to_dict()
+    assert ds["type"] == "datasource" and ds["query"] == "prometheus"
+    q = Variable.from_query("team", "label_values(up, team)", include_all=True).to_dict()
+    assert q["definition"] == q["query"] == "label_values(up, team)" and q["allValue"] == ".*"
+    assert Thresholds.falling(10, 3).to_dict()["steps"] == [
+        {"color": "red", "value": None}, {"color": "orange", "value": 3}, {"color": "green", "value": 10}]
+    assert builder.GRAFANA_IMAGE == f"grafana/grafana:{builder.GRAFANA_VERSION}"
+
+
+# ---------------------------------------------------------------- every query against the real Prometheus
+
+
+INVENTORY = """\
+version: 1
+stack:
+  name: dash
+  team: platform
+  scrape_interval: 1s
+  evaluation_interval: 1s
+  endpoints:
+    prometheus: 127.0.0.1:{prom}
+    alertmanager: 127.0.0.1:{am}
+    grafana: 127.0.0.1:{closed}
+    loki: 127.0.0.1:{closed}
+    alloy: 127.0.0.1:{closed}
+    blackbox: 127.0.0.1:{blackbox}
+    node_exporter: 127.0.0.1:{node}
+    cadvisor: 127.0.0.1:{closed}
+receivers:
+  - name: hook
+    webhook: {{url: "http://127.0.0.1:{closed}/hook"}}
+routing: {{default_receiver: hook}}
+teams:
+  - name: shop
+    notify: {{critical: [hook], warning: [hook]}}
+  - name: platform
+    notify: {{critical: [hook], warning: [hook]}}
+services:
+  - name: shop
+    team: shop
+    kind: http
+    targets: ["127.0.0.1:{shop}"]
+    health_url: http://127.0.0.1:{shop}/health
+    alerts:
+      error_rate: {{warning: 1%, critical: 90%, for: 0s}}
+    panels:
+      - {{title: Requests per minute, expr: 'sum(rate(http_requests_total{{service="shop"}}[1m])) * 60'}}
+      - {{title: Routes, expr: 'count by (route) (http_requests_total{{service="shop"}})', type: table}}
+  - name: worker
+    team: platform
+    kind: job
+    targets: ["127.0.0.1:{worker}"]
+    panels:
+      - {{title: Samples scraped, expr: 'sum(scrape_samples_scraped{{service="worker"}})', type: stat}}
+  - name: site
+    team: shop
+    kind: probe
+    url: http://127.0.0.1:{shop}/ok
+"""
+MUST_SHOW_DATA = ("team-shop/svc-shop", "vigil/vigil-overview", "vigil/vigil-stack")
+EXPORTERS = {"prometheus-node-exporter": "node", "prometheus-blackbox-exporter": "blackbox"}
+
+
+def _exporter(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not on PATH: install it (Debian/Ubuntu: `apt-get install --no-install-recommends "
+                    f"prometheus-node-exporter prometheus-blackbox-exporter`)", pytrace=False)
+    return path
+
+
+def query(url: str, expr: str) -> dict:
+    data = urllib.parse.urlencode({"query": expr}).encode()
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/api/v1/query", data=data), timeout=10) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return json.loads(e.read() or b"{}") | {"status": "error", "code": e.code}
+
+
+def has_data(result: dict) -> bool:
+    return result.get("status") == "success" and any(
+        s["value"][1] not in ("NaN", "+Inf", "-Inf") for s in result["data"]["result"])
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("grafana-live")
+    bins = {role: _exporter(name) for name, role in EXPORTERS.items()}
+    ports = {k: free_port() for k in ("prom", "am", "closed", "shop", "worker", "node", "blackbox")}
+    (tmp / "inventory.yml").write_text(INVENTORY.format(**ports))
+    tree = tmp / "tree"
+    result = run_vigil("generate", "-i", str(tmp / "inventory.yml"), "-o", str(tree))
+    assert result.returncode == 0, result.stderr
+    procs = [Process([sys.executable, str(APP), str(ports[n])], tmp, tmp / f"{n}.log").start()
+             for n in ("shop", "worker")]
+    procs += [
+        Process([bins["node"], f"--web.listen-address=127.0.0.1:{ports['node']}"], tmp, tmp / "node.log").start(),
+        Process([bins["blackbox"], "--config.file=blackbox.yml", f"--web.listen-address=127.0.0.1:{ports['blackbox']}"],
+                tree / "blackbox", tmp / "blackbox.log").start(),
+        alertmanager(tree, ports["am"], tmp / "am-data", tmp / "alertmanager.log").start(),
+    ]
+    prom = prometheus(tree, ports["prom"], tmp / "prom-data", tmp / "prometheus.log").start()
+    procs.append(prom)
+    url = f"http://127.0.0.1:{ports['prom']}"
+    stop = threading.Event()
+    traffic = threading.Thread(target=_traffic, args=(ports["shop"], stop), daemon=True)
+    traffic.start()
+    try:
+        for what, expr in (("the RED rules", 'service:http_request_duration_seconds:p95_rate5m{service="shop"}'),
+                           ("HighErrorRate firing", 'ALERTS{alertname="HighErrorRate",alertstate="firing"}'),
+                           ("every target scraped", 'count(up{kind!="stack"} == 1) >= 5'),
+                           ("every rate over two samples or more", 'min(count_over_time(up[1m])) >= 3'),
+                           ("Alertmanager and the exporters up",
+                            'count(up{service=~"alertmanager|blackbox|stack-host"} == 1) == 3'),
+                           ("the probes", 'probe_success{service="site"} == 1')):
+            wait_for(what, lambda e=expr: has_data(query(url, e)), 45, proc=prom)
+        yield {"url": url, "tree": tree}
+    finally:
+        stop.set()
+        for p in procs:
+            p.stop()
+
+
+def _traffic(port: int, stop: threading.Event) -> None:
+    """Steady requests, one in ten failing, until the test ends."""
+    n = 0
+    while not stop.is_set():
+        path = "/fail" if n % 10 == 0 else "/ok"
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2).read()
+        except (urllib.error.URLError, OSError):
+            pass
+        n += 1
+        stop.wait(0.02)
+
+
+def label_values(url: str, definition: str) -> list[str]:
+    m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", definition)
+    assert m, definition
+    params = urllib.parse.urlencode({"match[]": m.group(1)})
+    series = get_json(f"{url}/api/v1/series?{params}")["data"]
+    return sorted({s[m.group(2)] for s in series if m.group(2) in s})
+
+
+def resolve(url: str, dashboard: dict) -> tuple[dict, dict]:
+    """Variable values as Grafana would use them: (All selected, the first real value of each)."""
+    every, first = dict(BUILTINS), dict(BUILTINS)
+    for v in dashboard["templating"]["list"]:
+        if v["type"] == "query":
+            values = label_values(url, expand(v["query"], first))
+            assert values, f"{dashboard['uid']}: variable {v['name']} has no values: {v['query']}"
+        elif v["type"] == "custom":
+            values = v["query"].split(",")
+        else:
+            continue
+        every[v["name"]] = v.get("allValue", ".*") if v["includeAll"] else values[0]
+        first[v["name"]] = values[0]
+    return every, first
+
+
+def expand(expr: str, values: dict) -> str:
+    def sub(m):
+        name = m.group(1) or m.group(2) or m.group(3)
+        return values.get(name, m.group(0))
+    out = VAR.sub(sub, expr)
+    left = [m.group(0) for m in VAR.finditer(out) if not (m.group(2) or "").isdigit()]
+    assert not left, f"unknown variables {left} in {expr}"
+    return out
+
+
+def test_every_panel_query_runs_and_the_key_dashboards_show_data(live):
+    url, found = live["url"], dashboards(live["tree"])
+    assert set(MUST_SHOW_DATA) <= set(found)
+    errors, empty, ran = [], [], 0
+    for key, d in found.items():
+        every, first = resolve(url, d)
+        for p in panels(d):
+            targets = prom_targets(p)
+            if not targets:
+                continue
+            shown = False
+            for t in targets:
+                for values in (every, first):
+                    result = query(url, expand(t["expr"], values))
+                    ran += 1
+                    if result.get("status") != "success":
+                        errors.append(f"{key} / {p['title']}: {result.get('error')}\n    {t['expr']}")
+                shown |= has_data(query(url, expand(t["expr"], every)))
+            if key in MUST_SHOW_DATA and not shown:
+                empty.append(f"{key} / {p['title']}: {[t['expr'] for t in targets]}")
+    assert not errors, "\n".join(errors)
+    assert not empty, "panels without data:\n" + "\n".join(empty)
+    assert ran > 100
+
+
+def test_overview_links_every_live_service_to_its_rendered_dashboard(live):
+    url, found = live["url"], dashboards(live["tree"])
+    by_uid = {d["uid"]: d for d in found.values()}
+    (table,) = [p for p in panels(found["vigil/vigil-overview"]) if p["type"] == "table"]
+    rows = query(url, expand(table["targets"][0]["expr"], {"team": ".*"}))["data"]["result"]
+    links = {r["metric"]["service"]: r["metric"]["dashboard"] for r in rows}
+    assert links == {"shop": "svc-shop", "worker": "svc-worker", "site": "vigil-probes?var-service=site",
+                     "stack-host": "vigil-host?var-service=stack-host"}
+    for service, path in links.items():
+        uid, _, q = path.partition("?")
+        assert uid in by_uid
+        for name, value in urllib.parse.parse_qsl(q):
+            var = variables(by_uid[uid])[name[4:]]
+            assert value in label_values(url, var["query"]), (service, path)
+
+
+def test_deploy_markers_and_error_panels_of_the_live_service(live):
+    d = dashboards(live["tree"])["team-shop/svc-shop"]
+    by_title = {p["title"]: p for p in panels(d)}
+    result = query(live["url"], expand(by_title["5xx by route"]["targets"][0]["expr"], BUILTINS))
+    assert {s["metric"]["route"] for s in result["data"]["result"]} == {"/fail"}
+    result = query(live["url"], expand(by_title["Alerts"]["targets"][0]["expr"], BUILTINS))
+    assert {s["metric"]["alertname"] for s in result["data"]["result"]} >= {"HighErrorRate"}
