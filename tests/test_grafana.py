@@ -25,7 +25,7 @@ from native import Process, alertmanager, free_port, get_json, prometheus, wait_
 from vigil.dashboards import builder
 from vigil.dashboards.builder import Dashboard, Row, Target, Thresholds, Variable, layout, stat, timeseries
 from vigil.dashboards.datasources import GRAFANA
-from vigil.render.grafana import DASHBOARDS_MOUNT
+from vigil.render.grafana import DASHBOARDS_MOUNT, to_json
 
 APP = Path(__file__).parent / "apps" / "red_app.py"
 BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h", "__range_s": "3600"}
@@ -140,7 +140,7 @@ def test_every_dashboard_is_deterministic_json_for_the_pinned_grafana(tree):
     assert len(set(uids)) == len(uids)
     for key, d in found.items():
         path = tree / "grafana/dashboards" / f"{key}.json"
-        assert path.read_text() == json.dumps(d, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        assert path.read_bytes() == to_json(d)   # canonical: sorted keys, a line per key and per panel
         assert d["uid"] == key.split("/")[1] and 0 < len(d["uid"]) <= 40
         assert d["schemaVersion"] == builder.SCHEMA_VERSION
         assert "id" not in d, "provisioned dashboards carry no database id"
