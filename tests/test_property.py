@@ -63,6 +63,11 @@ def slugs(max_len: int = 20):
 service_names = slugs(36).filter(lambda s: s not in RESERVED_SERVICE_NAMES)
 env_vars = st.from_regex(r"\A[A-Z][A-Z0-9_]{0,20}\Z")
 metric_names = st.from_regex(r"\A[a-zA-Z_:][a-zA-Z0-9_:]{0,24}\Z")
+# PromQL words: a user who writes `bool > 5` wrote bad PromQL (Vigil does not parse expressions).
+PROMQL_WORDS = {"and", "or", "unless", "atan2", "on", "ignoring", "group_left", "group_right", "bool", "by",
+                "without", "offset", "start", "end", "inf", "nan", "sum", "avg", "count", "min", "max", "group",
+                "stddev", "stdvar", "topk", "bottomk", "count_values", "quantile", "limitk", "limit_ratio"}
+user_metric_names = metric_names.filter(lambda n: n.lower() not in PROMQL_WORDS)
 idents = st.from_regex(r"\A[a-zA-Z_][a-zA-Z0-9_]{0,14}\Z")
 label_names = (st.sampled_from(["tier", "region", "zone", "status", "code", "mode", "device", "mountpoint",
                                 "env", "stack", "route", "method", "cpu", "quantile", "rule_group", "exported_job"])
@@ -197,7 +202,7 @@ SUMMARIES = ["Queue is backing up", "{{ $labels.instance }} is over its limit",
 
 @st.composite
 def user_rule(draw, name: str):
-    metric = draw(metric_names)
+    metric = draw(user_metric_names)
     limit = draw(st.integers(1, 1000))
     instance = draw(st.sampled_from(["a", "worker:9100", "10.0.0.1:80"]))
     extra = draw(st.sampled_from([{}, {"queue": "default"}, {"shard": "2"}]))
@@ -584,6 +589,11 @@ BAD_DURATIONS = ["5 minutes", "1.5s", "-1s", "15", "1h 30m", "", "5M", "30m1h", 
                  [], {"s": 1}]
 BAD_INTERVALS = ["0s", "500ms", "2m", "1h"]     # durations, but outside 1s..1m
 BAD_PERCENTS = ["150%", "-1%", "abc", "5%%", "", "1,5%", "nan", "inf", 101, -0.5, True, [], {"p": 1}]
+BAD_TEMPLATES = ["Backlog {{ x }}", "Backlog {{ $labels.instance", "{{ $nope }} waiting", "{{ end }}"]  # Go says no
+# The annotations of a rule with a test: Vigil states the expanded text, and expands only
+# $labels.NAME, $value and $value | humanize, humanizePercentage or humanizeDuration.
+UNEXPANDABLE_TEMPLATES = ["{{ $labels.instance | toUpper }} backlog", "{{ .Labels.instance }} backlog",
+                          "{{ $externalLabels.env }} backlog", "{{ humanize $value }} waiting"]
 BAD_VALUES = [  # path (relative, inside the document) -> a value that is never valid there
     (("version",), [2, "1", "one", None]),
     (("stack", "name"), [123, "Demo", "demo_stack", "-demo", "demo-", "", ["demo"], "x" * 64]),
@@ -648,7 +658,7 @@ def corrupted(draw) -> tuple[str, str | bytes]:
     services = bad.get("services", [])
     what = draw(st.sampled_from(["unknown-key", "delete", "reference", "duration", "interval", "percent",
                                  "threshold-order", "bad-value", "service-bad-value", "wrong-type", "duplicate",
-                                 "yaml"]))
+                                 "template", "yaml"]))
 
     if what == "delete":
         path = draw(st.sampled_from(_required(bad)))
@@ -721,6 +731,12 @@ def corrupted(draw) -> tuple[str, str | bytes]:
         else:
             new = draw(st.sampled_from([{"x_bogus": [1]}, [[1]]]))
         _get(bad, path[:-1])[path[-1]] = new
+    elif what == "template":
+        rules = [r for s in services for r in s.get("rules", [])]
+        assume(rules)
+        rule = draw(st.sampled_from(rules))
+        rule[draw(st.sampled_from(["summary", "description"]))] = draw(st.sampled_from(
+            BAD_TEMPLATES + (UNEXPANDABLE_TEMPLATES if "test" in rule else [])))
     elif what == "duplicate":
         sections = [s for s in ("receivers", "teams", "services") if bad.get(s)]
         section = draw(st.sampled_from(sections + ["rules"] * any(s.get("rules") for s in services)))
