@@ -629,3 +629,27 @@ def test_empty_label_values_are_rejected(tmp_path):
     found = problems(tmp_path, add("    labels: {tier: ''}"))
     assert [(p.line, p.where) for p in found] == [(17, "services[0].labels.tier")]
     assert "Prometheus drops empty labels" in found[0].message
+
+
+@pytest.mark.parametrize("lines,line,where,message", [
+    (("    instrumentation: {requests: bool}",), 17, "services[0].instrumentation.requests", "PromQL keyword"),
+    (("    rules:", "      - {alert: Q, expr: q > 1, summary: 'Backlog {{ x }}'}"), 18, "services[0].rules[0].summary",
+     "invalid template: function 'x' is not defined"),
+    (("    rules:", "      - {alert: Q, expr: q > 1, summary: 'Backlog {{ $labels.instance'}"), 18,
+     "services[0].rules[0].summary", "invalid template: unclosed"),
+    (("    rules:", "      - {alert: Q, expr: q > 1, summary: ok, labels: {where: '{{ $nope }}'}}"), 18,
+     "services[0].rules[0].labels.where", "invalid template: undefined variable $nope"),
+    (("    rules:", "      - alert: Q", "        expr: q > 1", "        summary: '{{ $labels.instance | toUpper }}'",
+      "        test: {series: {q: 5}}"), 20, "services[0].rules[0].summary", "Vigil cannot expand"),
+])
+def test_what_prometheus_would_refuse_is_caught_early(tmp_path, lines, line, where, message):
+    found = problems(tmp_path, add(*lines))
+    assert [(p.line, p.where) for p in found] == [(line, where)]
+    assert message in found[0].message
+
+
+def test_remote_write_names_are_unique(tmp_path):
+    text = edit("  name: demo\n", "  name: demo\n  remote_write:\n    - {url: 'https://a.example.com/push', name: m}\n"
+                                  "    - {url: 'https://b.example.com/push', name: m}\n")
+    found = problems(tmp_path, text)
+    assert [(p.line, p.where) for p in found] == [(6, "stack.remote_write[1].name")]

@@ -88,8 +88,9 @@ def expand(template: str, labels: dict, value: float | None) -> str:
     """Expand `{{ $labels.x }}` and `{{ $value | fn }}`; anything else is an error."""
     def one(m: re.Match) -> str:
         action = m.group(1)
-        if action.startswith("$labels."):
-            return labels.get(action[len("$labels."):], "")
+        label = re.fullmatch(r"\$labels\.(\w+)", action)
+        if label:
+            return labels.get(label.group(1), "")
         head, _, fn = (p.strip() for p in action.partition("|"))
         if head == "$value" and value is not None and not fn:
             return go_value(value)
@@ -97,6 +98,41 @@ def expand(template: str, labels: dict, value: float | None) -> str:
             return _FUNCS[fn](value)
         raise ValueError(f"Vigil cannot expand {{{{ {action} }}}}")
     return _ACTION.sub(one, template)
+
+
+# What Go's text/template and Prometheus' template functions know: the first word of an action.
+_KEYWORDS = {"if", "else", "end", "range", "with", "template", "define", "block", "break", "continue", "nil"}
+_FUNCTIONS = {"humanize", "humanize1024", "humanizeDuration", "humanizePercentage", "humanizeTimestamp",
+              "title", "toUpper", "toLower", "printf", "print", "println", "query", "first", "label", "value",
+              "strvalue", "sortByLabel", "match", "reReplaceAll", "safeHtml", "stripPort", "stripDomain", "args",
+              "tmpl", "graphLink", "tableLink", "pathPrefix", "externalURL", "parseDuration", "len", "index",
+              "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "not", "urlquery", "html", "js", "call", "slice"}
+
+
+def template_problem(text: str) -> str | None:
+    """A rough check of a Go template (what Prometheus would refuse): unclosed
+    actions, unknown functions or variables, unbalanced if/range/with ... end."""
+    if text.count("{{") != text.count("}}") or re.search(r"\{\{(?:(?!\}\}).)*\{\{", text, re.S):
+        return "unclosed {{ ... }} action"
+    depth = 0
+    for action in _ACTION.findall(text):
+        word = action.strip("- ").split(" ", 1)[0].split("|", 1)[0].strip()
+        head = word.split(".", 1)[0]
+        if word.startswith("/*") or word == "" or word.startswith(("(", '"')) or word.startswith("."):
+            continue
+        if head.startswith("$"):
+            if head not in ("$labels", "$value", "$externalLabels", "$externalURL", "$"):
+                return f"undefined variable {head}"
+            continue
+        if word in ("if", "range", "with", "define", "block"):
+            depth += 1
+        elif word == "end":
+            depth -= 1
+            if depth < 0:
+                return "{{ end }} without an opening if, range or with"
+        elif word not in _KEYWORDS and word not in _FUNCTIONS:
+            return f"function {word!r} is not defined"
+    return "unclosed if, range or with (missing {{ end }})" if depth else None
 
 
 def uses_value(template: str) -> bool:

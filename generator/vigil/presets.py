@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 METRIC_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+# Names PromQL reads as keywords or numbers where the rules put a metric name.
+PROMQL_WORDS = {"bool", "inf", "nan", "on", "ignoring", "group_left", "group_right", "atan2", "and", "unless",
+                "offset"}
 LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
@@ -73,6 +76,8 @@ def resolve(raw: object) -> tuple[Optional[Instrumentation], list[tuple[tuple, s
         is_label = key.endswith("_label")
         if not isinstance(value, str) or not (LABEL_RE if is_label else METRIC_RE).match(value):
             problems.append(((key,), f"invalid {'label' if is_label else 'metric'} name {value!r}"))
+        elif not is_label and value.lower() in PROMQL_WORDS:
+            problems.append(((key,), f"{value!r} is a PromQL keyword, not usable as a metric name here"))
         elif key == "duration" and value.endswith("_bucket"):
             problems.append(((key,), f"give the histogram's base name, without _bucket: {value[:-7]!r}"))
     if problems:

@@ -121,7 +121,8 @@ def _fill(series: Series, n: int) -> list[tuple[str, str]]:
 
 def expected(alert: Alert, out_labels: dict, value: Optional[float]) -> Expect:
     """What promtool should see: the expression's labels plus the rule's, annotations expanded."""
-    return Expect({**out_labels, **alert.labels},
+    labels = {k: expand(v, out_labels, value) if "{{" in v else v for k, v in alert.labels.items()}
+    return Expect({**out_labels, **labels},
                   {k: expand(v, out_labels, value) for k, v in alert.annotations.items()})
 
 
@@ -171,7 +172,7 @@ def threshold_tests(alerts: Sequence[Alert], levels: Sequence[Level], series_at:
         under, over = (lv.threshold * 1.1, lv.threshold * 0.9) if falling else (lv.threshold * 0.9, lv.threshold * 1.1)
         if cap is not None:
             over = min(over, (lv.threshold + cap) / 2)
-        values += [v for v in (float(f"{under:.6g}"), float(f"{over:.6g}")) if v not in values]
+        values += [v for v in (_clear(under), _clear(over)) if v not in values]
     tests = []
     for value in values:
         crossed = [a for a, lv in zip(alerts, levels) if (value < lv.threshold if falling else value > lv.threshold)]
@@ -182,6 +183,20 @@ def threshold_tests(alerts: Sequence[Alert], levels: Sequence[Level], series_at:
             tests.append(silent_test(label, name, series_at(value), timing, max(a.for_ for a in alerts) + start,
                                      settle))
     return tests
+
+
+def _clear(x: float) -> float:
+    """x to 6 digits, moved off a rounding tie of the 4-digit text that
+    annotations print (float error in a PromQL ratio could tip a tie either
+    way). Durations of a minute and more print whole seconds from exact data."""
+    from .humanize import humanize, humanize_duration, humanize_percentage
+    v = float(f"{x:.6g}")
+    for _ in range(20):
+        texts = (humanize, humanize_percentage) + ((humanize_duration,) if abs(v) < 60 else ())
+        if all(f(v * (1 - 1e-9)) == f(v * (1 + 1e-9)) for f in texts):
+            break
+        v = float(f"{v * 1.0001:.6g}")
+    return v
 
 
 def _num(x: float) -> str:

@@ -187,6 +187,15 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
                 seen_here.add(name) if isinstance(name, str) else None
     stack = data.get("stack") if isinstance(data.get("stack"), dict) else {}
     _ref(doc, ("stack", "team"), stack.get("team"), teams, "team", problems)
+    seen_rw: dict = {}
+    remote_write = stack.get("remote_write") if isinstance(stack.get("remote_write"), list) else []
+    for i, rw in enumerate(remote_write):
+        name = rw.get("name") if isinstance(rw, dict) else None
+        if isinstance(name, str) and name in seen_rw:
+            problems.append(doc.problem(("stack", "remote_write", i, "name"),
+                                        f"duplicate name {name!r} (also remote_write[{seen_rw[name]}])"))
+        elif isinstance(name, str):
+            seen_rw[name] = i
     for key in ("scrape_interval", "evaluation_interval"):
         try:
             d = Duration.parse(stack[key])

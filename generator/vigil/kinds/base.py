@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Optional
 
 from ..errors import did_you_mean
-from ..humanize import expand, uses_value
+from ..humanize import expand, template_problem, uses_value
 from ..inventory import Service, Stack
 from ..rules import Alert, Check, RuleGroup, RuleTest, Series, Timing, expected, firing_tests, \
     selector, series_labels, silent_test
@@ -213,23 +213,28 @@ def user_rules(service: Service, ctx: Context, dashboard: str) -> tuple[list[Ale
 
 
 def user_rule_problems(service: Service) -> list:
-    """A rule with example series gets a test that states its exact annotations:
-    Vigil must be able to expand them."""
+    """Templates Prometheus would refuse; and, for a rule with example series,
+    annotations and labels Vigil must expand to state the alert it expects."""
     out = []
     for i, rule in enumerate(service.rules):
-        if rule.test is None:
-            continue
-        for key in ("summary", "description"):
-            text = getattr(rule, key)
+        texts = [((key,), getattr(rule, key)) for key in ("summary", "description")]
+        texts += [(("labels", k), v) for k, v in rule.labels.items()]
+        for path, text in texts:
+            bad = template_problem(text)
+            if bad:
+                out.append((("rules", i) + path, f"invalid template: {bad}"))
+                continue
+            if rule.test is None:
+                continue
             if uses_value(text) and rule.test.value is None:
-                out.append((("rules", i, "test", "value"), f"{key} uses $value: give test.value, "
+                out.append((("rules", i, "test", "value"), f"{path[-1]} uses $value: give test.value, "
                                                            f"the value the alert fires with"))
                 continue
             try:
                 expand(text, {}, rule.test.value if rule.test.value is not None else 0.0)
             except ValueError as e:
-                out.append((("rules", i, key), f"{e}: with a test, annotations may use $labels.NAME, $value "
-                                              f"and $value | humanize, humanizePercentage or humanizeDuration"))
+                out.append((("rules", i) + path, f"{e}: with a test, templates may use $labels.NAME, $value "
+                                                f"and $value | humanize, humanizePercentage or humanizeDuration"))
     return out
 
 
