@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 from .humanize import expand
+from .quoting import double_quoted
 from .units import Duration
 
 Series = list[tuple[str, str]]          # (promtool series selector, values with {n} for the sample count)
@@ -91,22 +92,8 @@ def series_labels(selector: str) -> dict:
     return out
 
 
-def promql_string(value: str) -> str:
-    """A PromQL double-quoted string (Go's escapes)."""
-    out = []
-    for ch in value:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch.isprintable():
-            out.append(ch)
-        else:
-            n = ord(ch)
-            out.append(f"\\x{n:02x}" if n < 0x80 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}")
-    return '"' + "".join(out) + '"'
-
-
 def selector(metric: str, labels: dict) -> str:
-    return metric + "{" + ",".join(f"{k}={promql_string(v)}" for k, v in labels.items()) + "}"
+    return metric + "{" + ",".join(f"{k}={double_quoted(v)}" for k, v in labels.items()) + "}"
 
 
 def _ceil_to(t: int, timing: "Timing") -> Duration:

@@ -1,0 +1,16 @@
+"""One double-quoted string syntax that both YAML and PromQL (Go) read alike:
+printable characters as they are; quotes and backslashes escaped; the rest as
+\\xXX (ASCII), \\uXXXX or \\UXXXXXXXX — never JSON's surrogate pairs, which Go refuses."""
+
+
+def double_quoted(value: str) -> str:
+    out = []
+    for ch in value:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            n = ord(ch)
+            out.append(f"\\x{n:02x}" if n < 0x80 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}")
+    return '"' + "".join(out) + '"'
