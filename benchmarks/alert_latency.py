@@ -71,7 +71,7 @@ def one_run(profile: tuple, rng: random.Random) -> float:
         for args in (("generate",), ("secrets", "--env", str(tmp / ".env"))):
             assert run_vigil(*args, "-i", str(tmp / "inventory.yml"), "-o", str(tmp)).returncode == 0
         app = Process([sys.executable, str(ROOT / "tests/apps/red_app.py"), str(ports["app"])], tmp, tmp / "app.log")
-        am = alertmanager(tmp, ports["am"], tmp / "am-data", tmp / "am.log")
+        am = alertmanager(tmp / "alertmanager", ports["am"], tmp / "am-data", tmp / "am.log")
         prom = prometheus(tmp, ports["prom"], tmp / "prom-data", tmp / "prom.log")
         procs = [app.start(), am.start(), prom.start()]
         try:

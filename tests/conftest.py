@@ -9,18 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from vigil.check import INSTALL
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-INSTALL_HINT = ("install it: `make tools` (Debian/Ubuntu as root), or "
-                "`apt-get install --no-install-recommends prometheus prometheus-alertmanager "
-                "prometheus-node-exporter prometheus-blackbox-exporter`")
 
 
 def tool(name: str) -> str:
     """Path of a real binary; a missing one fails the test, saying how to install it."""
     path = shutil.which(name)
     if path is None:
-        pytest.fail(f"{name} is not on PATH: {INSTALL_HINT}", pytrace=False)
+        pytest.fail(f"{name} is not on PATH: {INSTALL}", pytrace=False)
     return path
 
 

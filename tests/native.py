@@ -74,8 +74,8 @@ def prometheus(tree: Path, port: int, data: Path, log: Path) -> Process:
                     "--rules.alert.resend-delay=1s"], tree / "prometheus", log)
 
 
-def alertmanager(tree: Path, port: int, data: Path, log: Path) -> Process:
+def alertmanager(config_dir: Path, port: int, data: Path, log: Path) -> Process:
     # Run from its config directory: Alertmanager reads *_file paths relative to its working directory.
     return Process([tool("prometheus-alertmanager"), "--config.file=alertmanager.yml", f"--storage.path={data}",
                     f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-                    f"--web.external-url=http://127.0.0.1:{port}"], tree / "alertmanager", log)
+                    f"--web.external-url=http://127.0.0.1:{port}"], config_dir, log)

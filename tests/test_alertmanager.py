@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -34,9 +33,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DATA, INSTALL_HINT, ROOT, render_tree, tool
+import native
+from conftest import DATA, ROOT, render_tree, tool
+from native import free_port, wait_for
 from vigil import inbox, live
 from vigil.errors import InventoryError
+from vigil.units import Duration
 from vigil.validate import load_inventory
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "templates"
@@ -134,19 +136,8 @@ def team_route(cfg: dict, team: str) -> dict:
     return found[0]
 
 
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-
-
 def seconds(duration: str) -> float:
-    parts = re.findall(r"(\d+)(ms|s|m|h|d|w|y)", duration)
-    assert parts and "".join(n + u for n, u in parts) == duration, f"not a Prometheus duration: {duration!r}"
-    return sum(int(n) * _UNITS[u] for n, u in parts)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return Duration.parse(duration).seconds
 
 
 def copy_alertmanager(tree: Path, dest: Path) -> Path:
@@ -440,43 +431,18 @@ def test_inhibit_rules_as_rendered(trees):
                 "equal": ["service"]} in rules, name
 
 
-def _alertmanager_binary() -> str:
-    for name in ("alertmanager", "prometheus-alertmanager"):
-        if shutil.which(name):
-            return shutil.which(name)
-    pytest.fail(f"alertmanager is not on PATH: {INSTALL_HINT}", pytrace=False)
-
-
 @contextlib.contextmanager
 def running_alertmanager(am_dir: Path, data: Path):
+    """The real Alertmanager on a free port, from tests/native.py."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = open(data / "alertmanager.log", "w")
-    proc = subprocess.Popen([_alertmanager_binary(), "--config.file=alertmanager.yml", f"--storage.path={data}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-                             f"--web.external-url={url}"],
-                            cwd=am_dir, stdout=log, stderr=subprocess.STDOUT)
+    am = native.alertmanager(am_dir, port, data / "am-data", data / "alertmanager.log").start()
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None, (data / "alertmanager.log").read_text()
-            assert time.monotonic() < deadline, "alertmanager did not become ready"
-            time.sleep(0.1)
+        wait_for("Alertmanager ready", lambda: urllib.request.urlopen(f"{url}/-/ready", timeout=1).status == 200,
+                 20, every=0.1, proc=am)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        am.stop()
 
 
 def test_inhibitions_in_the_real_alertmanager(trees, tmp_path):

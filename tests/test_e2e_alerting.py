@@ -83,7 +83,7 @@ def stack(tmp_path_factory):
         assert result.returncode == 0, result.stderr
     apps = {name: Process([sys.executable, str(APP), str(ports[name])], tmp, tmp / f"{name}.log").start()
             for name in ("checkout", "cart")}
-    am = alertmanager(tree, ports["am"], tmp / "am-data", tmp / "alertmanager.log").start()
+    am = alertmanager(tree / "alertmanager", ports["am"], tmp / "am-data", tmp / "alertmanager.log").start()
     prom = prometheus(tree, ports["prom"], tmp / "prom-data", tmp / "prometheus.log").start()
     env = {"tmp": tmp, "ports": ports, "inbox": slack.inbox, "apps": apps, "am": am, "prom": prom,
            "prom_url": f"http://127.0.0.1:{ports['prom']}", "am_url": f"http://127.0.0.1:{ports['am']}"}

@@ -394,7 +394,7 @@ def live(tmp_path_factory):
         Process([bins["node"], f"--web.listen-address=127.0.0.1:{ports['node']}"], tmp, tmp / "node.log").start(),
         Process([bins["blackbox"], "--config.file=blackbox.yml", f"--web.listen-address=127.0.0.1:{ports['blackbox']}"],
                 tree / "blackbox", tmp / "blackbox.log").start(),
-        alertmanager(tree, ports["am"], tmp / "am-data", tmp / "alertmanager.log").start(),
+        alertmanager(tree / "alertmanager", ports["am"], tmp / "am-data", tmp / "alertmanager.log").start(),
     ]
     prom = prometheus(tree, ports["prom"], tmp / "prom-data", tmp / "prometheus.log").start()
     procs.append(prom)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-INSTALL = ("install it: `make tools` (Debian/Ubuntu as root), or "
-           "`apt-get install --no-install-recommends prometheus prometheus-alertmanager`")
+INSTALL = ("install it: `make tools` (Debian/Ubuntu as root), or `apt-get install --no-install-recommends "
+           "prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter`")
 
 
 class MissingTool(Exception):

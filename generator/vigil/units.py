@@ -67,10 +67,5 @@ def parse_percent(value: object) -> Decimal:
     return pct
 
 
-def ratio(pct: Decimal) -> str:
-    """A percent as the ratio PromQL compares with: 99.9 -> '0.999'."""
-    return format((pct / 100).normalize(), "f")
-
-
 def percent_text(pct: Decimal) -> str:
     return format(pct.normalize(), "f") + "%"

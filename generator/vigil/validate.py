@@ -13,7 +13,6 @@ from pathlib import Path as FsPath
 
 from pydantic import BaseModel, ValidationError
 
-from . import presets  # noqa: F401  (kinds use it; imported here so errors surface early)
 from .errors import InventoryError, Problem, did_you_mean
 from .inventory import Inventory, Receiver, Service
 from .kinds import BUILTIN_ALERTNAMES, KINDS
