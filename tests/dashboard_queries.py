@@ -14,7 +14,7 @@ from pathlib import Path
 
 from native import get_json
 
-BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h", "__range_s": "3600"}
+BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__auto": "1m", "__range": "1h", "__range_s": "3600"}
 VAR = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 
 
@@ -73,13 +73,16 @@ def label_values(url: str, definition: str) -> list[str]:
     return sorted({s[m.group(2)] for s in series if m.group(2) in s})
 
 
-def resolve(url: str, dashboard: dict) -> tuple[dict, dict]:
-    """Variable values as Grafana would use them: (All selected, the first real value of each)."""
+def resolve(url: str, dashboard: dict, may_be_empty: bool = False) -> tuple[dict, dict]:
+    """Variable values as Grafana would use them: (All selected, the first real value of each).
+    `may_be_empty`: a dashboard whose source does not run here gets "none" for a variable without values."""
     every, first = dict(BUILTINS), dict(BUILTINS)
     for v in dashboard["templating"]["list"]:
         if v["type"] == "query":
-            values = label_values(url, expand(v["query"], first))
+            values = label_values(url, expand(v["query"], first)) or (["none"] if may_be_empty else [])
             assert values, f"{dashboard['uid']}: variable {v['name']} has no values: {v['query']}"
+        elif v["type"] == "textbox":
+            values = [v["query"]]
         elif v["type"] == "custom":
             values = v["query"].split(",")
         else:

@@ -30,7 +30,9 @@ from dashboard_queries import (
     traffic,
     variables,
 )
+from logql import parse_errors
 from native import Process, alertmanager, free_port, prometheus, wait_for
+from vigil import runbooks
 from vigil.dashboards import builder
 from vigil.dashboards.builder import (
     Dashboard,
@@ -43,7 +45,9 @@ from vigil.dashboards.builder import (
     timeseries,
 )
 from vigil.dashboards.datasources import GRAFANA
+from vigil.kinds import BUILTIN_ALERTNAMES
 from vigil.render.grafana import DASHBOARDS_MOUNT, to_json
+from vigil.runbooks import RUNBOOKS
 
 APP = Path(__file__).parent / "apps" / "red_app.py"
 
@@ -56,12 +60,17 @@ def load_yaml(path: Path):
     return yaml.safe_load(path.read_text())
 
 
-def dashboard_urls(tree: Path):
+def alert_rules(tree: Path):
     for path in sorted((tree / "prometheus/rules").rglob("*.yml")):
         for group in load_yaml(path)["groups"]:
             for rule in group["rules"]:
                 if "alert" in rule:
-                    yield f"{path.name}: {rule['alert']}", rule["annotations"]["dashboard_url"]
+                    yield path, rule
+
+
+def dashboard_urls(tree: Path):
+    for path, rule in alert_rules(tree):
+        yield f"{path.name}: {rule['alert']}", rule["annotations"]["dashboard_url"]
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +182,7 @@ def test_every_query_names_a_provisioned_datasource_and_defined_variables(tree):
         for a in d["annotations"]["list"]:
             assert a["datasource"] == GRAFANA
         for p in panels(d):
-            if p["type"] == "row":
+            if p["type"] in ("row", "text"):
                 continue
             assert p["targets"], (key, p["title"])
             assert p["datasource"]["uid"] in provisioned, (key, p["title"])
@@ -183,6 +192,22 @@ def test_every_query_names_a_provisioned_datasource_and_defined_variables(tree):
                 assert t["datasource"]["uid"] in provisioned and t["expr"].strip(), (key, p["title"])
                 used = {a or b or c for a, b, c in VAR.findall(t["expr"])} - {str(i) for i in range(10)}
                 assert used <= names, (key, p["title"], used - names)
+
+
+def test_every_logql_query_parses_with_grafanas_grammar(tree):
+    """Loki cannot run here: its queries go through Grafana's own LogQL parser, with the
+    variables filled in as Grafana would; each service dashboard has its log panels."""
+    found = []
+    for key, d in dashboards(tree).items():
+        for p in panels(d):
+            for t in p.get("targets", []):
+                if t["datasource"]["type"] == "loki":
+                    found.append((f"{key} / {p['title']}", expand(t["expr"], {**BUILTINS, "search": "req-1.2"})))
+    errors = [f"{where}: {err}\n    {expr}" for (where, expr), err in zip(found, parse_errors([e for _, e in found]))
+              if err]
+    assert not errors, "\n".join(errors)
+    services = [k for k in dashboards(tree) if k.split("/")[1].startswith("svc-")]
+    assert services and len(found) == 3 * len(services)
 
 
 def test_units_are_grafana_unit_ids(tree):
@@ -209,6 +234,25 @@ def test_every_alert_links_to_a_rendered_dashboard(tree):
             assert name.startswith("var-") and name[4:] in variables(found[uid]), f"{where}: {url}"
         checked += 1
     assert checked > 10
+
+
+def test_every_alert_has_a_runbook_where_it_links(tree):
+    """Vigil's own alerts have written runbooks (no more, no fewer); every rendered alert
+    has a panel titled with its name on the runbooks dashboard, where its default link lands."""
+    assert set(RUNBOOKS) == BUILTIN_ALERTNAMES
+    assert all(book.means and book.check for book in RUNBOOKS.values())
+    books = dashboards(tree)[f"vigil/{runbooks.DASHBOARD}"]
+    titles = {p["title"].split(" (")[0]: p for p in panels(books) if p["type"] == "text"}
+    checked, linked = 0, 0
+    for path, rule in alert_rules(tree):
+        assert rule["alert"] in titles, f"{path.name}: {rule['alert']} has no runbook panel"
+        assert titles[rule["alert"]]["options"]["content"].strip()
+        url = rule["annotations"]["runbook_url"]
+        if f"/d/{runbooks.DASHBOARD}#" in url:
+            assert url.endswith(f"#{rule['alert'].lower()}")
+            linked += 1
+        checked += 1
+    assert checked > 10 and linked > (10 if tree == ROOT else -1)
 
 
 def test_dashboard_links_and_data_links_land_on_rendered_dashboards(tree):
@@ -247,7 +291,8 @@ def test_service_dashboards_read_the_thresholds_of_their_alerts(full):
     assert by_title["Queue depth"]["type"] == "stat"
     # Deploy markers: Grafana annotations tagged with the service name.
     (deploys,) = [a for a in d["annotations"]["list"] if a["name"] == "Deploys"]
-    assert deploys["target"] == {"type": "tags", "tags": ["checkout"], "matchAny": False, "limit": 100}
+    assert deploys["target"] == {"type": "tags", "tags": ["deploy", "service:checkout"], "matchAny": False,
+                                 "limit": 100}
     # Each preset's route label; a counter without one is broken down by status only.
     exprs = {k: [t["expr"] for p in panels(v) for t in p.get("targets", [])] for k, v in dashboards(full).items()}
     assert any("sum by (handler, status)" in e for e in exprs["team-platform/svc-api"])
@@ -351,6 +396,10 @@ services:
     url: http://127.0.0.1:{shop}/ok
 """
 MUST_SHOW_DATA = ("team-shop/svc-shop", "vigil/vigil-overview", "vigil/vigil-stack")
+# cAdvisor has no Debian package (and there is no Docker host to watch): its queries must
+# run without error, but nothing here can give them data.
+NOT_HERE = ("vigil/vigil-containers",)
+CADVISOR = "container_"
 EXPORTERS = {"prometheus-node-exporter": "node", "prometheus-blackbox-exporter": "blackbox"}
 
 
@@ -406,7 +455,7 @@ def test_every_panel_query_runs_and_the_key_dashboards_show_data(live):
     assert set(MUST_SHOW_DATA) <= set(found)
     errors, empty, ran = [], [], 0
     for key, d in found.items():
-        every, first = resolve(url, d)
+        every, first = resolve(url, d, may_be_empty=key in NOT_HERE)
         for p in panels(d):
             targets = prom_targets(p)
             if not targets:
@@ -419,7 +468,7 @@ def test_every_panel_query_runs_and_the_key_dashboards_show_data(live):
                     if result.get("status") != "success":
                         errors.append(f"{key} / {p['title']}: {result.get('error')}\n    {t['expr']}")
                 shown |= has_data(query(url, expand(t["expr"], every)))
-            if key in MUST_SHOW_DATA and not shown:
+            if key in MUST_SHOW_DATA and not shown and not any(CADVISOR in t["expr"] for t in targets):
                 empty.append(f"{key} / {p['title']}: {[t['expr'] for t in targets]}")
     assert not errors, "\n".join(errors)
     assert not empty, "panels without data:\n" + "\n".join(empty)

@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import check, envfile, inbox, live
+from . import annotate, check, envfile, inbox, live
 from .errors import InventoryError, did_you_mean
 from .plan import plan
 from .render import render
@@ -137,6 +137,25 @@ def cmd_test_notify(args) -> int:
     return 0
 
 
+def cmd_annotate(args) -> int:
+    inventory = _inventory(args)
+    if inventory is None:
+        return EXIT_INVALID
+    by_name = {s.name: s for s in inventory.services}
+    if args.service not in by_name:
+        hint = did_you_mean(args.service, list(by_name)) or f" (services: {', '.join(by_name)})"
+        print(f"{args.inventory}: no service {args.service!r}{hint}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        auth = annotate.credential(Path(args.env))
+        ident = annotate.post(args.grafana_url, auth, by_name[args.service], args.text, args.tag)
+    except annotate.Failed as e:
+        print(f"vigil annotate: {e}", file=sys.stderr)
+        return 1
+    print(f"annotation {ident} on {args.service}: {args.text}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="vigil", description="Render a Prometheus/Alertmanager/Grafana/Loki "
                                                                  "stack from one inventory.")
@@ -171,6 +190,15 @@ def main(argv=None) -> int:
     tn.add_argument("--receiver", help="only this receiver")
     tn.add_argument("--alertmanager-url", default=live.ALERTMANAGER_URL)
     tn.set_defaults(run=cmd_test_notify)
+    an = sub.add_parser("annotate", help="mark a deploy (or anything) on a service's dashboard in Grafana")
+    an.add_argument("-i", "--inventory", default="inventory.yml")
+    an.add_argument("--service", required=True, help="the inventory service it concerns")
+    an.add_argument("--text", required=True, help="what happened, e.g. 'deploy v1.4.2 (abc123)'")
+    an.add_argument("--tag", action="append", default=[], help="one more tag (repeatable)")
+    an.add_argument("--grafana-url", default=annotate.GRAFANA_URL)
+    an.add_argument("--env", default=".env", help="where GRAFANA_TOKEN or the admin password are (default: .env)")
+    an.set_defaults(run=cmd_annotate)
+
     c = sub.add_parser("check", help="run promtool and amtool over the rendered tree")
     c.add_argument("-o", "--output", default=".", help="the rendered tree (default: here)")
     c.set_defaults(run=lambda a: check.run(Path(a.output)))

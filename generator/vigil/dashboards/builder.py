@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
-from .datasources import GRAFANA, PROMETHEUS
+from .datasources import GRAFANA, LOKI, PROMETHEUS
 
 # The Grafana build Vigil renders for: grafana/grafana (the grafana-oss image
 # stopped receiving releases with 12.4/13.0). Its dashboard JSON model is at
@@ -49,6 +49,8 @@ class Target:
             out["legendFormat"] = self.legend
         if self.table:
             out["format"] = "table"
+        if self.datasource["type"] == LOKI["type"]:
+            out["queryType"] = "instant" if self.instant else "range"
         return out
 
 
@@ -127,7 +129,7 @@ class DashboardList:
 
 @dataclass(frozen=True)
 class Panel:
-    type: str                            # timeseries, stat, gauge, bargauge, table, logs
+    type: str                            # timeseries, stat, gauge, bargauge, table, logs, text
     title: str
     targets: tuple[Target, ...]
     unit: str = "short"
@@ -150,7 +152,7 @@ class Panel:
     def __post_init__(self):
         if not 0 < self.width <= GRID_WIDTH or self.height < 1:
             raise ValueError(f"panel {self.title!r}: width 1..{GRID_WIDTH}, height >= 1")
-        if not self.targets:
+        if not self.targets and self.type != "text":
             raise ValueError(f"panel {self.title!r} has no query")
 
     def sized(self, width: int, height: Optional[int] = None) -> "Panel":
@@ -171,10 +173,8 @@ class Panel:
             defaults["noValue"] = self.no_value
         if self.custom:
             defaults["custom"] = dict(self.custom)
-        datasource = self.targets[0].datasource
-        return {
+        out = {
             "id": panel_id, "type": self.type, "title": self.title, "description": self.description,
-            "datasource": datasource,
             "gridPos": {"h": self.height, "w": self.width, "x": x, "y": y},
             "targets": [t.to_dict(ref_id(i)) for i, t in enumerate(self.targets)],
             "fieldConfig": {"defaults": defaults, "overrides": list(self.overrides)},
@@ -182,6 +182,9 @@ class Panel:
             "links": [link.data_link() for link in self.links],
             "transformations": list(self.transformations),
         }
+        if self.targets:
+            out["datasource"] = self.targets[0].datasource
+        return out
 
 
 _REDUCE = {"calcs": ["lastNotNull"], "fields": "", "values": False}
@@ -221,6 +224,18 @@ def gauge(title: str, *targets: Target, unit: str = "short", **kw) -> Panel:
 
 def bargauge(title: str, *targets: Target, unit: str = "short", **kw) -> Panel:
     return Panel("bargauge", title, tuple(_instant(t) for t in targets), unit=unit, **kw)
+
+
+def logs(title: str, target: Target, **kw) -> Panel:
+    """Log lines of a LogQL log query, newest first."""
+    return Panel("logs", title, (target,), width=kw.pop("width", GRID_WIDTH), height=kw.pop("height", 12), **kw)
+
+
+def text(title: str, markdown: str, **kw) -> Panel:
+    """Markdown, no query (runbooks, help)."""
+    return Panel("text", title, (), options={"mode": "markdown", "content": markdown,
+                                             "code": {"language": "plaintext", "showLineNumbers": False,
+                                                      "showMiniMap": False}}, **kw)
 
 
 def _instant(t: Target) -> Target:
@@ -287,10 +302,11 @@ def _by_name(name: str, properties: list) -> dict:
 
 @dataclass(frozen=True)
 class Variable:
-    """A template variable: `query` (values from PromQL label_values), `custom` (a fixed list)
-    or `datasource` (a choice among the data sources of one type)."""
+    """A template variable: `query` (values from PromQL label_values), `custom` (a fixed list),
+    `datasource` (a choice among the data sources of one type) or `textbox` (free text,
+    `query` its default)."""
     name: str
-    kind: str                            # query, custom, datasource
+    kind: str                            # query, custom, datasource, textbox
     query: str
     label: str = ""
     multi: bool = False
@@ -307,6 +323,10 @@ class Variable:
         if any("," in v for v in values):
             raise ValueError(f"variable {name}: values may not contain ','")
         return cls(name, "custom", ",".join(values), **kw)
+
+    @classmethod
+    def textbox(cls, name: str, default: str = "", **kw) -> "Variable":
+        return cls(name, "textbox", default, **kw)
 
     @classmethod
     def datasource(cls, name: str, plugin: str, **kw) -> "Variable":
@@ -332,6 +352,9 @@ class Variable:
                                           for i, v in enumerate(self.values)]
             if not self.include_all and self.values:
                 out["current"] = {"selected": True, "text": self.values[0], "value": self.values[0]}
+        elif self.kind == "textbox":
+            out["current"] = {"text": self.query, "value": self.query}
+            out["options"] = [{"selected": True, "text": self.query, "value": self.query}]
         else:
             out.update(refresh=1, regex="")
         return out

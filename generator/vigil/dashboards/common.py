@@ -7,11 +7,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Optional
 
+from .. import logs as log
 from ..inventory import Service
 from ..kinds import KINDS
 from ..kinds.base import alert_params
-from .builder import UP_DOWN, Column, DashboardList, Link, Panel, Target, Thresholds, bargauge, gauge, stat, \
-    table, timeseries
+from .builder import UP_DOWN, Column, DashboardList, Link, Panel, TagAnnotations, Target, Thresholds, Variable, \
+    bargauge, gauge, logs, stat, table, timeseries
+from .datasources import LOKI
 
 TAG = "vigil"                        # every Vigil dashboard; the navigation dropdown lists them
 OVERVIEW = "vigil-overview"
@@ -82,6 +84,37 @@ def user_panels(service: Service) -> list[Panel]:
             make = {"stat": stat, "gauge": gauge, "bargauge": bargauge}[p.type]
             out.append(make(p.title, Target(p.expr, p.legend), unit=p.unit, width=6, height=8))
     return out
+
+
+def deploy_tags(service: Service) -> tuple[str, ...]:
+    """Tags of the Grafana annotations shown as deploy markers on the service's dashboard
+    (what `vigil annotate --service` posts): every one must be on an annotation."""
+    return ("deploy", f"service:{service.name}")
+
+
+def deploy_markers(service: Service) -> TagAnnotations:
+    return TagAnnotations("Deploys", deploy_tags(service))
+
+
+LOG_SEARCH = Variable.textbox("search", label="Search logs")
+
+
+def service_logs(service: Service) -> tuple:
+    """Its log lines by level, its errors grouped by exception class, and the lines themselves,
+    filtered by the `search` box (a request id, a user's words: case-insensitive, taken literally)."""
+    stream = log.stream(service.name)
+    by_level = f"sum by ({log.LEVEL}) (count_over_time({stream} [$__auto]))"
+    return (
+        timeseries("Log lines by level", Target(by_level, f"{{{{{log.LEVEL}}}}}", datasource=LOKI), unit="short",
+                   min=0, stack=True, width=12, description="Lines per interval, by their level"),
+        bargauge("Top errors", Target(log.error_types(service.name, "$__range"), f"{{{{{log.ERROR_TYPE}}}}}",
+                                      datasource=LOKI),
+                 width=12, no_value="No errors logged", thresholds=Thresholds.rising(critical=1),
+                 description=f"Error lines (level {', '.join(log.ERROR_LEVELS)}) over the time range, "
+                          f"by the `{log.ERROR_TYPE}` field of their JSON"),
+        logs("Logs", Target(f"{stream} |~ `(?i)${{search:regex}}`", datasource=LOKI),
+             description="Newest first; type a request id or any text in the search box"),
+    )
 
 
 def matchers(**labels: str) -> str:

@@ -1,21 +1,26 @@
 """The dashboard of a `job` service (uid svc-<name>): Vigil knows only that it is
-scraped, so it shows its targets and alerts; the rest is the inventory's own panels."""
+scraped, so it shows its targets, alerts, deploy markers, container and logs; the
+rest is the inventory's own panels."""
 
 from __future__ import annotations
 
 from ..inventory import Service
 from ..kinds import job
+from . import containers
 from .builder import Dashboard, Row, Target, timeseries
-from .common import alerts_table, firing_count, matchers, nav, tags, up_stat, up_timeseries, user_panels
+from .common import LOG_SEARCH, alerts_table, deploy_markers, firing_count, matchers, nav, service_logs, tags, \
+    up_stat, up_timeseries, user_panels
 
 
 def dashboard(service: Service) -> Dashboard:
     target, owner = matchers(job=service.name), matchers(service=service.name)
     scrape = timeseries("Scrape duration", Target(f"scrape_duration_seconds{{{target}}}", "{{instance}}"), unit="s")
     rows = [Row("Targets", (up_stat(target), firing_count(owner), up_timeseries(target).sized(8), scrape)),
-            Row("Alerts", (alerts_table(owner),))]
+            Row("Alerts", (alerts_table(owner),)),
+            Row("Saturation", containers.saturation(service.name)),
+            Row("Logs and errors", service_logs(service))]
     if service.panels:
         rows.append(Row("Your panels", tuple(user_panels(service))))
     return Dashboard(uid=job.dashboard(service), title=service.name, tags=tags("job", service.team),
                      description=f"The job {service.name} (team {service.team}): its targets and your panels",
-                     rows=tuple(rows), links=nav())
+                     variables=(LOG_SEARCH,), rows=tuple(rows), links=nav(), annotations=(deploy_markers(service),))

@@ -1,10 +1,8 @@
 """The dashboard of an `http` service (uid svc-<name>): everything Vigil shows for one
 HTTP service lives here — RED at a glance from the recording rules, traffic and
 errors by route from the raw counter, latency percentiles, its alerts, deploy
-markers, and the inventory's own panels.
-
-TODO(issue 4): Loki panels (its logs, its top errors) and saturation (CPU and
-memory of its container from cAdvisor) come with the Loki and Compose work.
+markers, the saturation of its container, its logs and its most frequent errors
+(Loki), and the inventory's own panels.
 """
 
 from __future__ import annotations
@@ -14,13 +12,10 @@ from typing import Optional
 from .. import presets
 from ..inventory import Service
 from ..kinds import http
-from .builder import Dashboard, Row, TagAnnotations, Target, Thresholds, stat, timeseries
-from .common import alerts_table, firing_count, matchers, nav, params, tags, up_stat, user_panels
-
-def deploy_tags(service: Service) -> tuple[str, ...]:
-    """Tags of the Grafana annotations shown as deploy markers on the service's dashboard
-    (what `vigil annotate --service` posts)."""
-    return (service.name,)
+from . import containers
+from .builder import Dashboard, Row, Target, Thresholds, stat, timeseries
+from .common import LOG_SEARCH, alerts_table, deploy_markers, firing_count, matchers, nav, params, service_logs, \
+    tags, up_stat, user_panels
 
 
 def dashboard(service: Service) -> Dashboard:
@@ -30,13 +25,15 @@ def dashboard(service: Service) -> Dashboard:
             Row("Traffic and errors", tuple(_traffic(service, inst, sel)))]
     if inst.duration:
         rows.append(Row("Latency", (_latency(service, sel),)))
-    rows.append(Row("Alerts", (alerts_table(matchers(service=service.name)),)))
+    rows += [Row("Alerts", (alerts_table(matchers(service=service.name)),)),
+             Row("Saturation", containers.saturation(service.name)),
+             Row("Logs and errors", service_logs(service))]
     if service.panels:
         rows.append(Row("Your panels", tuple(user_panels(service))))
     return Dashboard(
         uid=http.dashboard(service), title=f"{service.name}", tags=tags("http", service.team),
-        description=f"RED of the http service {service.name} (team {service.team})",
-        rows=tuple(rows), links=nav(), annotations=(TagAnnotations("Deploys", deploy_tags(service)),))
+        description=f"RED of the http service {service.name} (team {service.team})", variables=(LOG_SEARCH,),
+        rows=tuple(rows), links=nav(), annotations=(deploy_markers(service),))
 
 
 def _error_thresholds(service: Service) -> Optional[Thresholds]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Optional
 
+from .. import runbooks
 from ..errors import did_you_mean
 from ..humanize import expand, template_problem, uses_value
 from ..inventory import Service, Stack
@@ -53,7 +54,7 @@ class Context:
     def runbook(self, service: Optional[Service], alertname: str) -> str:
         if service is not None and service.runbook_url:
             return service.runbook_url
-        base = self.stack.runbook_base_url or f"{self.stack.grafana_url.rstrip('/')}/d/vigil-runbooks"
+        base = self.stack.runbook_base_url or f"{self.stack.grafana_url.rstrip('/')}/d/{runbooks.DASHBOARD}"
         return f"{base}#{alertname.lower()}"
 
     def dashboard(self, path: str) -> str:
