@@ -7,7 +7,8 @@ VIGIL := $(VENV)/bin/vigil
 STAMP := $(VENV)/.installed-stamp
 LOGQL := tests/logql/node_modules/.package-lock.json
 
-.PHONY: help venv logql tools validate generate check test bench clean-venv
+.PHONY: help venv logql tools validate generate check test bench clean-venv up down reload status logs clean \
+        demo-break demo-fix smoke
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -45,6 +46,40 @@ check: venv tools  ## validate, check freshness, then promtool and amtool over t
 
 test: venv tools $(LOGQL)  ## the whole test suite (unit, golden, promtool-checked, LogQL-parsed, property-based)
 	$(VENV)/bin/python -m pytest -q tests
+
+up: venv  ## start the stack: .env on first run, generate, start, wait until healthy, print the URLs
+	VIGIL=$(VIGIL) INVENTORY=$(INVENTORY) scripts/up.sh
+
+down:  ## stop the stack (keeps its data: metrics, silences, dashboards, logs)
+	docker compose down
+
+reload: venv  ## apply inventory changes to the running stack in place (no restart, no data lost)
+	$(VIGIL) generate -i $(INVENTORY)
+	$(VIGIL) secrets -i $(INVENTORY) --inbox-url http://inbox:8025
+	docker compose up -d --build --remove-orphans --wait   # new or changed services only
+	$(VIGIL) reload -i $(INVENTORY)
+
+status: venv  ## targets down, firing alerts and silences of the running stack
+	docker compose ps
+	$(VIGIL) status
+
+logs:  ## follow the stack's logs (SERVICE=name for one)
+	docker compose logs -f --tail=100 $(SERVICE)
+
+clean:  ## stop the stack and DELETE its data (asks first)
+	@read -r -p "Delete all metrics, silences, dashboards state and logs of this stack? [y/N] " answer; \
+	  [ "$$answer" = y ] || [ "$$answer" = Y ] || { echo "nothing deleted"; exit 1; }
+	docker compose down --volumes --remove-orphans
+
+MODE ?= errors
+demo-break:  ## break the demo service: MODE=errors (default), latency or down
+	docker compose exec demo python app.py mode $(MODE)
+
+demo-fix:  ## make the demo service healthy again
+	docker compose exec demo python app.py mode ok
+
+smoke: venv  ## the real stack under Docker: up, healthy, dashboard, alert, logs, down (not part of make test)
+	VIGIL=$(VIGIL) scripts/smoke.sh
 
 bench: venv tools  ## benchmarks: generate at 100 / 1,000 / 10,000 services; alert latency
 	$(VENV)/bin/python benchmarks/generate.py

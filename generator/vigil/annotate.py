@@ -8,37 +8,16 @@ dashboard of that service, whatever its panels.
 Grafana is reached at --grafana-url / VIGIL_GRAFANA_URL (default: the port
 `make up` publishes on 127.0.0.1) with, in this order, a service account token
 (GRAFANA_TOKEN: what a CI pipeline should use) or the admin user and password
-of .env (GF_SECURITY_ADMIN_USER / GF_SECURITY_ADMIN_PASSWORD, which `make up`
-generates). The environment wins over .env, as in Compose.
+of .env (live.grafana_credential).
 """
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 from .dashboards.common import deploy_tags
-from .envfile import read_env
 from .inventory import Service
-
-GRAFANA_URL = os.environ.get("VIGIL_GRAFANA_URL", "http://127.0.0.1:3000")
-TOKEN, USER, PASSWORD = "GRAFANA_TOKEN", "GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD"
-
-
-class Failed(Exception):
-    pass
-
-
-def credential(env_file: Path):
-    """A token, or (user, password); Failed when neither is set."""
-    env = {**read_env(env_file), **os.environ}
-    if env.get(TOKEN):
-        return env[TOKEN]
-    if env.get(PASSWORD):
-        return env.get(USER) or "admin", env[PASSWORD]
-    raise Failed(f"no Grafana credentials: set {TOKEN} (a service account token with the Editor role), "
-                 f"or {PASSWORD} in {env_file}")
+from .live import Unreachable
 
 
 def tags(service: Service, extra: list[str]) -> list[str]:
@@ -58,9 +37,9 @@ def post(url: str, auth, service: Service, text: str, extra_tags: list[str], whe
         answer = api.annotations.add_annotation(time_from=when_ms or int(time.time() * 1000),
                                                 tags=tags(service, extra_tags), text=text)
     except GrafanaClientError as e:   # 4xx: the request or the credentials
-        raise Failed(f"{url}: Grafana refused the annotation: {e.status_code} {e.message}") from None
+        raise Unreachable(f"{url}: Grafana refused the annotation: {e.status_code} {e.message}") from None
     except GrafanaException as e:
-        raise Failed(f"{url}: {e.message}") from None
+        raise Unreachable(f"{url}: {e.message}") from None
     except RequestException as e:     # connection refused, DNS, TLS
-        raise Failed(f"{url}: {type(e).__name__}: {e} (is the stack up? `make up`)") from None
+        raise Unreachable(f"{url}: {type(e).__name__}: {e} (is the stack up? `make up`)") from None
     return int(answer.get("id", 0))

@@ -14,6 +14,9 @@ INSTALL = ("install it: `make tools` (Debian/Ubuntu as root), or `apt-get instal
            "prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter`")
 
 
+TOOLS = ("promtool", "amtool")
+
+
 class MissingTool(Exception):
     pass
 
@@ -27,6 +30,7 @@ def _run(tool: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def checks(root: Path):
     """Yield (what, ok, output) for every check, in order."""
+    root = root.resolve()     # the tools run inside the tree
     prom = root / "prometheus"
     r = _run("promtool", "check", "config", "prometheus.yml", cwd=prom)
     yield "promtool check config", r.returncode == 0, r.stdout + r.stderr
@@ -48,6 +52,9 @@ def checks(root: Path):
 
 
 def run(root: Path) -> int:
+    if not (root / "prometheus" / "prometheus.yml").is_file():
+        print(f"FAIL {root}: no rendered tree here (run `vigil generate -o {root}` first)")
+        return 1
     ok = True
     try:
         for what, passed, output in checks(root):

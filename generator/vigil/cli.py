@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import shutil
 import sys
 import threading
 from pathlib import Path
@@ -79,6 +80,39 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_reload(args) -> int:
+    """Regenerate, check, and apply to the running stack in place."""
+    args.check = args.diff = False
+    rendered = cmd_generate(args)
+    if rendered != 0:
+        return rendered
+    root = Path(args.output)
+    if all(shutil.which(t) for t in check.TOOLS):
+        if check.run(root) != 0:
+            print("vigil reload: the rendered files do not pass the checks; nothing reloaded", file=sys.stderr)
+            return 1
+    else:
+        print(f"{' and '.join(check.TOOLS)} not on PATH: Prometheus and Alertmanager check the files themselves "
+              "and keep their old config if they refuse it")
+    parts = args.only.split(",") if args.only else list(live.PARTS)
+    unknown = sorted(set(parts) - set(live.PARTS))
+    if unknown:
+        print(f"vigil reload: --only takes {', '.join(live.PARTS)} (not {', '.join(unknown)})", file=sys.stderr)
+        return EXIT_INVALID
+    auth = None
+    if "grafana" in parts:
+        try:
+            auth = live.grafana_credential(Path(args.env))
+        except live.Unreachable as e:
+            print(f"grafana: {e}", file=sys.stderr)
+    failed = False
+    for part, done, said in live.reload(parts, args.prometheus_url, args.alertmanager_url, args.grafana_url, auth):
+        print(f"{'reloaded' if done else 'FAILED  '} {part}{'' if done else ': ' + said}")
+        failed |= not done
+    print(live.LOKI_RULES_NOTE)
+    return 1 if failed else 0
+
+
 def cmd_secrets(args) -> int:
     inventory = _inventory(args)
     if inventory is None:
@@ -147,9 +181,9 @@ def cmd_annotate(args) -> int:
         print(f"{args.inventory}: no service {args.service!r}{hint}", file=sys.stderr)
         return EXIT_INVALID
     try:
-        auth = annotate.credential(Path(args.env))
+        auth = live.grafana_credential(Path(args.env))
         ident = annotate.post(args.grafana_url, auth, by_name[args.service], args.text, args.tag)
-    except annotate.Failed as e:
+    except live.Unreachable as e:
         print(f"vigil annotate: {e}", file=sys.stderr)
         return 1
     print(f"annotation {ident} on {args.service}: {args.text}")
@@ -195,9 +229,19 @@ def main(argv=None) -> int:
     an.add_argument("--service", required=True, help="the inventory service it concerns")
     an.add_argument("--text", required=True, help="what happened, e.g. 'deploy v1.4.2 (abc123)'")
     an.add_argument("--tag", action="append", default=[], help="one more tag (repeatable)")
-    an.add_argument("--grafana-url", default=annotate.GRAFANA_URL)
+    an.add_argument("--grafana-url", default=live.GRAFANA_URL)
     an.add_argument("--env", default=".env", help="where GRAFANA_TOKEN or the admin password are (default: .env)")
     an.set_defaults(run=cmd_annotate)
+
+    rl = sub.add_parser("reload", help="regenerate, check, and reload the running stack in place")
+    rl.add_argument("-i", "--inventory", default="inventory.yml")
+    rl.add_argument("-o", "--output", default=".", help="the rendered tree the stack reads (default: here)")
+    rl.add_argument("--only", help=f"comma-separated parts to reload (default: {','.join(live.PARTS)})")
+    rl.add_argument("--prometheus-url", default=live.PROMETHEUS_URL)
+    rl.add_argument("--alertmanager-url", default=live.ALERTMANAGER_URL)
+    rl.add_argument("--grafana-url", default=live.GRAFANA_URL)
+    rl.add_argument("--env", default=".env", help="where GRAFANA_TOKEN or the admin password are (default: .env)")
+    rl.set_defaults(run=cmd_reload)
 
     c = sub.add_parser("check", help="run promtool and amtool over the rendered tree")
     c.add_argument("-o", "--output", default=".", help="the rendered tree (default: here)")

@@ -1,22 +1,31 @@
-"""Talking to the running stack: `vigil status` and `vigil test-notify`.
+"""Talking to the running stack: `vigil status`, `vigil test-notify`, `vigil reload`
+(and `vigil annotate`, in annotate.py).
 
-Both go through the HTTP APIs the stack publishes on 127.0.0.1 (override with
---prometheus-url / --alertmanager-url or VIGIL_PROMETHEUS_URL / VIGIL_ALERTMANAGER_URL).
+All go through the HTTP APIs the stack publishes on 127.0.0.1 (override with
+--prometheus-url / --alertmanager-url / --grafana-url or VIGIL_PROMETHEUS_URL /
+VIGIL_ALERTMANAGER_URL / VIGIL_GRAFANA_URL).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
 import urllib.error
 import urllib.request
+from pathlib import Path
 
+from .envfile import read_env
 from .inventory import Inventory
 from .routing import TEST_ALERT, TEST_LABEL
 
 PROMETHEUS_URL = os.environ.get("VIGIL_PROMETHEUS_URL", "http://127.0.0.1:9090")
 ALERTMANAGER_URL = os.environ.get("VIGIL_ALERTMANAGER_URL", "http://127.0.0.1:9093")
+GRAFANA_URL = os.environ.get("VIGIL_GRAFANA_URL", "http://127.0.0.1:3000")
+GRAFANA_TOKEN, GRAFANA_USER, GRAFANA_PASSWORD = "GRAFANA_TOKEN", "GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD"
+# Loki's ruler has no reload endpoint: it reads its rules directory again every poll interval.
+LOKI_RULES_NOTE = "Loki's ruler reads loki/rules/ again by itself within a minute"
 
 
 class Unreachable(Exception):
@@ -33,6 +42,60 @@ def _http(url: str, payload=None, timeout: float = 10.0):
     except (urllib.error.URLError, OSError) as e:
         raise Unreachable(f"{url}: {getattr(e, 'reason', e)} (is the stack up? `make up`)") from None
     return json.loads(body) if body else None
+
+
+def grafana_credential(env_file: Path):
+    """A service account token, or (user, password) of .env; Unreachable when neither is set.
+    The environment wins over .env, as in Compose."""
+    env = {**read_env(env_file), **os.environ}
+    if env.get(GRAFANA_TOKEN):
+        return env[GRAFANA_TOKEN]
+    if env.get(GRAFANA_PASSWORD):
+        return env.get(GRAFANA_USER) or "admin", env[GRAFANA_PASSWORD]
+    raise Unreachable(f"no Grafana credentials: set {GRAFANA_TOKEN} (a service account token with the Editor "
+                      f"role), or {GRAFANA_PASSWORD} in {env_file}")
+
+
+def _authorization(credential) -> str:
+    if isinstance(credential, str):
+        return f"Bearer {credential}"
+    return "Basic " + base64.b64encode(":".join(credential).encode()).decode()
+
+
+def _reload(url: str, credential=None) -> tuple[bool, str]:
+    """POST a reload endpoint -> (done, what it said)."""
+    headers = {"Authorization": _authorization(credential)} if credential is not None else {}
+    req = urllib.request.Request(url, data=b"", headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return True, resp.read().decode(errors="replace").strip()
+    except urllib.error.HTTPError as e:   # the part is up and refused: it keeps its old config
+        return False, f"{e.code}: {e.read().decode(errors='replace').strip()}"
+    except (urllib.error.URLError, OSError) as e:
+        return False, f"unreachable: {getattr(e, 'reason', e)} (is the stack up? `make up`)"
+
+
+PARTS = ("prometheus", "alertmanager", "grafana")
+
+
+def reload(parts=PARTS, prometheus: str = PROMETHEUS_URL, alertmanager: str = ALERTMANAGER_URL,
+           grafana: str = GRAFANA_URL, grafana_auth=None) -> list[tuple[str, bool, str]]:
+    """Applies the rendered files to the running parts in place: no restart, no data lost.
+    Prometheus and Alertmanager check a new config before they take it and keep the old one
+    if it is refused. Returns (part, done, detail) for each part."""
+    out = []
+    if "prometheus" in parts:
+        out.append(("prometheus", *_reload(f"{prometheus}/-/reload")))
+    if "alertmanager" in parts:
+        out.append(("alertmanager", *_reload(f"{alertmanager}/-/reload")))
+    if "grafana" in parts:
+        if grafana_auth is None:
+            out.append(("grafana", False, "no credentials"))
+        for what in ("datasources", "dashboards"):
+            if grafana_auth is not None:
+                done, said = _reload(f"{grafana}/api/admin/provisioning/{what}/reload", grafana_auth)
+                out.append((f"grafana {what}", done, said))
+    return out
 
 
 def status(prometheus: str = PROMETHEUS_URL, alertmanager: str = ALERTMANAGER_URL) -> list[str]:
