@@ -44,6 +44,12 @@ RUNBOOKS = {
          "Saturation: its container's CPU and memory, the host's CPU and disk I/O.",
          "Slow dependencies: database, cache, upstream HTTP calls.",
          "Traffic: a surge in requests on its dashboard.")),
+    "ErrorLogSpike": Runbook(
+        "The service logged far more error lines (level error, critical or fatal) in the last 5 minutes than "
+        "in the hour before: over 10, and over 3 times its usual 5-minute count. Loki's ruler raises it.",
+        ("What the errors are: \"Top errors\" and the Logs panel of its dashboard (search by a request id).",
+         "A deploy just before it started (deploy markers); roll back if so.",
+         "Its dependencies' dashboards: a failing database or upstream often shows up as errors here.")),
     "HostHighCpu": Runbook(
         "The host's CPUs were busy above the threshold for a while; everything on it slows down.",
         ("Which containers use it: the Containers dashboard.",

@@ -17,4 +17,5 @@ BUILTIN_ALERTNAMES = frozenset({
     "PrometheusConfigReloadFailed", "PrometheusRuleEvaluationFailing", "PrometheusNotificationsFailing",
     "PrometheusAlertmanagerMissing", "PrometheusStorageFilling",
     "AlertmanagerConfigReloadFailed", "AlertmanagerNotificationsFailing",
+    "ErrorLogSpike",    # Loki ruler (logs.py, render/loki.py)
 })
