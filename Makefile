@@ -6,6 +6,10 @@ INVENTORY ?= inventory.yml
 VIGIL := $(VENV)/bin/vigil
 STAMP := $(VENV)/.installed-stamp
 LOGQL := tests/logql/node_modules/.package-lock.json
+INBOX_URL := http://inbox:8025
+# Alertmanager runs as you, so it can read the 0600 secret files `vigil secrets` writes.
+export VIGIL_UID := $(shell id -u)
+export VIGIL_GID := $(shell id -g)
 
 .PHONY: help venv logql tools validate generate check test bench clean-venv up down reload status logs clean \
         demo-break demo-fix smoke
@@ -48,16 +52,20 @@ test: venv tools $(LOGQL)  ## the whole test suite (unit, golden, promtool-check
 	$(VENV)/bin/python -m pytest -q tests
 
 up: venv  ## start the stack: .env on first run, generate, start, wait until healthy, print the URLs
-	VIGIL=$(VIGIL) INVENTORY=$(INVENTORY) scripts/up.sh
+	VIGIL=$(VIGIL) INVENTORY=$(INVENTORY) INBOX_URL=$(INBOX_URL) scripts/up.sh
 
 down:  ## stop the stack (keeps its data: metrics, silences, dashboards, logs)
 	docker compose down
 
 reload: venv  ## apply inventory changes to the running stack in place (no restart, no data lost)
 	$(VIGIL) generate -i $(INVENTORY)
-	$(VIGIL) secrets -i $(INVENTORY) --inbox-url http://inbox:8025
+	$(VIGIL) secrets -i $(INVENTORY) --inbox-url $(INBOX_URL)
 	docker compose up -d --build --remove-orphans --wait   # new or changed services only
 	$(VIGIL) reload -i $(INVENTORY)
+	@# Alloy (the log shipper: which team owns which container) reloads on POST /-/reload; its port is
+	@# not published and its image has no curl, hence bash's /dev/tcp.
+	docker compose exec -T alloy bash -c 'exec 3<>/dev/tcp/127.0.0.1/12345 && \
+	  printf "POST /-/reload HTTP/1.0\r\nContent-Length: 0\r\n\r\n" >&3 && head -n 1 <&3'
 
 status: venv  ## targets down, firing alerts and silences of the running stack
 	docker compose ps
@@ -79,7 +87,7 @@ demo-fix:  ## make the demo service healthy again
 	docker compose exec demo python app.py mode ok
 
 smoke: venv  ## the real stack under Docker: up, healthy, dashboard, alert, logs, down (not part of make test)
-	VIGIL=$(VIGIL) scripts/smoke.sh
+	VIGIL=$(VIGIL) INBOX_URL=$(INBOX_URL) scripts/smoke.sh
 
 bench: venv tools  ## benchmarks: generate at 100 / 1,000 / 10,000 services; alert latency
 	$(VENV)/bin/python benchmarks/generate.py

@@ -36,7 +36,7 @@ import yaml
 import native
 from conftest import DATA, ROOT, render_tree, tool
 from native import free_port, wait_for
-from vigil import inbox, live
+from vigil import envfile, inbox, live
 from vigil.errors import InventoryError
 from vigil.units import Duration
 from vigil.validate import load_inventory
@@ -584,6 +584,8 @@ def test_env_example_lists_every_variable_empty(tmp_path, inventory, variables):
     tree = render_tree(inventory, tmp_path / "tree")
     lines = (tree / ".env.example").read_text().splitlines()
     assignments = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    # and what Docker Compose reads (Grafana's password, the exporters' connections: tests/test_compose.py)
+    variables = tuple(variables) + tuple(n.variable for n in envfile.compose_needs(load_inventory(inventory)))
     assert sorted(assignments) == sorted(f"{v}=" for v in variables)
     # each one says what it is
     for v in variables:
@@ -593,7 +595,7 @@ def test_env_example_lists_every_variable_empty(tmp_path, inventory, variables):
 
 def test_committed_env_example_matches_the_example_inventory():
     lines = [l for l in (ROOT / ".env.example").read_text().splitlines() if l.strip() and not l.startswith("#")]
-    assert lines == ["SLACK_WEBHOOK_URL="]
+    assert lines == ["SLACK_WEBHOOK_URL=", "GF_SECURITY_ADMIN_PASSWORD="]
 
 
 def test_secrets_with_a_missing_pagerduty_key_writes_nothing(tmp_path):

@@ -1,7 +1,11 @@
 """Secrets: the inventory names environment variables; .env holds their values;
 Alertmanager reads them from files under alertmanager/secrets/ (never from a
 rendered config). This module knows which variables the inventory needs,
-reads .env, and writes the secret files."""
+reads .env, and writes the secret files.
+
+Docker Compose reads a few more from .env itself, when it starts the stack
+(compose_needs): Grafana's admin password and the exporters' connection
+settings. They never become files under alertmanager/secrets/."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import exporters
 from .inventory import Inventory
 
 SECRETS = Path("alertmanager") / "secrets"
@@ -20,8 +25,9 @@ _LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$"
 class Need:
     variable: str
     what: str          # "Slack incoming-webhook URL"
-    used_by: tuple     # receiver names (or "routing.smtp")
+    used_by: tuple     # receiver names (or "routing.smtp"); for compose_needs, Compose services
     slack: bool = False
+    required: bool = True
 
 
 def needs(inventory: Inventory) -> list[Need]:
@@ -38,6 +44,21 @@ def needs(inventory: Inventory) -> list[Need]:
     return [Need(v, what, tuple(users), slack) for v, (what, users, slack) in found.items()]
 
 
+GRAFANA_PASSWORD = "GF_SECURITY_ADMIN_PASSWORD"
+
+
+def compose_needs(inventory: Inventory) -> list[Need]:
+    """The variables docker-compose.yml takes from .env: Grafana's admin password
+    (no default: Compose refuses to start without it) and the connection settings
+    of every exporter the stack runs (exporters.py)."""
+    out = [Need(GRAFANA_PASSWORD, "Grafana admin password (no default: the stack does not start without it)",
+                ("grafana",))]
+    for service, exporter in exporters.run_by_stack(inventory):
+        for s in exporter.settings:
+            out.append(Need(exporters.variable(service, s), s.what, (exporters.host(service),), required=s.required))
+    return out
+
+
 def example(inventory: Inventory) -> bytes:
     """.env.example: every variable the inventory names, empty, with what it is."""
     lines = ["# Secrets for Vigil. Copy to .env (git-ignored) and fill in; `make up` turns them into",
@@ -45,6 +66,11 @@ def example(inventory: Inventory) -> bytes:
     for n in needs(inventory):
         lines.append(f"# {n.what}, for {', '.join(n.used_by)}"
                      + (" (empty: notifications go to the local inbox)" if n.slack else ""))
+        lines.append(f"{n.variable}=")
+    lines += ["", "# Read by Docker Compose when it starts the stack (docker-compose.yml); never written to files.",
+              "# GF_SECURITY_ADMIN_USER is optional (default: admin).", ""]
+    for n in compose_needs(inventory):
+        lines.append(f"# {n.what}, for {', '.join(n.used_by)}" + ("" if n.required else " (optional)"))
         lines.append(f"{n.variable}=")
     return ("\n".join(lines) + "\n").encode()
 

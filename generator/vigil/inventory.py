@@ -6,12 +6,14 @@ service kind accepts are checked in validate.py and the kind modules.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Optional
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema, \
+    field_validator
 
 from .units import Duration, parse_percent
 
@@ -57,6 +59,13 @@ def _url(value: str) -> str:
     return value
 
 
+def _ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"invalid IP address {value!r} (e.g. 127.0.0.1, or 0.0.0.0 for every interface)") from None
+
+
 def _label_name(value: str) -> str:
     _matcher(LABEL_RE, "label name", "letters, digits and '_', not starting with a digit")(value)
     if value.startswith("__"):
@@ -80,6 +89,7 @@ EnvVar = Annotated[str, AfterValidator(_matcher(ENV_RE, "variable name",
                                                 "name an environment variable from .env, e.g. SLACK_WEBHOOK_URL")),
                    _str(ENV_RE, description="name of an environment variable set in .env (never the secret itself)")]
 HostPort = Annotated[str, AfterValidator(_hostport), _str(HOSTPORT_RE)]
+IpAddress = Annotated[str, AfterValidator(_ip), _str(format="ipvanyaddress")]
 Url = Annotated[str, AfterValidator(_url), _str(format="uri")]
 LabelName = Annotated[str, AfterValidator(_label_name), _str(LABEL_RE)]
 LabelValue = Annotated[str, AfterValidator(_label_value), _str(minLength=1)]
@@ -134,6 +144,18 @@ class Endpoints(Strict):
     node_exporter: HostPort = "node-exporter:9100"
     cadvisor: HostPort = "cadvisor:8080"
 
+    @field_validator("*")
+    @classmethod
+    def _compose_port(cls, value: str, info) -> str:
+        """The defaults are the Compose services and the ports they listen on: an
+        endpoint naming one of those services must use its port."""
+        default = cls.model_fields[info.field_name].default
+        host, port = default.rsplit(":", 1)
+        if value.rsplit(":", 1)[0] == host and value != default:
+            raise ValueError(f"{value!r} names the Compose service {host}, which listens on {port} "
+                             f"(write {default}, or point it at another host)")
+        return value
+
 
 class RemoteWrite(Strict):
     url: Url
@@ -151,6 +173,9 @@ class Stack(Strict):
     runbook_base_url: Optional[Url] = Field(
         None, description="runbooks of alerts without a service runbook_url: BASE#alertname")
     endpoints: Endpoints = Endpoints()
+    publish_address: IpAddress = Field("127.0.0.1", description=(
+        "host address docker-compose.yml publishes Grafana, Prometheus, Alertmanager, Loki and the demo on; "
+        "0.0.0.0 publishes them on every interface"))
     remote_write: list[RemoteWrite] = []
 
     @property

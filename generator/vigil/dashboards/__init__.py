@@ -2,7 +2,7 @@
 
 One folder per team holds its services' own dashboards (http and job kinds);
 the stack's folder holds the shared ones (overview, alerts, hosts, probes,
-stack health, containers, runbooks, one per exporter kind). Each dashboard's uid is the one its
+stack health, containers, errors, runbooks, one per exporter kind). Each dashboard's uid is the one its
 kind's alerts link to (kinds/<kind>.py dashboard()).
 """
 
@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 from ..inventory import Inventory
-from . import alerts, containers, exporters, host, job, overview, probes, runbooks, service, stack
+from . import alerts, containers, errors, exporters, host, job, overview, probes, runbooks, service, stack
 from .builder import Dashboard
 
 SERVICE_DASHBOARDS = {"http": service.dashboard, "job": job.dashboard}
@@ -40,7 +40,8 @@ def build(inventory: Inventory) -> list[tuple[Folder, Dashboard]]:
     kinds = {s.kind for s in inventory.services}
     out = [(STACK_FOLDER, d) for d in (overview.dashboard(inventory), alerts.dashboard(inventory),
                                        stack.dashboard(inventory.stack), host.dashboard(), probes.dashboard(),
-                                       containers.dashboard(), runbooks.dashboard(inventory))]
+                                       containers.dashboard(), errors.dashboard(inventory),
+                                       runbooks.dashboard(inventory))]
     out += [(STACK_FOLDER, exporters.dashboard(k)) for k in exporters.VITALS if k in kinds]
     out += [(team_folder(s.team), SERVICE_DASHBOARDS[s.kind](s)) for s in inventory.services
             if s.kind in SERVICE_DASHBOARDS]

