@@ -512,7 +512,7 @@ def _env_file(path: Path, values: dict) -> Path:
     # the four spellings .env files use: plain, single-quoted, double-quoted, export
     spell = {"SLACK_WEBHOOK_URL": "{k}={v}", "SLACK_PLATFORM_WEBHOOK_URL": "{k}='{v}'",
              "PAGERDUTY_PAYMENTS_KEY": '{k}="{v}"', "SMTP_PASSWORD": 'export {k}="{v}"'}
-    lines = ["# secrets for the test", ""] + [spell[k].format(k=k, v=v) for k, v in values.items()]
+    lines = ["# secrets for the test", ""] + [spell.get(k, "{k}={v}").format(k=k, v=v) for k, v in values.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -671,7 +671,12 @@ def test_validate_strict_names_every_missing_variable(tmp_path):
     (tmp_path / "empty.env").write_text("".join(f"{k}=\n" for k in FULL_SECRETS))
     r = cli("validate", "-i", str(DATA / "full.yml"), "--strict", "--env", str(tmp_path / "empty.env"))
     assert r.returncode == 2 and all(f"{k} is not set" in r.stderr for k in FULL_SECRETS), r.stderr
+    # what Compose reads from .env counts too: Grafana's password, the exporters' connections
     env = _env_file(tmp_path / "full.env", SECRET_VALUES)
+    r = cli("validate", "-i", str(DATA / "full.yml"), "--strict", "--env", str(env))
+    assert r.returncode == 2 and "GF_SECURITY_ADMIN_PASSWORD is not set" in r.stderr, r.stderr
+    compose = {n.variable: "x" for n in envfile.compose_needs(load_inventory(DATA / "full.yml"))}
+    env = _env_file(tmp_path / "full.env", {**SECRET_VALUES, **compose})
     r = cli("validate", "-i", str(DATA / "full.yml"), "--strict", "--env", str(env))
     assert r.returncode == 0, r.stdout + r.stderr
     # without --strict, secrets are not required

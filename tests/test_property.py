@@ -355,8 +355,11 @@ def inventories(draw) -> dict:
     if draw(st.booleans()):
         stack["runbook_base_url"] = draw(urls(("https",)))
     if draw(st.booleans()):
-        stack["endpoints"] = draw(st.dictionaries(st.sampled_from(sorted(Endpoints.model_fields)), targets,
-                                                  max_size=4))
+        # A Compose service's own name must come with its own port (a validation rule): drawn hosts avoid them.
+        compose_hosts = {f.default.rsplit(":", 1)[0] for f in Endpoints.model_fields.values()}
+        stack["endpoints"] = draw(st.dictionaries(
+            st.sampled_from(sorted(Endpoints.model_fields)),
+            targets.filter(lambda t: t.rsplit(":", 1)[0] not in compose_hosts), max_size=4))
     if draw(st.booleans()):
         stack["remote_write"] = draw(st.lists(
             st.fixed_dictionaries({"url": urls()}, optional={"name": st.sampled_from(["mimir", "thanos", "vm"])}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import shutil
 import sys
 import threading
@@ -36,6 +37,8 @@ def cmd_validate(args) -> int:
         return EXIT_INVALID
     if args.strict:
         _, missing = envfile.values(inventory, Path(args.env))
+        env = {**envfile.read_env(Path(args.env)), **os.environ}
+        missing += [n for n in envfile.compose_needs(inventory) if n.required and not env.get(n.variable)]
         for n in missing:
             print(f"{args.env}: {n.variable} is not set ({n.what}, for {', '.join(n.used_by)})", file=sys.stderr)
         if missing:
