@@ -2,7 +2,9 @@
 the runbooks dashboard (vigil-runbooks), which every alert links to unless its
 service names a `runbook_url` or the stack a `runbook_base_url`.
 
-A test keeps this in step with kinds.BUILTIN_ALERTNAMES.
+A kind's alerts have theirs in the kind module (RUNBOOKS, next to ALERTS); the
+rest are here. Together they are the list of Vigil's own alert names
+(kinds.BUILTIN_ALERTNAMES), which a test compares with what is rendered.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ class Runbook:
     check: tuple[str, ...]     # first things to look at, in order
 
 
-RUNBOOKS = {
+# The alerts of no single kind: a scraped service down, the stack watching itself, the logs.
+SHARED = {
     "ServiceDown": Runbook(
         "Prometheus cannot scrape any target of the service, or its probe fails: it is down, "
         "unreachable, or its /metrics endpoint is broken.",
@@ -32,49 +35,12 @@ RUNBOOKS = {
         ("Open the health URL yourself; what does it say?",
          "Its dependencies (database, cache, queue) on their own dashboards.",
          "The probe's failure reason: the Status page, `probe_http_status_code`.")),
-    "HighErrorRate": Runbook(
-        "More than the threshold share of its requests answered 5xx over the last 5 minutes.",
-        ("Which routes fail: \"5xx by route\" on its dashboard.",
-         "What the errors are: \"Top errors\" and the Logs panel (search by a request id).",
-         "A deploy just before it started (deploy markers); roll back if so.",
-         "Its dependencies' dashboards: a database or upstream that is down shows here first.")),
-    "HighLatency": Runbook(
-        "Its 95th percentile response time stayed above the threshold: one request in twenty is slower.",
-        ("Which routes are slow: the latency panels; is it all of them or one?",
-         "Saturation: its container's CPU and memory, the host's CPU and disk I/O.",
-         "Slow dependencies: database, cache, upstream HTTP calls.",
-         "Traffic: a surge in requests on its dashboard.")),
     "ErrorLogSpike": Runbook(
         "The service logged far more error lines (level error, critical or fatal) in the last 5 minutes than "
         "in the hour before: over 10, and over 3 times its usual 5-minute count. Loki's ruler raises it.",
         ("What the errors are: \"Top errors\" and the Logs panel of its dashboard (search by a request id).",
          "A deploy just before it started (deploy markers); roll back if so.",
          "Its dependencies' dashboards: a failing database or upstream often shows up as errors here.")),
-    "HostHighCpu": Runbook(
-        "The host's CPUs were busy above the threshold for a while; everything on it slows down.",
-        ("Which containers use it: the Containers dashboard.",
-         "Load and CPU by mode on the Hosts dashboard (iowait means the disk, not the CPU).")),
-    "HostMemoryPressure": Runbook(
-        "Available memory fell below the threshold; the kernel will soon swap or kill processes (OOM).",
-        ("Which containers grew: memory on the Containers dashboard.",
-         "OOM kills in the kernel log: `journalctl -k | grep -i oom`.")),
-    "HostDiskFull": Runbook(
-        "A filesystem has less free space than the threshold; writes will fail when it is full.",
-        ("What grew: `du -xh --max-depth=2 <mountpoint> | sort -h | tail`.",
-         "Logs, old images and volumes: `docker system df`, `docker image prune`.",
-         "Prometheus' and Loki's retention if it is the stack's own disk.")),
-    "HostDiskWillFill": Runbook(
-        "At its pace over the last hours the filesystem fills up within the alert's horizon.",
-        ("Disk usage over time on the Hosts dashboard: a steady climb or a sudden jump?",
-         "The same checks as HostDiskFull, before it is urgent.")),
-    "ProbeSlow": Runbook(
-        "The probed URL answers, but slower than the threshold.",
-        ("Response time on the Status page: one URL or all of them (then the network or the prober)?",
-         "The service's own latency panels, if it is one of ours.")),
-    "CertificateExpiresSoon": Runbook(
-        "The TLS certificate of the probed URL expires within the threshold; browsers will refuse it then.",
-        ("Renew it, or check why automatic renewal (certbot, ACME) did not: its logs and timer.",
-         "The expiry per URL on the Status page.")),
     "Watchdog": Runbook(
         "Always firing, on purpose: proof that rules are evaluated and Alertmanager delivers. It goes to "
         "the heartbeat receiver only; worry when it stops.",
@@ -108,3 +74,12 @@ RUNBOOKS = {
          "Alertmanager's log for the receiver's error (a revoked webhook, a wrong SMTP password).",
          "`vigil test-notify` once it is fixed.")),
 }
+
+
+def all_runbooks() -> dict[str, Runbook]:
+    """Every alert Vigil renders itself -> its runbook: SHARED and each kind module's RUNBOOKS."""
+    from .kinds import KINDS     # the kinds import Runbook from here
+    out = dict(SHARED)
+    for module in KINDS.values():
+        out.update(getattr(module, "RUNBOOKS", {}))
+    return out

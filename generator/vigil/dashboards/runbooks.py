@@ -1,5 +1,5 @@
 """Runbooks (uid vigil-runbooks): for every alert Vigil renders, what it means and
-what to look at first — Vigil's own alerts from runbooks.RUNBOOKS, the inventory's
+what to look at first — Vigil's own alerts from runbooks.all_runbooks(), the inventory's
 custom rules from their summary, description and expression. Alerts link here
 (`#alertname`) unless their service or the stack names other runbooks.
 """
@@ -7,12 +7,11 @@ custom rules from their summary, description and expression. Alerts link here
 from __future__ import annotations
 
 from ..inventory import Inventory
-from ..runbooks import DASHBOARD, RUNBOOKS
+from ..runbooks import DASHBOARD, all_runbooks
 from .builder import Dashboard, Row, text
 from .common import nav, tags
 
-def _vigil(name: str) -> str:
-    book = RUNBOOKS[name]
+def _vigil(name: str, book) -> str:
     steps = "\n".join(f"{i}. {step}" for i, step in enumerate(book.check, 1))
     return f"{book.means}\n\n**Look at first**\n\n{steps}\n"
 
@@ -28,10 +27,11 @@ def _custom(service: str, team: str, rule) -> str:
 
 
 def dashboard(inventory: Inventory) -> Dashboard:
+    books = all_runbooks()
     custom = [(f"{r.alert} ({s.name})", _custom(s.name, s.team, r)) for s in inventory.services for r in s.rules]
-    index = ", ".join(sorted(RUNBOOKS)) + (", " + ", ".join(t for t, _ in custom) if custom else "")
+    index = ", ".join(sorted(books)) + (", " + ", ".join(t for t, _ in custom) if custom else "")
     rows = [Row("Vigil's alerts", (text("Every alert", f"{index}\n", width=24, height=3),
-                                   *(text(name, _vigil(name), width=12, height=9) for name in sorted(RUNBOOKS))))]
+                                   *(text(name, _vigil(name, books[name]), width=12, height=9) for name in sorted(books))))]
     if custom:
         rows.append(Row("Your alerts", tuple(text(title, body, width=12, height=9) for title, body in custom)))
     return Dashboard(uid=DASHBOARD, title="Runbooks", tags=tags("runbooks"), rows=tuple(rows), links=nav(),

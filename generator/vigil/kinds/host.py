@@ -10,6 +10,7 @@ from decimal import Decimal
 from ..inventory import Service
 from ..rules import Alert, Level, firing_tests, selector, silent_test, threshold_alerts, threshold_tests
 from ..units import Duration, percent_text
+from ..runbooks import Runbook
 from .base import AlertDefaults, Context, ServicePlan, annotations, scraped_alerts, scraped_plan, target_labels
 
 NAME = "host"
@@ -20,6 +21,26 @@ ALERTS = {
     "memory": AlertDefaults({"warning": Decimal(90), "critical": Decimal(95), "for": Duration.parse("5m")}),
     "disk": AlertDefaults({"warning": Decimal(85), "critical": Decimal(95), "for": Duration.parse("5m")}),
     "disk_fill": AlertDefaults({"within": Duration.parse("24h"), "for": Duration.parse("30m")}),
+}
+# What each alert means and what to look at first (the runbooks dashboard).
+RUNBOOKS = {
+    "HostHighCpu": Runbook(
+        "The host's CPUs were busy above the threshold for a while; everything on it slows down.",
+        ("Which containers use it: the Containers dashboard.",
+         "Load and CPU by mode on the Hosts dashboard (iowait means the disk, not the CPU).")),
+    "HostMemoryPressure": Runbook(
+        "Available memory fell below the threshold; the kernel will soon swap or kill processes (OOM).",
+        ("Which containers grew: memory on the Containers dashboard.",
+         "OOM kills in the kernel log: `journalctl -k | grep -i oom`.")),
+    "HostDiskFull": Runbook(
+        "A filesystem has less free space than the threshold; writes will fail when it is full.",
+        ("What grew: `du -xh --max-depth=2 <mountpoint> | sort -h | tail`.",
+         "Logs, old images and volumes: `docker system df`, `docker image prune`.",
+         "Prometheus' and Loki's retention if it is the stack's own disk.")),
+    "HostDiskWillFill": Runbook(
+        "At its pace over the last hours the filesystem fills up within the alert's horizon.",
+        ("Disk usage over time on the Hosts dashboard: a steady climb or a sudden jump?",
+         "The same checks as HostDiskFull, before it is urgent.")),
 }
 # Filesystems worth alerting on: not the memory-backed or read-only image ones.
 FS = 'fstype!~"tmpfs|ramfs|squashfs|overlay|nsfs"'

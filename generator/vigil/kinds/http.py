@@ -13,6 +13,7 @@ from .. import presets
 from ..inventory import Service
 from ..rules import Level, Record, selector, threshold_alerts, threshold_tests
 from ..units import Duration, percent_text
+from ..runbooks import Runbook
 from .base import AlertDefaults, Context, ServicePlan, annotations, scraped_alerts, scraped_plan, service_labels, \
     target_labels
 
@@ -23,6 +24,21 @@ ALERTS = {
     "error_rate": AlertDefaults({"warning": Decimal(1), "critical": Decimal(5), "for": Duration.parse("5m")}),
     "latency_p95": AlertDefaults({"warning": Duration.parse("500ms"), "critical": Duration.parse("2s"),
                                   "for": Duration.parse("10m")}),
+}
+# What each alert means and what to look at first (the runbooks dashboard).
+RUNBOOKS = {
+    "HighErrorRate": Runbook(
+        "More than the threshold share of its requests answered 5xx over the last 5 minutes.",
+        ("Which routes fail: \"5xx by route\" on its dashboard.",
+         "What the errors are: \"Top errors\" and the Logs panel (search by a request id).",
+         "A deploy just before it started (deploy markers); roll back if so.",
+         "Its dependencies' dashboards: a database or upstream that is down shows here first.")),
+    "HighLatency": Runbook(
+        "Its 95th percentile response time stayed above the threshold: one request in twenty is slower.",
+        ("Which routes are slow: the latency panels; is it all of them or one?",
+         "Saturation: its container's CPU and memory, the host's CPU and disk I/O.",
+         "Slow dependencies: database, cache, upstream HTTP calls.",
+         "Traffic: a surge in requests on its dashboard.")),
 }
 RATE_WINDOW = Duration.parse("5m")
 QUANTILES = (("p50", "0.5"), ("p95", "0.95"), ("p99", "0.99"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..inventory import Service
 from ..rules import Alert, Level, firing_tests, selector, silent_test, threshold_alerts, threshold_tests
 from ..units import Duration
+from ..runbooks import Runbook
 from .base import DOWN_FOR, PROBE_JOB, AlertDefaults, Context, Probe, ServicePlan, alert_params, annotations, \
     finish, service_labels, target_labels
 
@@ -19,6 +20,17 @@ ALERTS = {
     "slow": AlertDefaults({"warning": Duration.parse("1s"), "for": Duration.parse("5m")}),
     "tls_expiry": AlertDefaults({"warning": Duration.parse("14d"), "critical": Duration.parse("3d"),
                                  "for": Duration.parse("0s")}, falling=True),
+}
+# What each alert means and what to look at first (the runbooks dashboard).
+RUNBOOKS = {
+    "ProbeSlow": Runbook(
+        "The probed URL answers, but slower than the threshold.",
+        ("Response time on the Status page: one URL or all of them (then the network or the prober)?",
+         "The service's own latency panels, if it is one of ours.")),
+    "CertificateExpiresSoon": Runbook(
+        "The TLS certificate of the probed URL expires within the threshold; browsers will refuse it then.",
+        ("Renew it, or check why automatic renewal (certbot, ACME) did not: its logs and timer.",
+         "The expiry per URL on the Status page.")),
 }
 
 
