@@ -42,7 +42,7 @@ def build(inventory: Inventory) -> list[tuple[Folder, Dashboard]]:
                                        stack.dashboard(inventory.stack), host.dashboard(), probes.dashboard(),
                                        containers.dashboard(), errors.dashboard(inventory),
                                        runbooks.dashboard(inventory))]
-    out += [(STACK_FOLDER, exporters.dashboard(k)) for k in exporters.VITALS if k in kinds]
+    out += [(STACK_FOLDER, exporters.dashboard(k)) for k in exporters.EXPORTER_KINDS if k in kinds]
     out += [(team_folder(s.team), SERVICE_DASHBOARDS[s.kind](s)) for s in inventory.services
             if s.kind in SERVICE_DASHBOARDS]
     return out

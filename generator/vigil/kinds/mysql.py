@@ -8,3 +8,14 @@ from .base import exporter_kind
 NAME = "mysql"
 DEFAULT_PORT = 9104
 FIELDS, ALERTS, dashboard, plan = exporter_kind(NAME, DEFAULT_PORT)
+
+# Its dashboard (vigil-mysql): (title, the exporter's "can I reach the server" gauge,
+# [(panel title, PromQL, legend, unit)]); S selects the dashboard's services, R is the rate window.
+S = 'service=~"$service"'
+R = "[$__rate_interval]"
+VITALS = ("MySQL", "mysql_up", [
+    ("Connections", f"mysql_global_status_threads_connected{{{S}}}", "{{service}}", "short"),
+    ("Max connections", f"mysql_global_variables_max_connections{{{S}}}", "{{service}}", "short"),
+    ("Queries", f"rate(mysql_global_status_queries{{{S}}}{R})", "{{service}}", "ops"),
+    ("Slow queries", f"rate(mysql_global_status_slow_queries{{{S}}}{R})", "{{service}}", "ops"),
+])

@@ -8,3 +8,17 @@ from .base import exporter_kind
 NAME = "postgres"
 DEFAULT_PORT = 9187
 FIELDS, ALERTS, dashboard, plan = exporter_kind(NAME, DEFAULT_PORT)
+
+# Its dashboard (vigil-postgres): (title, the exporter's "can I reach the server" gauge,
+# [(panel title, PromQL, legend, unit)]); S selects the dashboard's services, R is the rate window.
+S = 'service=~"$service"'
+R = "[$__rate_interval]"
+VITALS = ("PostgreSQL", "pg_up", [
+    ("Connections", f"sum by (service, datname) (pg_stat_activity_count{{{S}}})", "{{service}} {{datname}}",
+     "short"),
+    ("Commits", f"sum by (service) (rate(pg_stat_database_xact_commit{{{S}}}{R}))", "{{service}}", "ops"),
+    ("Rollbacks", f"sum by (service) (rate(pg_stat_database_xact_rollback{{{S}}}{R}))", "{{service}}", "ops"),
+    ("Database size", f"sum by (service, datname) (pg_database_size_bytes{{{S}}})", "{{service}} {{datname}}",
+     "bytes"),
+    ("Deadlocks", f"sum by (service) (rate(pg_stat_database_deadlocks{{{S}}}{R}))", "{{service}}", "ops"),
+])

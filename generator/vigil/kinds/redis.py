@@ -8,3 +8,15 @@ from .base import exporter_kind
 NAME = "redis"
 DEFAULT_PORT = 9121
 FIELDS, ALERTS, dashboard, plan = exporter_kind(NAME, DEFAULT_PORT)
+
+# Its dashboard (vigil-redis): (title, the exporter's "can I reach the server" gauge,
+# [(panel title, PromQL, legend, unit)]); S selects the dashboard's services, R is the rate window.
+S = 'service=~"$service"'
+R = "[$__rate_interval]"
+VITALS = ("Redis", "redis_up", [
+    ("Clients", f"redis_connected_clients{{{S}}}", "{{service}}", "short"),
+    ("Memory used", f"redis_memory_used_bytes{{{S}}}", "{{service}}", "bytes"),
+    ("Commands", f"rate(redis_commands_processed_total{{{S}}}{R})", "{{service}}", "ops"),
+    ("Cache hit ratio", f"rate(redis_keyspace_hits_total{{{S}}}{R}) / (rate(redis_keyspace_hits_total{{{S}}}{R})"
+                        f" + rate(redis_keyspace_misses_total{{{S}}}{R}))", "{{service}}", "percentunit"),
+])
