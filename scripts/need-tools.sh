@@ -9,11 +9,18 @@ packages=()
 find_missing() {
   missing=()
   packages=()
-  for tool in promtool prometheus amtool prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter; do
+  for tool in promtool prometheus amtool prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter \
+              prometheus-postgres-exporter prometheus-mysqld-exporter prometheus-redis-exporter \
+              prometheus-nginx-exporter redis-server nginx mariadbd mariadb-install-db; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
+  # Debian keeps PostgreSQL's server programs off PATH, under /usr/lib/postgresql/<version>/bin.
+  compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || command -v postgres >/dev/null 2>&1 \
+    || missing+=(postgres)
   [ ${#missing[@]} -eq 0 ] || packages+=(prometheus prometheus-alertmanager prometheus-node-exporter \
-                                           prometheus-blackbox-exporter)
+                                           prometheus-blackbox-exporter prometheus-postgres-exporter \
+                                           prometheus-mysqld-exporter prometheus-redis-exporter \
+                                           prometheus-nginx-exporter postgresql mariadb-server redis-server nginx)
   if ! command -v node >/dev/null 2>&1; then
     missing+=(node npm)
     packages+=(nodejs npm)
@@ -33,10 +40,13 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ ${#packages[@]}
 fi
 cat >&2 <<MSG
 missing: ${missing[*]}
-Vigil checks its rendered configs with the real Prometheus and Alertmanager tools, and its
-dashboards' LogQL with Grafana's grammar under node (any node >= 18 with its npm will do).
+Vigil checks its rendered configs with the real Prometheus and Alertmanager tools, its exporter
+kinds against the real exporters and servers (started by the tests on 127.0.0.1, throw-away data),
+and its dashboards' LogQL with Grafana's grammar under node (any node >= 18 with its npm will do).
   Debian/Ubuntu:  sudo apt-get install --no-install-recommends prometheus prometheus-alertmanager \\
-                    prometheus-node-exporter prometheus-blackbox-exporter nodejs npm
+                    prometheus-node-exporter prometheus-blackbox-exporter prometheus-postgres-exporter \\
+                    prometheus-mysqld-exporter prometheus-redis-exporter prometheus-nginx-exporter \\
+                    postgresql mariadb-server redis-server nginx nodejs npm
                   (leave out nodejs npm when a node is already on PATH: use the npm that came with it)
   macOS:          brew install prometheus alertmanager node_exporter blackbox_exporter node (link the
                   binaries as prometheus-alertmanager, prometheus-node-exporter and

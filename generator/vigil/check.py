@@ -11,7 +11,9 @@ from pathlib import Path
 import yaml
 
 INSTALL = ("install it: `make tools` (Debian/Ubuntu as root), or `apt-get install --no-install-recommends "
-           "prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter`")
+           "prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter "
+           "prometheus-postgres-exporter prometheus-mysqld-exporter prometheus-redis-exporter "
+           "prometheus-nginx-exporter postgresql mariadb-server redis-server nginx`")
 
 
 TOOLS = ("promtool", "amtool")
