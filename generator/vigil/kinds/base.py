@@ -153,19 +153,29 @@ def up_series(job: ScrapeJob, target: str, values: str) -> tuple[str, str]:
 
 
 def down_alert(service: Service, ctx: Context, job: ScrapeJob, for_: Duration, dashboard: str,
-               name: str = "ServiceDown") -> tuple[Alert, list[RuleTest]]:
-    """Every target of the job must answer its scrape."""
-    alert = Alert(name, f'up{{job="{job.name}"}} == 0', for_, {**service_labels(service), "severity": "critical"},
+               name: str = "ServiceDown", server_up: Optional[str] = None) -> tuple[Alert, list[RuleTest]]:
+    """Every target of the job must answer its scrape; with `server_up` (an exporter's
+    0/1 gauge of whether it reaches its server, e.g. pg_up), the server must answer it too."""
+    sel = f'{{job="{job.name}"}}'
+    expr = f"up{sel} == 0" + (f" or {server_up}{sel} == 0" if server_up else "")
+    why = (f"has not answered its scrape, or its exporter has not reached the {service.kind} server, "
+           f"for more than {for_}. Check that the server and its exporter run" if server_up else
+           f"has not answered its scrape for more than {for_}. Check that it runs")
+    alert = Alert(name, expr, for_, {**service_labels(service), "severity": "critical"},
                   annotations(ctx, service, dashboard, name, f"{service.name} is down",
-                              f"{{{{ $labels.instance }}}} ({service.kind} of team {service.team}) has not answered "
-                              f"its scrape for more than {for_}. Check that it runs and that its "
-                              f"{job.metrics_path} endpoint is reachable from Prometheus."))
+                              f"{{{{ $labels.instance }}}} ({service.kind} of team {service.team}) {why} and that "
+                              f"its {job.metrics_path} endpoint is reachable from Prometheus."))
     target = job.targets[0]
     out = {"job": job.name, "instance": target, **job.labels}
-    return alert, [
-        silent_test(f"{name}: quiet while up", name, [up_series(job, target, "1x{n}")], ctx.timing, for_),
-        firing_tests(f"{name}: fires when down", [alert], [up_series(job, target, "0x{n}")], out, 0, ctx.timing),
-    ]
+    reached = [(selector(server_up, out), "1x{n}")] if server_up else []
+    tests = [silent_test(f"{name}: quiet while up", name, [up_series(job, target, "1x{n}"), *reached], ctx.timing,
+                         for_),
+             firing_tests(f"{name}: fires when down", [alert], [up_series(job, target, "0x{n}")], out, 0, ctx.timing)]
+    if server_up:
+        tests.append(firing_tests(f"{name}: fires when the exporter cannot reach the server", [alert],
+                                  [up_series(job, target, "1x{n}"), (selector(server_up, out), "0x{n}")], out, 0,
+                                  ctx.timing))
+    return alert, tests
 
 
 def health_alert(service: Service, ctx: Context, for_: Duration, dashboard: str) -> tuple[Alert, list[RuleTest]]:
@@ -244,16 +254,17 @@ def _values(v) -> str:
     return v if isinstance(v, str) else f"{v}x{{n}}"
 
 
-def scraped_plan(service: Service, ctx: Context, specs: dict, targets, dash: str, kind_rules=None) -> ServicePlan:
+def scraped_plan(service: Service, ctx: Context, specs: dict, targets, dash: str, kind_rules=None,
+                 server_up: Optional[str] = None) -> ServicePlan:
     """The skeleton of every scraped kind: its job, the down and health alerts,
     the kind's own rules (`kind_rules(params, disabled) -> (rules, tests)`),
-    and the user's rules in a group of their own."""
+    and the user's rules in a group of their own. `server_up`: see down_alert."""
     params, disabled, _ = alert_params(specs, service.alerts)
     job = job_for(service, targets)
     out = ServicePlan(jobs=[job])
     rules, tests = [], []
     if "down" in specs and "down" not in disabled:
-        alert, t = down_alert(service, ctx, job, params["down"]["for"], dash)
+        alert, t = down_alert(service, ctx, job, params["down"]["for"], dash, server_up=server_up)
         rules.append(alert)
         tests += t
     if service.health_url:
@@ -279,18 +290,22 @@ def finish(out: ServicePlan, service: Service, ctx: Context, dash: str, rules: l
     return out
 
 
-def exporter_kind(name: str, port: int):
+def exporter_kind(name: str, port: int, server_up: str, alerts: Optional[dict] = None, kind_rules=None):
     """(FIELDS, ALERTS, dashboard, plan) of a server watched through its exporter,
-    scraped at `targets` or at the exporter Compose runs for it, <name>-exporter:<port>."""
-    alerts = scraped_alerts()
+    scraped at `targets` or at the exporter Compose runs for it, <name>-exporter:<port>.
+    `server_up`: the exporter's gauge of reaching its server (down when 0, like the exporter);
+    `alerts`: the kind's overridable alerts beyond down and health; `kind_rules(service, ctx,
+    params, disabled) -> (rules, tests)`: their rules and promtool tests."""
+    specs = {**scraped_alerts(), **(alerts or {})}
 
     def dashboard(service: Service) -> str:
         return f"vigil-{name}?var-service={service.name}"
 
     def plan(service: Service, ctx: Context) -> ServicePlan:
         targets = service.targets or [f"{service.name}-exporter:{port}"]
-        return scraped_plan(service, ctx, alerts, targets, dashboard(service))
-    return {"targets": "optional"}, alerts, dashboard, plan
+        more = None if kind_rules is None else (lambda params, disabled: kind_rules(service, ctx, params, disabled))
+        return scraped_plan(service, ctx, specs, targets, dashboard(service), more, server_up=server_up)
+    return {"targets": "optional"}, specs, dashboard, plan
 
 
 # Down for 30s: with the default 15s scrape and evaluation, a single failed

@@ -7,13 +7,14 @@ from .base import exporter_kind
 
 NAME = "postgres"
 DEFAULT_PORT = 9187
-FIELDS, ALERTS, dashboard, plan = exporter_kind(NAME, DEFAULT_PORT)
+SERVER_UP = "pg_up"        # the exporter reaches the server: 1, or 0
+FIELDS, ALERTS, dashboard, plan = exporter_kind(NAME, DEFAULT_PORT, SERVER_UP)
 
 # Its dashboard (vigil-postgres): (title, the exporter's "can I reach the server" gauge,
 # [(panel title, PromQL, legend, unit)]); S selects the dashboard's services, R is the rate window.
 S = 'service=~"$service"'
 R = "[$__rate_interval]"
-VITALS = ("PostgreSQL", "pg_up", [
+VITALS = ("PostgreSQL", SERVER_UP, [
     ("Connections", f"sum by (service, datname) (pg_stat_activity_count{{{S}}})", "{{service}} {{datname}}",
      "short"),
     ("Commits", f"sum by (service) (rate(pg_stat_database_xact_commit{{{S}}}{R}))", "{{service}}", "ops"),

@@ -7,13 +7,14 @@ from .base import exporter_kind
 
 NAME = "redis"
 DEFAULT_PORT = 9121
-FIELDS, ALERTS, dashboard, plan = exporter_kind(NAME, DEFAULT_PORT)
+SERVER_UP = "redis_up"        # the exporter reaches the server: 1, or 0
+FIELDS, ALERTS, dashboard, plan = exporter_kind(NAME, DEFAULT_PORT, SERVER_UP)
 
 # Its dashboard (vigil-redis): (title, the exporter's "can I reach the server" gauge,
 # [(panel title, PromQL, legend, unit)]); S selects the dashboard's services, R is the rate window.
 S = 'service=~"$service"'
 R = "[$__rate_interval]"
-VITALS = ("Redis", "redis_up", [
+VITALS = ("Redis", SERVER_UP, [
     ("Clients", f"redis_connected_clients{{{S}}}", "{{service}}", "short"),
     ("Memory used", f"redis_memory_used_bytes{{{S}}}", "{{service}}", "bytes"),
     ("Commands", f"rate(redis_commands_processed_total{{{S}}}{R})", "{{service}}", "ops"),
