@@ -1,25 +1,213 @@
 """kind: postgres — a postgres server watched through postgres_exporter.
 
-For now its scrape job and the down alert; the alerts operators expect come with issue 6.
+Down (the exporter unanswered, or pg_up == 0), connections near max_connections,
+deadlocks, replication lag (on replicas only), long-running transactions and a high
+share of rollbacks. Every metric here is exposed by the Debian exporter (0.11.1) and
+the Compose-pinned image (v0.18.1) alike, except the replication collector's
+pg_replication_lag_seconds / pg_replication_is_replica, built into postgres_exporter
+>= 0.13 only: with an older exporter the lag alert and panel stay empty, never fire.
 """
 
-from .base import exporter_kind
+from __future__ import annotations
+
+from decimal import Decimal
+
+from ..inventory import Service
+from ..rules import Level, firing_tests, selector, silent_test, threshold_alerts, threshold_tests, promql_number
+from ..runbooks import Runbook
+from ..units import Duration, percent_text
+from .base import AlertDefaults, Context, annotations, exporter_kind, service_labels, target_labels
 
 NAME = "postgres"
 DEFAULT_PORT = 9187
 SERVER_UP = "pg_up"        # the exporter reaches the server: 1, or 0
-FIELDS, ALERTS, dashboard, plan = exporter_kind(NAME, DEFAULT_PORT, SERVER_UP)
+
+ALERT_DEFAULTS = {
+    "connections": AlertDefaults({"warning": Decimal(80), "critical": Decimal(90), "for": Duration.parse("5m")}),
+    "deadlocks": AlertDefaults({"warning": 1.0, "for": Duration.parse("5m")}),        # per minute
+    "replication_lag": AlertDefaults({"warning": Duration.parse("1m"), "critical": Duration.parse("5m"),
+                                      "for": Duration.parse("5m")}),
+    "long_transaction": AlertDefaults({"warning": Duration.parse("15m"), "critical": Duration.parse("1h"),
+                                       "for": Duration.parse("1m")}),
+    "rollbacks": AlertDefaults({"warning": Decimal(20), "for": Duration.parse("10m")}),
+}
+# What each alert means and what to look at first (the runbooks dashboard).
+RUNBOOKS = {
+    "PostgresTooManyConnections": Runbook(
+        "Client connections are close to max_connections: once they are used up, new connections are refused "
+        "(`FATAL: sorry, too many clients already`); the last superuser_reserved_connections are kept for superusers.",
+        ("Who holds them: `SELECT usename, application_name, client_addr, state, count(*) FROM pg_stat_activity "
+         "GROUP BY 1, 2, 3, 4 ORDER BY 5 DESC;`",
+         "Many `idle` ones: an application pool sized too large or leaking; put a pooler (PgBouncer) in front.",
+         "Many `idle in transaction`: an application that does not commit; see PostgresLongTransaction.",
+         "Raise max_connections only with memory to spare (each connection costs work_mem and more); "
+         "it needs a restart.")),
+    "PostgresDeadlocks": Runbook(
+        "Transactions keep deadlocking: PostgreSQL aborts one of each pair (`ERROR: deadlock detected`), "
+        "so the application sees failed transactions.",
+        ("The server log names the statements and tables of each deadlock (log_lock_waits helps too).",
+         "The usual cause: two code paths updating the same rows in a different order; make them lock in one "
+         "order, or retry the aborted transaction.",
+         "A deploy just before it started (deploy markers on the application's dashboard).")),
+    "PostgresReplicationLag": Runbook(
+        "A replica replays the primary's changes late: reads from it are stale, and a failover to it now "
+        "would lose or wait for the missing WAL.",
+        ("On the replica: `SELECT now() - pg_last_xact_replay_timestamp(), pg_last_wal_receive_lsn(), "
+         "pg_last_wal_replay_lsn();` — receiving but not replaying means replay is blocked (long queries, "
+         "max_standby_streaming_delay), not receiving means the network or the primary.",
+         "On the primary: `SELECT * FROM pg_stat_replication;` for the replica's state and lag.",
+         "The replica's disk and CPU (the Hosts dashboard): replay is single-threaded.",
+         "A bulk load or a large migration on the primary produces WAL faster than it can be shipped.")),
+    "PostgresLongTransaction": Runbook(
+        "A transaction has been open for longer than the threshold: it holds its locks and keeps VACUUM from "
+        "cleaning up dead rows (bloat), and blocks DDL.",
+        ("Find it: `SELECT pid, usename, application_name, state, now() - xact_start AS age, query FROM "
+         "pg_stat_activity WHERE xact_start IS NOT NULL ORDER BY xact_start LIMIT 5;`",
+         "`idle in transaction`: the application opened a transaction and forgot it; fix it, and set "
+         "idle_in_transaction_session_timeout.",
+         "If it must go: `SELECT pg_cancel_backend(pid);`, then `pg_terminate_backend(pid)`.",
+         "An autovacuum worker (`autovacuum:` in query) on a large table is normal; leave it.")),
+    "PostgresHighRollbackRate": Runbook(
+        "A large share of transactions end in a rollback: usually an application failing its queries "
+        "(constraint violations, serialization failures, timeouts) and aborting.",
+        ("The errors in the server log and in the application's logs.",
+         "Which database: \"Rollbacks\" on the PostgreSQL dashboard.",
+         "Some applications roll back on purpose (read-only transactions): then raise the threshold or "
+         "disable the alert for this service.")),
+}
+
+RATE_WINDOW = Duration.parse("5m")
+BY = "job, instance, service, team"     # one value per server: what the alerts' labels keep
+
+
+def _targets(service: Service) -> list:
+    return service.targets or [f"{service.name}-exporter:{DEFAULT_PORT}"]
+
+
+def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
+    name, dash = service.name, dashboard(service)
+    labels = service_labels(service)
+    base = {"job": name, "instance": _targets(service)[0], **target_labels(service)}
+    db = {**base, "datname": "app"}
+    out = {k: base[k] for k in ("job", "instance", "service", "team")}
+    svc = f'service="{name}"'
+    rate_settle = RATE_WINDOW + ctx.timing.scrape
+    rules, tests = [], []
+
+    def add(key, alertname, value_expr, levels, summary, what, series_at, **kw):
+        p = params[key]
+        alerts = threshold_alerts(
+            alertname, value_expr, levels, p["for"], labels,
+            lambda lv: annotations(ctx, service, dash, alertname, f"{name}: {summary}",
+                                   f"{what} ({lv.severity} above {lv.text} for {p['for']})."))
+        rules.extend(alerts)
+        tests.extend(_tests(alerts, levels, series_at, out, ctx, **kw))
+
+    def percent(key):
+        return [Level(s, float(params[key][s] / 100), percent_text(params[key][s]))
+                for s in ("warning", "critical") if s in params[key]]
+
+    def seconds(key):
+        return [Level(s, params[key][s].seconds, str(params[key][s])) for s in ("warning", "critical")
+                if s in params[key]]
+
+    if "connections" not in disabled:
+        add("connections", "PostgresTooManyConnections",
+            f"sum by ({BY}) (pg_stat_activity_count{{{svc}}}) / max by ({BY}) (pg_settings_max_connections{{{svc}}})",
+            percent("connections"), "{{ $value | humanizePercentage }} of max_connections in use",
+            "{{ $labels.instance }} has {{ $value | humanizePercentage }} of its max_connections in use; "
+            "when none are left, new connections are refused",
+            lambda v: [(selector("pg_stat_activity_count", {**db, "state": "active"}), f"{promql_number(round(v * 100, 6))}x{{n}}"),
+                       (selector("pg_settings_max_connections", base), "100x{n}")], cap=1.0)
+    if "deadlocks" not in disabled:
+        p = params["deadlocks"]
+        step = ctx.timing.scrape.seconds
+        add("deadlocks", "PostgresDeadlocks",
+            f"sum by ({BY}) (rate(pg_stat_database_deadlocks{{{svc}}}[{RATE_WINDOW}])) * 60",
+            [Level(s, p[s], f"{promql_number(p[s])}/min") for s in ("warning", "critical") if s in p],
+            "{{ $value | humanize }} deadlocks a minute",
+            f"PostgreSQL on {{{{ $labels.instance }}}} detected {{{{ $value | humanize }}}} deadlocks a minute "
+            f"over the last {RATE_WINDOW}; each aborts a transaction",
+            lambda v: [(selector("pg_stat_database_deadlocks", db), f"0+{promql_number(round(v / 60 * step, 9))}x{{n}}")],
+            # A rate alone climbs to its value only as its window fills, so it crosses the threshold
+            # late, not at `start`: the firing check waits for a full window and then `for`.
+            start=ctx.timing.scrape, settle=rate_settle + p["for"])
+    if "replication_lag" not in disabled:
+        p = params["replication_lag"]
+        # Only replicas lag: on a primary (is_replica 0) the expression is empty rather than 0.
+        lag = (f"(max by ({BY}) (pg_replication_lag_seconds{{{svc}}}) and on (job, instance) "
+               f"pg_replication_is_replica{{{svc}}} == 1)")
+        replica = (selector("pg_replication_is_replica", base), "1x{n}")
+        add("replication_lag", "PostgresReplicationLag", lag, seconds("replication_lag"),
+            "replica {{ $labels.instance }} {{ $value | humanizeDuration }} behind",
+            "The replica {{ $labels.instance }} last replayed a transaction of its primary "
+            "{{ $value | humanizeDuration }} ago: its reads are stale",
+            lambda v: [(selector("pg_replication_lag_seconds", base), f"{promql_number(v)}x{{n}}"), replica])
+        over = max(lv.threshold for lv in seconds("replication_lag")) * 10
+        tests.append(silent_test("PostgresReplicationLag: quiet on a primary", "PostgresReplicationLag",
+                                 [(selector("pg_replication_lag_seconds", base), f"{promql_number(over)}x{{n}}"),
+                                  (selector("pg_replication_is_replica", base), "0x{n}")], ctx.timing, p["for"]))
+    if "long_transaction" not in disabled:
+        add("long_transaction", "PostgresLongTransaction",
+            f"max by ({BY}) (pg_stat_activity_max_tx_duration{{{svc}}})", seconds("long_transaction"),
+            "a transaction open for {{ $value | humanizeDuration }}",
+            "A transaction on {{ $labels.instance }} has been open for {{ $value | humanizeDuration }}; "
+            "it holds its locks and keeps VACUUM from removing dead rows",
+            lambda v: [(selector("pg_stat_activity_max_tx_duration", {**db, "state": "idle in transaction"}),
+                        f"{promql_number(v)}x{{n}}")])
+    if "rollbacks" not in disabled:
+        add("rollbacks", "PostgresHighRollbackRate",
+            f"sum by ({BY}) (rate(pg_stat_database_xact_rollback{{{svc}}}[{RATE_WINDOW}])) / (sum by ({BY}) "
+            f"(rate(pg_stat_database_xact_commit{{{svc}}}[{RATE_WINDOW}])) + sum by ({BY}) "
+            f"(rate(pg_stat_database_xact_rollback{{{svc}}}[{RATE_WINDOW}])))",
+            percent("rollbacks"), "{{ $value | humanizePercentage }} of transactions rolled back",
+            f"{{{{ $value | humanizePercentage }}}} of the transactions on {{{{ $labels.instance }}}} ended in a "
+            f"rollback over the last {RATE_WINDOW}",
+            lambda v: [(selector("pg_stat_database_xact_rollback", db), f"0+{promql_number(round(100 * v, 6))}x{{n}}"),
+                       (selector("pg_stat_database_xact_commit", db), f"0+{promql_number(round(100 * (1 - v), 6))}x{{n}}")],
+            start=ctx.timing.scrape, settle=rate_settle, cap=1.0)
+    return rules, tests
+
+
+def _tests(alerts, levels, series_at, out, ctx: Context, start=0, settle=0, cap=None) -> list:
+    """threshold_tests, and for a threshold of 0 (any at all: nothing can be 10% short of
+    it) a firing test at the smallest value above every zero threshold."""
+    tests = threshold_tests(alerts, levels, series_at, out, ctx.timing, start=start, settle=settle, cap=cap)
+    zero = [lv for lv in levels if lv.threshold <= 0]
+    if zero:
+        value = min([lv.threshold for lv in levels if lv.threshold > 0] + [1.0]) / 2
+        crossed = [a for a, lv in zip(alerts, levels) if value > lv.threshold]
+        tests.append(firing_tests(f"{alerts[0].name}: {crossed[-1].labels['severity']} at {promql_number(value)}", crossed,
+                                  series_at(value), out, value, ctx.timing, start, settle))
+    return tests
+
+
+FIELDS, ALERTS, dashboard, plan = exporter_kind(NAME, DEFAULT_PORT, SERVER_UP, ALERT_DEFAULTS, kind_rules)
 
 # Its dashboard (vigil-postgres): (title, the exporter's "can I reach the server" gauge,
 # [(panel title, PromQL, legend, unit)]); S selects the dashboard's services, R is the rate window.
 S = 'service=~"$service"'
 R = "[$__rate_interval]"
 VITALS = ("PostgreSQL", SERVER_UP, [
+    ("Connections used (of max_connections)",
+     f"sum by (service, instance) (pg_stat_activity_count{{{S}}}) / max by (service, instance) "
+     f"(pg_settings_max_connections{{{S}}})", "{{service}} {{instance}}", "percentunit"),
     ("Connections", f"sum by (service, datname) (pg_stat_activity_count{{{S}}})", "{{service}} {{datname}}",
      "short"),
+    ("Max connections", f"max by (service, instance) (pg_settings_max_connections{{{S}}})",
+     "{{service}} {{instance}}", "short"),
     ("Commits", f"sum by (service) (rate(pg_stat_database_xact_commit{{{S}}}{R}))", "{{service}}", "ops"),
     ("Rollbacks", f"sum by (service) (rate(pg_stat_database_xact_rollback{{{S}}}{R}))", "{{service}}", "ops"),
+    ("Deadlocks", f"sum by (service) (rate(pg_stat_database_deadlocks{{{S}}}{R}))", "{{service}}", "ops"),
+    ("Cache hit ratio", f"sum by (service) (rate(pg_stat_database_blks_hit{{{S}}}{R})) / (sum by (service) "
+                        f"(rate(pg_stat_database_blks_hit{{{S}}}{R})) + sum by (service) "
+                        f"(rate(pg_stat_database_blks_read{{{S}}}{R})))", "{{service}}", "percentunit"),
+    ("Longest open transaction", f"max by (service, instance) (pg_stat_activity_max_tx_duration{{{S}}})",
+     "{{service}} {{instance}}", "s"),
     ("Database size", f"sum by (service, datname) (pg_database_size_bytes{{{S}}})", "{{service}} {{datname}}",
      "bytes"),
-    ("Deadlocks", f"sum by (service) (rate(pg_stat_database_deadlocks{{{S}}}{R}))", "{{service}}", "ops"),
+    # Replicas only (pg_replication_is_replica == 1): empty for a primary, and with exporters before 0.13.
+    ("Replication lag (replicas)", f"max by (service, instance) (pg_replication_lag_seconds{{{S}}}) and on "
+                                   f"(service, instance) pg_replication_is_replica{{{S}}} == 1",
+     "{{service}} {{instance}}", "s"),
 ])
