@@ -426,7 +426,7 @@ def test_inhibit_rules_as_rendered(trees):
     for name in trees:
         rules = config(trees[name] / "alertmanager")["inhibit_rules"]
         assert {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
-                "equal": ["alertname", "service"]} in rules, name
+                "equal": ["alertname", "service", "slo"]} in rules, name
         assert {"source_matchers": ['alertname="ServiceDown"'], "target_matchers": ['alertname!="ServiceDown"'],
                 "equal": ["service"]} in rules, name
 
@@ -446,7 +446,8 @@ def running_alertmanager(am_dir: Path, data: Path):
 
 
 def test_inhibitions_in_the_real_alertmanager(trees, tmp_path):
-    """critical silences warning of the same alertname+service; ServiceDown silences its service's other alerts."""
+    """critical silences warning of the same alertname+service(+slo); ServiceDown silences its service's other
+    alerts."""
     import datetime as dt
     now = dt.datetime.now(dt.timezone.utc)
     alerts = {
@@ -465,6 +466,13 @@ def test_inhibitions_in_the_real_alertmanager(trees, tmp_path):
         "billing-errors-crit": ({"alertname": "HighErrorRate", "service": "billing", "severity": "critical"},
                                 "billing-down"),
         "catalog-latency-warn": ({"alertname": "HighLatency", "service": "catalog", "severity": "warning"}, None),
+        # a fast availability burn silences the slow one of the same SLO, not the latency SLO's
+        "api-slo-avail-crit": ({"alertname": "ErrorBudgetBurn", "service": "api", "slo": "availability",
+                                "severity": "critical"}, None),
+        "api-slo-avail-warn": ({"alertname": "ErrorBudgetBurn", "service": "api", "slo": "availability",
+                                "severity": "warning"}, "api-slo-avail-crit"),
+        "api-slo-latency-warn": ({"alertname": "ErrorBudgetBurn", "service": "api", "slo": "latency",
+                                  "severity": "warning"}, None),
     }
     team = {"checkout": "payments", "billing": "payments", "api": "platform", "catalog": "platform"}
     body = [{"labels": {**labels, "team": team[labels["service"]], "key": key},

@@ -385,6 +385,7 @@ services:
     kind: http
     targets: ["127.0.0.1:{shop}"]
     health_url: http://127.0.0.1:{shop}/health
+    slo: {{availability: 99.5, latency: {{threshold: 250ms, objective: 99}}}}
     alerts:
       error_rate: {{warning: 1%, critical: 90%, for: 0s}}
     panels:

@@ -143,11 +143,12 @@ def _from_units(default, n: int, draw):
 
 
 def _range(default, defaults) -> tuple[int, int]:
-    """Where a threshold may be drawn: percentages anywhere in 0..100; others
-    from the smallest unit (1ms) up to fifty times the alert's defaults."""
+    """Where a threshold may be drawn: percentages anywhere in 0..100; others from 0
+    (1ms for durations) up to fifty times the alert's defaults."""
     if isinstance(default, Decimal):
         return 0, 10_000
-    return 1, max(_as_units(v) for v in defaults) * 50
+    # Counts and rates may be 0 ("any at all"), as some defaults are; durations start at 1ms.
+    return (1 if isinstance(default, Duration) else 0), max(1, *(_as_units(v) for v in defaults)) * 50
 
 
 @st.composite
@@ -285,8 +286,12 @@ def service(draw, name: str, teams: list[str]):
             slo = {}
             if draw(st.booleans()):
                 slo["availability"] = percent_value(draw(st.integers(1, 9999)), draw)
-            if draw(st.booleans()):
-                slo["latency"] = {"threshold": duration_text(draw(st.integers(1, 5000)), draw),
+            resolved, _ = presets.resolve(out.get("instrumentation"))
+            if resolved.duration and draw(st.booleans()):
+                # a bucket boundary of the histogram, where the preset knows its buckets
+                ms = (round(draw(st.sampled_from(resolved.buckets)) * 1000) if resolved.buckets
+                      else draw(st.integers(1, 5000)))
+                slo["latency"] = {"threshold": duration_text(ms, draw),
                                   "objective": percent_value(draw(st.integers(1, 9999)), draw)}
             out["slo"] = slo
     if kind != "probe":

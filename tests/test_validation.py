@@ -254,7 +254,7 @@ KINDS = [
     case("preset is a list", add("    instrumentation: [prometheus-client]"), 17, "services[0].instrumentation",
          "expected a preset name or a mapping"),
     case("mapping: unknown key", add("    instrumentation:", "      requests: http_total", "      status: code"), 19,
-         "services[0].instrumentation.status", "unknown key 'status' (allowed: requests, status_label, duration, route_label)"),
+         "services[0].instrumentation.status", "unknown key 'status' (allowed: requests, status_label, duration, route_label, buckets)"),
     case("mapping: requests missing", add("    instrumentation:", "      duration: http_seconds"), 17,
          "services[0].instrumentation", "missing required key 'requests'"),
     case("mapping: bad metric name", add("    instrumentation:", "      requests: http total"), 18,

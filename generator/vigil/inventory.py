@@ -253,13 +253,30 @@ class Team(Strict):
 
 
 class LatencySlo(Strict):
-    threshold: DurationText
-    objective: Percent
+    threshold: DurationText = Field(description="a request is good when it is answered within this; it must be a "
+                                                "bucket boundary of the latency histogram, e.g. 250ms")
+    objective: Percent = Field(description="percent of requests answered within the threshold over 30 days")
+
+
+def _request_rate(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number of requests per second, got {value!r}")
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"min_request_rate {value!r} must be 0 or more (requests per second; 0 turns the "
+                         f"low-traffic guard off)")
+    return float(value)
 
 
 class Slo(Strict):
-    availability: Optional[Percent] = None
+    """Objectives over 30 days; alerts on the rate the error budget burns (kind http)."""
+    availability: Optional[Percent] = Field(None, description="percent of requests answered without a 5xx "
+                                                              "over 30 days, e.g. 99.9")
     latency: Optional[LatencySlo] = None
+    min_request_rate: Annotated[float, PlainValidator(_request_rate),
+                                WithJsonSchema({"type": "number", "minimum": 0})] = Field(
+        0.1, description="requests per second below which a burn-rate condition never fires (over its long "
+                         "window): a handful of failures among very few requests is no emergency. 0 turns the "
+                         "guard off")
 
 
 class RuleTest(Strict):
@@ -298,7 +315,7 @@ class Service(Strict):
     url: Optional[Url] = Field(None, description="probe only: the URL the blackbox exporter checks")
     metrics_path: Annotated[str, Field(pattern=r"^/\S*$")] = "/metrics"
     instrumentation: Any = Field(None, json_schema_extra={
-        "description": "http only: a preset name, or {requests, status_label, duration}"})
+        "description": "http only: a preset name, or {requests, status_label, duration, route_label, buckets}"})
     health_url: Optional[Url] = None
     runbook_url: Optional[Url] = None
     labels: dict[LabelName, LabelValue] = {}

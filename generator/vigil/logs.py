@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .rules import promql_number
 from .units import Duration
 
 SERVICE, TEAM, LEVEL = "service", "team", "level"
@@ -92,11 +93,7 @@ def error_spike(service: str, floor: float = ERROR_SPIKE_FLOOR, ratio: float = E
         raise ValueError(f"baseline {baseline} must be a multiple of the window {window}")
     now = error_count(service, window)
     before = f"{error_count(service, baseline, offset=window)} / {b // w}"
-    return f"({now} > {_num(floor)}) and ({now} > {_num(ratio)} * (({before}) or vector(0)))"
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
+    return f"({now} > {promql_number(floor)}) and ({now} > {promql_number(ratio)} * (({before}) or vector(0)))"
 
 
 # ---------------------------------------------------------------- redaction before storage

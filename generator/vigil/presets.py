@@ -2,7 +2,9 @@
 
 Each maps the three things Vigil's RED rules need onto a library's names:
 the request counter, the label holding the HTTP status, and the latency
-histogram (base name, in seconds; the rules add `_bucket`).
+histogram (base name, in seconds; the rules add `_bucket`) — and, where the
+library has fixed default buckets, their upper bounds: a latency SLO's
+threshold must be one of them (an SLO counts the requests at or under it).
 """
 
 from __future__ import annotations
@@ -24,26 +26,43 @@ class Instrumentation:
     status_label: str          # "500", or "5xx" where the library groups codes
     duration: Optional[str]    # histogram in seconds, without _bucket; None: no latency rules
     route_label: Optional[str] = None   # the route (handler, path template) on the counter, for dashboards
+    buckets: Optional[tuple[float, ...]] = None   # the histogram's upper bounds (s), +Inf left out; None: unknown
+
+
+# Default buckets of the libraries, as installed (checked against each library's source):
+# prometheus_client Histogram.DEFAULT_BUCKETS, also starlette-exporter's (it passes none of its own).
+PROMETHEUS_CLIENT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+# prometheus_fastapi_instrumentator.metrics.default(latency_highr_buckets=...).
+FASTAPI_HIGHR_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5,
+                         5.0, 7.5, 10.0, 30.0, 60.0)
+# django_prometheus.conf.PROMETHEUS_LATENCY_BUCKETS (settings.PROMETHEUS_LATENCY_BUCKETS may change them).
+DJANGO_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 25.0, 50.0, 75.0)
+# The advisory buckets of http.server.request.duration in the stable HTTP semantic conventions
+# (opentelemetry.instrumentation._semconv.HTTP_DURATION_HISTOGRAM_BUCKETS_NEW).
+OTEL_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
 
 PRESETS = {
     # Vigil's own convention (the demo app): prometheus_client Counter + Histogram.
-    "prometheus-client": Instrumentation("http_requests_total", "status", "http_request_duration_seconds", "route"),
+    "prometheus-client": Instrumentation("http_requests_total", "status", "http_request_duration_seconds", "route",
+                                         PROMETHEUS_CLIENT_BUCKETS),
     # prometheus-fastapi-instrumentator: status grouped as 2xx/5xx; the "highr"
     # histogram has the fine buckets (the default one has only 0.1, 0.5, 1).
     "prometheus-fastapi-instrumentator": Instrumentation(
-        "http_requests_total", "status", "http_request_duration_highr_seconds", "handler"),
+        "http_requests_total", "status", "http_request_duration_highr_seconds", "handler", FASTAPI_HIGHR_BUCKETS),
     "starlette-exporter": Instrumentation(
-        "starlette_requests_total", "status_code", "starlette_request_duration_seconds", "path"),
+        "starlette_requests_total", "status_code", "starlette_request_duration_seconds", "path",
+        PROMETHEUS_CLIENT_BUCKETS),
     # Its by-status counter has no view label (views are on another counter).
     "django-prometheus": Instrumentation(
         "django_http_responses_total_by_status_total", "status",
-        "django_http_requests_latency_including_middlewares_seconds"),
+        "django_http_requests_latency_including_middlewares_seconds", buckets=DJANGO_BUCKETS),
     # OpenTelemetry HTTP semantic conventions (stable), as the Prometheus exporter names them.
     "opentelemetry": Instrumentation(
         "http_server_request_duration_seconds_count", "http_response_status_code",
-        "http_server_request_duration_seconds", "http_route"),
-    # Micrometer; buckets need management.metrics.distribution.percentiles-histogram.
+        "http_server_request_duration_seconds", "http_route", OTEL_HTTP_BUCKETS),
+    # Micrometer; buckets need management.metrics.distribution.percentiles-histogram, and
+    # which ones depends on its service-level-objectives and min/max settings: unknown here.
     "spring-boot": Instrumentation(
         "http_server_requests_seconds_count", "status", "http_server_requests_seconds", "uri"),
 }
@@ -63,12 +82,16 @@ def resolve(raw: object) -> tuple[Optional[Instrumentation], list[tuple[tuple, s
     if not isinstance(raw, dict):
         return None, [((), "expected a preset name or a mapping {requests, status_label, duration}")]
     problems = []
-    allowed = {"requests": True, "status_label": False, "duration": False, "route_label": False}
+    allowed = {"requests": True, "status_label": False, "duration": False, "route_label": False, "buckets": False}
     for key in raw:
-        if key not in allowed:
+        if key == "buckets":
+            problems += _bucket_problems(raw[key])
+        elif key not in allowed:
             problems.append(((key,), f"unknown key {key!r} (allowed: {', '.join(allowed)})"))
     for key, required in allowed.items():
         value = raw.get(key)
+        if key == "buckets":
+            continue
         if value is None:
             if required:
                 problems.append(((), f"missing required key {key!r} (the request counter's metric name)"))
@@ -82,5 +105,15 @@ def resolve(raw: object) -> tuple[Optional[Instrumentation], list[tuple[tuple, s
             problems.append(((key,), f"give the histogram's base name, without _bucket: {value[:-7]!r}"))
     if problems:
         return None, problems
+    buckets = raw.get("buckets")
     return Instrumentation(raw["requests"], raw.get("status_label", "status"), raw.get("duration"),
-                           raw.get("route_label")), []
+                           raw.get("route_label"), None if buckets is None else tuple(sorted(map(float, buckets)))), []
+
+
+def _bucket_problems(value) -> list[tuple[tuple, str]]:
+    """`buckets`: the latency histogram's upper bounds in seconds, for latency SLO thresholds."""
+    if not isinstance(value, list) or not value:
+        return [(("buckets",), "expected a list of the histogram's bucket upper bounds in seconds, "
+                               "e.g. [0.1, 0.25, 0.5, 1]")]
+    return [(("buckets", i), f"expected a positive number of seconds, got {v!r}") for i, v in enumerate(value)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < float("inf")]

@@ -29,9 +29,10 @@ TEST_LABEL = "vigil_receiver"
 TEST_TIMING = {"group_wait": "0s", "group_interval": "10s", "repeat_interval": "1h"}
 
 INHIBITIONS = (
-    # A critical alert silences the warning of the same alert and service.
+    # A critical alert silences the warning of the same alert and service (and SLO: a fast
+    # availability burn must not hide a slow latency burn; alerts without `slo` match as equal).
     {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
-     "equal": ["alertname", "service"]},
+     "equal": ["alertname", "service", "slo"]},
     # A service that is down silences its other symptoms.
     {"source_matchers": ['alertname="ServiceDown"'], "target_matchers": ['alertname!="ServiceDown"'],
      "equal": ["service"]},

@@ -24,6 +24,7 @@ Series = list[tuple[str, str]]          # (promtool series selector, values with
 class Record:
     record: str
     expr: str
+    labels: dict = field(default_factory=dict)     # added to every series it records
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,11 @@ class RuleTest:
     name: str
     series: list[tuple[str, str]]
     checks: list[Check]
+    interval: Optional[Duration] = None  # between the series' samples; None: the stack's scrape interval
+    # A suite of its own (tests/<suite>/...test.yml) evaluated every `evaluation` rather than at the
+    # stack's interval: promtool evaluates every rule at every step, long scenarios need coarser steps.
+    suite: str = ""
+    evaluation: Optional[Duration] = None
 
 
 @dataclass
@@ -113,13 +119,18 @@ def expected(alert: Alert, out_labels: dict, value: Optional[float]) -> Expect:
                   {k: expand(v, out_labels, value) for k, v in alert.annotations.items()})
 
 
+def firing_check_time(start: int, for_: int, timing: Timing, settle: int = 0) -> Duration:
+    """When firing_tests checks that an alert true from `start` fires: `for` and two steps
+    later (after `settle`), at a time when both a sample and an evaluation fall."""
+    return _ceil_to(max(start + for_ + 2 * timing.step, settle + timing.step), timing)
+
+
 def firing_tests(name: str, alerts: Sequence[Alert], series: Series, out_labels: dict,
                  value: Optional[float], timing: Timing, start: int = 0, settle: int = 0) -> RuleTest:
     """`series` make every alert in `alerts` (one alertname) true from `start`:
     none fires before its `for` has passed; all fire after. `settle`: when the
     value reaches `value` exactly (rates need their window full of samples)."""
-    for_ = max(a.for_ for a in alerts)
-    late = _ceil_to(max(start + for_ + 2 * timing.step, settle + timing.step), timing)
+    late = firing_check_time(start, max(a.for_ for a in alerts), timing, settle)
     checks = []
     early = start + min(a.for_ for a in alerts) - timing.step
     if early >= start and min(a.for_ for a in alerts) > 0:
@@ -144,7 +155,7 @@ class Level:
 def threshold_alerts(name: str, value_expr: str, levels: Sequence[Level], for_: Duration,
                      labels: dict, annotations: Callable[[Level], dict], *, falling: bool = False) -> list[Alert]:
     op = "<" if falling else ">"
-    return [Alert(name, f"{value_expr} {op} {_num(lv.threshold)}", for_,
+    return [Alert(name, f"{value_expr} {op} {promql_number(lv.threshold)}", for_,
                   {**labels, "severity": lv.severity}, annotations(lv)) for lv in levels]
 
 
@@ -159,11 +170,11 @@ def threshold_tests(alerts: Sequence[Alert], levels: Sequence[Level], series_at:
         under, over = (lv.threshold * 1.1, lv.threshold * 0.9) if falling else (lv.threshold * 0.9, lv.threshold * 1.1)
         if cap is not None:
             over = min(over, (lv.threshold + cap) / 2)
-        values += [v for v in (_clear(under), _clear(over)) if v not in values]
+        values += [v for v in (untied(under), untied(over)) if v not in values]
     tests = []
     for value in values:
         crossed = [a for a, lv in zip(alerts, levels) if (value < lv.threshold if falling else value > lv.threshold)]
-        label = f"{name}: {crossed[-1].labels['severity'] if crossed else 'quiet'} at {_num(value)}"
+        label = f"{name}: {crossed[-1].labels['severity'] if crossed else 'quiet'} at {promql_number(value)}"
         if crossed:
             tests.append(firing_tests(label, crossed, series_at(value), out_labels, value, timing, start, settle))
         else:
@@ -172,7 +183,7 @@ def threshold_tests(alerts: Sequence[Alert], levels: Sequence[Level], series_at:
     return tests
 
 
-def _clear(x: float) -> float:
+def untied(x: float) -> float:
     """x to 6 digits, moved off a rounding tie of the 4-digit text that
     annotations print (float error in a PromQL ratio could tip a tie either
     way). Durations of a minute and more print whole seconds from exact data."""
@@ -186,9 +197,38 @@ def _clear(x: float) -> float:
     return v
 
 
-def _num(x: float) -> str:
+def promql_number(x: float) -> str:
     """Shortest decimal text of a float, never in exponent form."""
     text = repr(float(x))
     if "e" in text:
         text = format(x, ".12f").rstrip("0").rstrip(".")
     return text.removesuffix(".0")
+
+
+def rate_threshold_tests(alerts: list, levels: list, series_at, out: dict, timing: Timing,
+                         window: Duration) -> list[RuleTest]:
+    """threshold_tests for `rate(counter[window]) > threshold`, fed by a counter rising at `v` a second
+    from 0 at time 0 (`series_at(v)`). Such a rate climbs as v * t / window until its window is full,
+    so a level turns true no sooner than threshold * window / v: its `for` counts from there. A
+    threshold of 0 ("any at all") is tested with 0 (quiet) and 1 a second (firing)."""
+    values = []
+    for lv in levels:
+        for v in ((lv.threshold * 0.9, lv.threshold * 1.1) if lv.threshold else (0.0, 1.0)):
+            v = untied(v)
+            if v not in values:
+                values.append(v)
+    settle = window + timing.scrape
+    longest = max(a.for_ for a in alerts)
+    tests = []
+    for v in values:
+        crossed = [a for a, lv in zip(alerts, levels) if v > lv.threshold]
+        label = f"{alerts[0].name}: {crossed[-1].labels['severity'] if crossed else 'quiet'} at {v:g}"
+        if not crossed:
+            tests.append(silent_test(label, alerts[0].name, series_at(v), timing, longest, settle))
+            continue
+        lowest = min(lv.threshold for lv in levels if v > lv.threshold)
+        # No sooner than this evaluation (ms), one evaluation early to be safe: `for` counts from here.
+        onset = int(lowest * window / v) // timing.evaluation * timing.evaluation - timing.evaluation
+        tests.append(firing_tests(label, crossed, series_at(v), out, v, timing, start=Duration(max(0, onset)),
+                                  settle=Duration(settle + longest)))
+    return tests

@@ -13,6 +13,7 @@ from pathlib import Path as FsPath
 
 from pydantic import BaseModel, ValidationError
 
+from . import presets, slo
 from .errors import InventoryError, Problem, did_you_mean
 from .inventory import Inventory, Receiver, Service
 from .kinds import BUILTIN_ALERTNAMES, KINDS
@@ -255,6 +256,8 @@ def _kind_problems(service: Service) -> list:
                           (("latency", "objective"), service.slo.latency.objective if service.slo.latency else None)):
             if pct is not None and not 0 < pct < 100:
                 out.append((("slo",) + path, f"objective {pct} must be between 0 and 100 (exclusive)"))
+        if fields.get("slo"):
+            out += slo.problems(service, presets.resolve(service.instrumentation)[0])
     _, _, problems = alert_params(kind.ALERTS, service.alerts)
     out += [(("alerts",) + path, msg) for path, msg in problems]
     if hasattr(kind, "check"):

@@ -13,6 +13,7 @@ from ..kinds import KINDS, http
 from ..kinds.base import PROBE_JOB
 from .builder import UP_DOWN, Column, Dashboard, Link, Row, Target, Thresholds, Variable, stat, table, timeseries
 from .common import ALERTS, OVERVIEW, dashboard_path, nav, tags
+from .slo import overview_row
 
 T = 'team=~"$team"'
 SCRAPED = f'job!="{PROBE_JOB}",kind!="stack"'
@@ -72,6 +73,8 @@ def dashboard(inventory: Inventory) -> Dashboard:
     rows = [Row("At a glance", tuple(_glance(has_http))), Row("Services", (services,))]
     if has_http:
         rows.append(Row("Top 10 http services", tuple(_top())))
+    if any(s.kind == "http" and s.slo is not None for s in inventory.services):
+        rows.append(overview_row(T))
     team = Variable.from_query("team", 'label_values(up{kind!="stack"}, team)', multi=True, include_all=True)
     return Dashboard(uid=OVERVIEW, title="Overview", tags=tags("overview"), rows=tuple(rows),
                      description="Every service at a glance", variables=(team,), links=nav())

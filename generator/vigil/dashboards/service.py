@@ -12,7 +12,7 @@ from typing import Optional
 from .. import presets
 from ..inventory import Service
 from ..kinds import http
-from . import containers
+from . import containers, slo
 from .builder import Dashboard, Row, Target, Thresholds, stat, timeseries
 from .common import LOG_SEARCH, alerts_table, deploy_markers, firing_count, matchers, nav, params, service_logs, \
     tags, up_stat, user_panels
@@ -25,6 +25,7 @@ def dashboard(service: Service) -> Dashboard:
             Row("Traffic and errors", tuple(_traffic(service, inst, sel)))]
     if inst.duration:
         rows.append(Row("Latency", (_latency(service, sel),)))
+    rows += slo.rows(service)
     rows += [Row("Alerts", (alerts_table(matchers(service=service.name)),)),
              Row("Saturation", containers.saturation(service.name)),
              Row("Logs and errors", service_logs(service))]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .. import presets
+from .. import presets, slo
 from ..inventory import Service
 from ..rules import Level, Record, selector, threshold_alerts, threshold_tests
 from ..units import Duration, percent_text
@@ -39,6 +39,15 @@ RUNBOOKS = {
          "Saturation: its container's CPU and memory, the host's CPU and disk I/O.",
          "Slow dependencies: database, cache, upstream HTTP calls.",
          "Traffic: a surge in requests on its dashboard.")),
+    slo.ALERT: Runbook(
+        "The service is spending the error budget of one of its SLOs (label slo: availability, or latency) "
+        "faster than its 30 days allow: critical when 2% of the budget goes within an hour or 5% within six "
+        "hours, warning when 10% goes within a day or three days.",
+        ("The SLO row of its dashboard: the burn rate over each window, and the budget left.",
+         "availability: which routes fail (\"5xx by route\"), its errors and logs; latency: the latency "
+         "panels and its saturation.",
+         "A deploy just before it started (deploy markers); roll back if so.",
+         "A warning can wait for working hours: it asks for a ticket, not a page.")),
 }
 RATE_WINDOW = Duration.parse("5m")
 QUANTILES = (("p50", "0.5"), ("p95", "0.95"), ("p99", "0.99"))
@@ -113,6 +122,11 @@ def red_rules(service: Service, ctx: Context, inst: presets.Instrumentation, par
         rules += alerts
         tests += threshold_tests(alerts, levels, lambda v: _latency(service, inst, v), labels, ctx.timing,
                                  start=ctx.timing.scrape, settle=settle)
+    if service.slo is not None:
+        def slo_annotations(summary, description):
+            return annotations(ctx, service, dash, slo.ALERT, summary, description)
+        rules += slo.rules(service, inst, labels, slo_annotations)
+        tests += slo.tests(service, inst, _labels(service, {}), labels, slo_annotations)
     return rules, tests
 
 

@@ -17,8 +17,13 @@ def render(plan: Plan) -> dict[str, bytes]:
     files = {"prometheus/prometheus.yml": dump(config(plan))}
     for rf in plan.rule_files:
         files[f"prometheus/{rf.path}"] = dump({"groups": [_group(g) for g in rf.groups]})
-        test_path = rf.path.replace("rules/", "tests/", 1).removesuffix(".yml") + ".test.yml"
-        files[f"prometheus/{test_path}"] = dump(_tests(plan, rf, test_path))
+        suites: dict[str, list[RuleTest]] = {"": []}
+        for t in rf.tests:
+            suites.setdefault(t.suite, []).append(t)
+        for suite, tests in suites.items():
+            test_path = rf.path.replace("rules/", f"tests/{suite}/" if suite else "tests/", 1)
+            test_path = test_path.removesuffix(".yml") + ".test.yml"
+            files[f"prometheus/{test_path}"] = dump(_tests(plan, rf, test_path, tests))
     return files
 
 
@@ -64,7 +69,7 @@ def _group(group) -> dict:
 
 def _rule(rule) -> dict:
     if isinstance(rule, Record):
-        return {"record": rule.record, "expr": rule.expr}
+        return {"record": rule.record, "expr": rule.expr, **({"labels": dict(rule.labels)} if rule.labels else {})}
     assert isinstance(rule, Alert)
     out = {"alert": rule.name, "expr": rule.expr}
     if rule.for_:
@@ -74,17 +79,20 @@ def _rule(rule) -> dict:
     return out
 
 
-def _tests(plan: Plan, rf: RuleFile, test_path: str) -> dict:
+def _tests(plan: Plan, rf: RuleFile, test_path: str, tests: list[RuleTest]) -> dict:
+    """One test file: the tests of one suite, which share an evaluation interval."""
     stack = plan.inventory.stack
     rel = posixpath.relpath(rf.path, posixpath.dirname(test_path))
-    return {"rule_files": [rel], "evaluation_interval": str(stack.eval_interval),
-            "tests": [_test(t, str(stack.scrape_interval)) for t in rf.tests]}
+    evaluations = {t.evaluation or stack.eval_interval for t in tests} or {stack.eval_interval}
+    assert len(evaluations) == 1, f"{test_path}: tests of one file share an evaluation interval"
+    return {"rule_files": [rel], "evaluation_interval": str(evaluations.pop()),
+            "tests": [_test(t, str(stack.scrape_interval)) for t in tests]}
 
 
 def _test(test: RuleTest, interval: str) -> dict:
     return {
         "name": test.name,
-        "interval": interval,
+        "interval": str(test.interval) if test.interval else interval,
         "input_series": [{"series": s, "values": v} for s, v in test.series],
         "alert_rule_test": [{"eval_time": str(c.at), "alertname": c.alertname,
                              "exp_alerts": [{"exp_labels": dict(e.labels), "exp_annotations": dict(e.annotations)}
