@@ -92,8 +92,11 @@ def _service(rng: random.Random, i: int) -> dict:
         if rng.random() < 0.3:
             svc["runbook_url"] = f"https://wiki.example.com/runbooks/{name}"
         if rng.random() < 0.25:
-            svc["slo"] = {"availability": rng.choice([99, 99.5, 99.9]),
-                          "latency": {"threshold": rng.choice(["250ms", "300ms", "1s"]), "objective": 99.0}}
+            svc["slo"] = {"availability": rng.choice([99, 99.5, 99.9])}
+            inst = svc.get("instrumentation")
+            if not isinstance(inst, dict) or "duration" in inst:
+                # 250ms and 1s are bucket boundaries of every preset that knows its buckets
+                svc["slo"]["latency"] = {"threshold": rng.choice(["250ms", "1s"]), "objective": 99.0}
         alerts: dict = {}
         if rng.random() < 0.15:
             alerts["error_rate"] = {"warning": rng.choice(["0.5%", "2%"]), "critical": rng.choice(["5%", "10%"]),
