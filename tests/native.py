@@ -79,3 +79,22 @@ def alertmanager(config_dir: Path, port: int, data: Path, log: Path) -> Process:
     return Process([tool("prometheus-alertmanager"), "--config.file=alertmanager.yml", f"--storage.path={data}",
                     f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
                     f"--web.external-url=http://127.0.0.1:{port}"], config_dir, log)
+
+
+ENDPOINTS = ("prometheus", "alertmanager", "grafana", "loki", "alloy", "blackbox", "node_exporter", "cadvisor")
+
+
+def native_stack(name: str, ports: dict, teams: tuple[str, ...], team: str | None = None, interval: str = "1s",
+                 **endpoints: int) -> str:
+    """The head of a test inventory, down to `services:`, for a stack run natively on 127.0.0.1:
+    Prometheus at ports["prom"], the parts named in `endpoints` (field=port) where given, every
+    other part at the closed port ports["closed"]; every team pages a webhook nobody answers."""
+    at = {field: endpoints.get(field, ports["closed"]) for field in ENDPOINTS} | {"prometheus": ports["prom"]}
+    lines = ["version: 1", "stack:", f"  name: {name}", f"  team: {team or teams[0]}",
+             f"  scrape_interval: {interval}", f"  evaluation_interval: {interval}", "  endpoints:",
+             *(f"    {field}: 127.0.0.1:{port}" for field, port in at.items()),
+             "receivers:", "  - name: hook", f'    webhook: {{url: "http://127.0.0.1:{ports["closed"]}/hook"}}',
+             "routing: {default_receiver: hook}", "teams:",
+             *(line for t in teams for line in (f"  - name: {t}", "    notify: {critical: [hook], warning: [hook]}")),
+             "services:"]
+    return "\n".join(lines) + "\n"

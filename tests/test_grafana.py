@@ -29,7 +29,7 @@ from dashboard_queries import (
     variables,
 )
 from logql import parse_errors
-from native import Process, alertmanager, free_port, prometheus, wait_for
+from native import native_stack, Process, alertmanager, free_port, prometheus, wait_for
 from vigil import runbooks
 from vigil.dashboards import builder
 from vigil.dashboards.builder import (
@@ -355,31 +355,6 @@ def test_variables_and_thresholds_render_grafanas_model():
 
 
 INVENTORY = """\
-version: 1
-stack:
-  name: dash
-  team: platform
-  scrape_interval: 1s
-  evaluation_interval: 1s
-  endpoints:
-    prometheus: 127.0.0.1:{prom}
-    alertmanager: 127.0.0.1:{am}
-    grafana: 127.0.0.1:{closed}
-    loki: 127.0.0.1:{closed}
-    alloy: 127.0.0.1:{closed}
-    blackbox: 127.0.0.1:{blackbox}
-    node_exporter: 127.0.0.1:{node}
-    cadvisor: 127.0.0.1:{closed}
-receivers:
-  - name: hook
-    webhook: {{url: "http://127.0.0.1:{closed}/hook"}}
-routing: {{default_receiver: hook}}
-teams:
-  - name: shop
-    notify: {{critical: [hook], warning: [hook]}}
-  - name: platform
-    notify: {{critical: [hook], warning: [hook]}}
-services:
   - name: shop
     team: shop
     kind: http
@@ -423,7 +398,10 @@ def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("grafana-live")
     bins = {role: _exporter(name) for name, role in EXPORTERS.items()}
     ports = {k: free_port() for k in ("prom", "am", "closed", "shop", "worker", "node", "blackbox")}
-    (tmp / "inventory.yml").write_text(INVENTORY.format(**ports))
+    (tmp / "inventory.yml").write_text(native_stack("dash", ports, ("shop", "platform"), team="platform",
+                                                  alertmanager=ports["am"], blackbox=ports["blackbox"],
+                                                  node_exporter=ports["node"])
+                                     + INVENTORY.format(**ports))
     tree = tmp / "tree"
     result = run_vigil("generate", "-i", str(tmp / "inventory.yml"), "-o", str(tree))
     assert result.returncode == 0, result.stderr

@@ -19,35 +19,12 @@ import pytest
 import yaml
 from conftest import promtool, run_vigil, tool
 from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve
-from native import Process, free_port, get_json, prometheus, wait_for
+from native import native_stack, Process, free_port, get_json, prometheus, wait_for
 from vigil.kinds import host
 
 NODE_EXPORTER = "prometheus-node-exporter"
 
 INVENTORY = """\
-version: 1
-stack:
-  name: hosts
-  team: platform
-  scrape_interval: 1s
-  evaluation_interval: 1s
-  endpoints:
-    prometheus: 127.0.0.1:{prom}
-    alertmanager: 127.0.0.1:{closed}
-    grafana: 127.0.0.1:{closed}
-    loki: 127.0.0.1:{closed}
-    alloy: 127.0.0.1:{closed}
-    blackbox: 127.0.0.1:{closed}
-    node_exporter: 127.0.0.1:{node}
-    cadvisor: 127.0.0.1:{closed}
-receivers:
-  - name: hook
-    webhook: {{url: "http://127.0.0.1:{closed}/hook"}}
-routing: {{default_receiver: hook}}
-teams:
-  - name: platform
-    notify: {{critical: [hook], warning: [hook]}}
-services:
   - name: box
     team: platform
     kind: host
@@ -115,7 +92,8 @@ def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("host-live")
     exporter = tool(NODE_EXPORTER)             # fails saying how to install it
     ports = {k: free_port() for k in ("prom", "node", "closed")}
-    (tmp / "inventory.yml").write_text(INVENTORY.format(**ports))
+    (tmp / "inventory.yml").write_text(native_stack("hosts", ports, ("platform",), node_exporter=ports["node"])
+                                         + INVENTORY.format(**ports))
     tree = tmp / "tree"
     result = run_vigil("generate", "-i", str(tmp / "inventory.yml"), "-o", str(tree))
     assert result.returncode == 0, result.stderr

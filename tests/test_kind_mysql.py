@@ -21,7 +21,7 @@ import pytest
 import yaml
 from conftest import promtool, render_tree, run_vigil, tool
 from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve
-from native import Process, free_port, prometheus, wait_for
+from native import native_stack, Process, free_port, prometheus, wait_for
 from vigil.kinds import mysql
 
 EXPORTER = "prometheus-mysqld-exporter"
@@ -30,29 +30,6 @@ PASSWORD = "exporter-secret"
 AS_ROOT = ["--user=root"] if os.geteuid() == 0 else []
 
 INVENTORY = """\
-version: 1
-stack:
-  name: mysql-live
-  team: data
-  scrape_interval: 1s
-  evaluation_interval: 1s
-  endpoints:
-    prometheus: 127.0.0.1:{prom}
-    alertmanager: 127.0.0.1:{closed}
-    grafana: 127.0.0.1:{closed}
-    loki: 127.0.0.1:{closed}
-    alloy: 127.0.0.1:{closed}
-    blackbox: 127.0.0.1:{closed}
-    node_exporter: 127.0.0.1:{closed}
-    cadvisor: 127.0.0.1:{closed}
-receivers:
-  - name: hook
-    webhook: {{url: "http://127.0.0.1:{closed}/hook"}}
-routing: {{default_receiver: hook}}
-teams:
-  - name: data
-    notify: {{critical: [hook], warning: [hook]}}
-services:
   - name: db
     team: data
     kind: mysql
@@ -152,7 +129,7 @@ def live(tmp_path_factory):
                         "-pwrong", "-e", "SELECT 1"], capture_output=True, timeout=30)
         for server, key in ((primary, "exporter_primary"), (replica, "exporter_replica")):
             procs.append(exporter(binary, ports[key], server, tmp / f"{key}.log").start())
-        (tmp / "inventory.yml").write_text(INVENTORY.format(**ports))
+        (tmp / "inventory.yml").write_text(native_stack("mysql-live", ports, ("data",)) + INVENTORY.format(**ports))
         tree = render_tree(tmp / "inventory.yml", tmp / "tree")
         prom = prometheus(tree, ports["prom"], tmp / "prom-data", tmp / "prometheus.log").start()
         procs.append(prom)

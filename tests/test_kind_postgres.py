@@ -33,7 +33,7 @@ import pytest
 import yaml
 from conftest import promtool, render_tree, rule_tests, tool
 from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve
-from native import Process, free_port, prometheus, wait_for
+from native import native_stack, Process, free_port, prometheus, wait_for
 from vigil.check import INSTALL
 from vigil.kinds import postgres
 from vigil.kinds.base import alert_params
@@ -59,29 +59,6 @@ pg_replication:
 FROM_QUERY_FILE = {"pg_replication_lag_seconds", "pg_replication_is_replica"}
 
 INVENTORY = """\
-version: 1
-stack:
-  name: pg
-  team: data
-  scrape_interval: 1s
-  evaluation_interval: 1s
-  endpoints:
-    prometheus: 127.0.0.1:{prom}
-    alertmanager: 127.0.0.1:{closed}
-    grafana: 127.0.0.1:{closed}
-    loki: 127.0.0.1:{closed}
-    alloy: 127.0.0.1:{closed}
-    blackbox: 127.0.0.1:{closed}
-    node_exporter: 127.0.0.1:{closed}
-    cadvisor: 127.0.0.1:{closed}
-receivers:
-  - name: hook
-    webhook: {{url: "http://127.0.0.1:{closed}/hook"}}
-routing: {{default_receiver: hook}}
-teams:
-  - name: data
-    notify: {{critical: [hook], warning: [hook]}}
-services:
   - name: orders-db
     team: data
     kind: postgres
@@ -186,7 +163,7 @@ def live():
     tmp = Path(tempfile.mkdtemp(prefix="vigil-pg-"))
     tmp.chmod(0o755)
     ports = {k: free_port() for k in ("prom", "closed", "primary", "replica", "primary_exporter", "replica_exporter")}
-    (tmp / "inventory.yml").write_text(INVENTORY.format(**ports))
+    (tmp / "inventory.yml").write_text(native_stack("pg", ports, ("data",)) + INVENTORY.format(**ports))
     (tmp / "queries.yml").write_text(REPLICATION_QUERY)
     tree = render_tree(tmp / "inventory.yml", tmp / "tree")
     procs, sessions = [], []
@@ -392,7 +369,8 @@ OVERRIDES = {
 def overridden(tmp_path_factory) -> Path:
     """The default 15s scrape and evaluation; one service with every threshold overridden, one
     (a replica, by its labels) with some alerts disabled."""
-    inventory = yaml.safe_load(INVENTORY.format(prom=9090, closed=9, primary_exporter=9187, replica_exporter=9187))
+    ports = {"prom": 9090, "closed": 9, "primary_exporter": 9187, "replica_exporter": 9187}
+    inventory = yaml.safe_load(native_stack("pg", ports, ("data",)) + INVENTORY.format(**ports))
     del inventory["stack"]["scrape_interval"], inventory["stack"]["evaluation_interval"]
     inventory["services"] = [
         {"name": "orders-db", "team": "data", "kind": "postgres", "alerts": OVERRIDES},

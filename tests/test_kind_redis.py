@@ -20,34 +20,11 @@ import pytest
 import yaml
 from conftest import promtool, run_vigil, tool
 from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve
-from native import Process, free_port, prometheus, wait_for
+from native import native_stack, Process, free_port, prometheus, wait_for
 
 from vigil.kinds import redis
 
 INVENTORY = """\
-version: 1
-stack:
-  name: kind-redis
-  team: platform
-  scrape_interval: 1s
-  evaluation_interval: 1s
-  endpoints:
-    prometheus: 127.0.0.1:{prom}
-    alertmanager: 127.0.0.1:{closed}
-    grafana: 127.0.0.1:{closed}
-    loki: 127.0.0.1:{closed}
-    alloy: 127.0.0.1:{closed}
-    blackbox: 127.0.0.1:{closed}
-    node_exporter: 127.0.0.1:{closed}
-    cadvisor: 127.0.0.1:{closed}
-receivers:
-  - name: hook
-    webhook: {{url: "http://127.0.0.1:{closed}/hook"}}
-routing: {{default_receiver: hook}}
-teams:
-  - name: platform
-    notify: {{critical: [hook], warning: [hook]}}
-services:
   - name: cache
     team: platform
     kind: redis
@@ -133,7 +110,7 @@ def live(tmp_path_factory):
     tool("prometheus")
     tmp = tmp_path_factory.mktemp("kind-redis")
     ports = {k: free_port() for k in ("prom", "closed", "redis1", "redis2", "exp1", "exp2")}
-    (tmp / "inventory.yml").write_text(INVENTORY.format(**ports))
+    (tmp / "inventory.yml").write_text(native_stack("kind-redis", ports, ("platform",)) + INVENTORY.format(**ports))
     tree = tmp / "tree"
     result = run_vigil("generate", "-i", str(tmp / "inventory.yml"), "-o", str(tree))
     assert result.returncode == 0, result.stderr

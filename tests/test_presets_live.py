@@ -27,7 +27,7 @@ from dashboard_queries import (
     resolve,
     traffic,
 )
-from native import Process, free_port, prometheus, wait_for
+from native import native_stack, Process, free_port, prometheus, wait_for
 from vigil.presets import PRESETS
 
 APPS_DIR = Path(__file__).parent / "apps"
@@ -49,33 +49,6 @@ RULES = ("service:http_requests:rate5m", "service:http_error_ratio:rate5m",
 # cAdvisor has no Debian package (and there is no Docker host here): its queries must run, but stay empty.
 NOT_HERE = ("container_",)
 
-INVENTORY = """\
-version: 1
-stack:
-  name: presets
-  team: platform
-  scrape_interval: 1s
-  evaluation_interval: 1s
-  endpoints:
-    prometheus: 127.0.0.1:{prom}
-    alertmanager: 127.0.0.1:{closed}
-    grafana: 127.0.0.1:{closed}
-    loki: 127.0.0.1:{closed}
-    alloy: 127.0.0.1:{closed}
-    blackbox: 127.0.0.1:{closed}
-    node_exporter: 127.0.0.1:{closed}
-    cadvisor: 127.0.0.1:{closed}
-receivers:
-  - name: hook
-    webhook: {{url: "http://127.0.0.1:{closed}/hook"}}
-routing: {{default_receiver: hook}}
-teams:
-  - name: shop
-    notify: {{critical: [hook], warning: [hook]}}
-  - name: platform
-    notify: {{critical: [hook], warning: [hook]}}
-services:
-"""
 SERVICE = """\
   - name: {name}
     team: {team}
@@ -111,7 +84,7 @@ def live(tmp_path_factory):
     ports |= {preset: free_port() for preset in APPS}
     services = [SERVICE.format(name=name, team=TEAM, preset=preset, port=ports[preset])
                 for preset, (name, _, _) in APPS.items()]
-    inventory = INVENTORY.format(**ports) + "".join(services)
+    inventory = native_stack("presets", ports, ("shop", "platform"), team="platform") + "".join(services)
     (tmp / "inventory.yml").write_text(inventory)
     tree = tmp / "tree"
     result = run_vigil("generate", "-i", str(tmp / "inventory.yml"), "-o", str(tree))

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from conftest import promtool, render_tree, run_vigil
 from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve, traffic
-from native import Process, free_port, prometheus, wait_for
+from native import native_stack, Process, free_port, prometheus, wait_for
 from vigil import slo
 from vigil.errors import InventoryError
 from vigil.presets import PRESETS
@@ -247,29 +247,6 @@ def test_generated_scenarios_catch_drifting_maths(tree, tmp_path, pattern, repl)
 # ---------------------------------------------------------------- against the real Prometheus
 
 LIVE = """\
-version: 1
-stack:
-  name: slo
-  team: shop
-  scrape_interval: 1s
-  evaluation_interval: 1s
-  endpoints:
-    prometheus: 127.0.0.1:{prom}
-    alertmanager: 127.0.0.1:{closed}
-    grafana: 127.0.0.1:{closed}
-    loki: 127.0.0.1:{closed}
-    alloy: 127.0.0.1:{closed}
-    blackbox: 127.0.0.1:{closed}
-    node_exporter: 127.0.0.1:{closed}
-    cadvisor: 127.0.0.1:{closed}
-receivers:
-  - name: hook
-    webhook: {{url: "http://127.0.0.1:{closed}/hook"}}
-routing: {{default_receiver: hook}}
-teams:
-  - name: shop
-    notify: {{critical: [hook], warning: [hook]}}
-services:
   - name: shop
     team: shop
     kind: http
@@ -287,7 +264,7 @@ services:
 def live(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("slo-live")
     ports = {k: free_port() for k in ("prom", "closed", "app")}
-    (tmp / "inventory.yml").write_text(LIVE.format(**ports))
+    (tmp / "inventory.yml").write_text(native_stack("slo", ports, ("shop",)) + LIVE.format(**ports))
     tree = render_tree(tmp / "inventory.yml", tmp / "tree")
     app = Process([sys.executable, str(APP), str(ports["app"])], tmp, tmp / "app.log")
     prom = prometheus(tree, ports["prom"], tmp / "prom-data", tmp / "prometheus.log")
