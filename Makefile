@@ -6,7 +6,6 @@ INVENTORY ?= inventory.yml
 VIGIL := $(VENV)/bin/vigil
 STAMP := $(VENV)/.installed-stamp
 LOGQL := tests/logql/node_modules/.package-lock.json
-INBOX_URL := http://inbox:8025
 # Alertmanager runs as you, so it can read the 0600 secret files `vigil secrets` writes.
 export VIGIL_UID := $(shell id -u)
 export VIGIL_GID := $(shell id -g)
@@ -52,14 +51,14 @@ test: venv tools $(LOGQL)  ## the whole test suite (unit, golden, promtool-check
 	$(VENV)/bin/python -m pytest -q tests
 
 up: venv  ## start the stack: .env on first run, generate, start, wait until healthy, print the URLs
-	VIGIL=$(VIGIL) INVENTORY=$(INVENTORY) INBOX_URL=$(INBOX_URL) scripts/up.sh
+	VIGIL=$(VIGIL) INVENTORY=$(INVENTORY) scripts/up.sh
 
 down:  ## stop the stack (keeps its data: metrics, silences, dashboards, logs)
 	docker compose down
 
 reload: venv  ## apply inventory changes to the running stack in place (no restart, no data lost)
 	$(VIGIL) generate -i $(INVENTORY)
-	$(VIGIL) secrets -i $(INVENTORY) --inbox-url $(INBOX_URL)
+	$(VIGIL) secrets -i $(INVENTORY) --inbox
 	docker compose up -d --build --remove-orphans --wait   # new or changed services only
 	$(VIGIL) reload -i $(INVENTORY)
 	@# Alloy (the log shipper: which team owns which container) reloads on POST /-/reload; its port is
@@ -87,7 +86,7 @@ demo-fix:  ## make the demo service healthy again
 	docker compose exec demo python app.py mode ok
 
 smoke: venv  ## the real stack under Docker: up, healthy, dashboard, alert, logs, down (not part of make test)
-	VIGIL=$(VIGIL) INBOX_URL=$(INBOX_URL) scripts/smoke.sh
+	VIGIL=$(VIGIL) scripts/smoke.sh
 
 bench: venv tools  ## benchmarks: generate at 100 / 1,000 / 10,000 services; alert latency
 	$(VENV)/bin/python benchmarks/generate.py

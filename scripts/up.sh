@@ -6,7 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VIGIL=${VIGIL:-.venv/bin/vigil}
 INVENTORY=${INVENTORY:-inventory.yml}
-INBOX_URL=${INBOX_URL:-http://inbox:8025}
 export VIGIL_UID=${VIGIL_UID:-$(id -u)} VIGIL_GID=${VIGIL_GID:-$(id -g)}
 
 if ! command -v docker >/dev/null 2>&1 || ! docker compose version >/dev/null 2>&1; then
@@ -28,7 +27,7 @@ fi
 
 "$VIGIL" generate -i "$INVENTORY"
 # Slack receivers whose webhook .env leaves empty deliver to the local inbox instead.
-"$VIGIL" secrets -i "$INVENTORY" --inbox-url "$INBOX_URL"
+"$VIGIL" secrets -i "$INVENTORY" --inbox
 docker compose up -d --build --remove-orphans --wait --wait-timeout 240
 
 bind=$(docker compose port grafana 3000 2>/dev/null | cut -d: -f1)

@@ -635,8 +635,8 @@ def test_secrets_send_slack_without_webhook_to_the_inbox(tmp_path):
     assert r.returncode == 2, r.stdout + r.stderr   # no webhook and no inbox: a clear error, not a black hole
     assert "SLACK_WEBHOOK_URL is not set" in r.stderr and "SLACK_PLATFORM_WEBHOOK_URL is not set" in r.stderr
     assert not tree.exists()
-    r = cli("secrets", "-i", str(DATA / "full.yml"), "--env", str(env), "-o", str(tree),
-            "--inbox-url", "http://inbox:8025")
+    # --inbox: the inbox docker-compose.yml runs (`make up` passes it)
+    r = cli("secrets", "-i", str(DATA / "full.yml"), "--env", str(env), "-o", str(tree), "--inbox")
     assert r.returncode == 0, r.stdout + r.stderr
     secrets = tree / "alertmanager" / "secrets"
     assert (secrets / "SLACK_WEBHOOK_URL").read_text() == "http://inbox:8025/slack/SLACK_WEBHOOK_URL"

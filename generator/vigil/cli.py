@@ -13,7 +13,7 @@ from pathlib import Path
 from . import annotate, check, envfile, inbox, live
 from .errors import InventoryError, did_you_mean
 from .plan import plan
-from .render import render
+from .render import compose, render
 from .validate import load_inventory
 from .write import compare, diff, inputs_digest, remember, unchanged, with_manifest, write
 
@@ -213,6 +213,8 @@ def main(argv=None) -> int:
     s.add_argument("--env", default=".env")
     s.add_argument("-o", "--output", default=".")
     s.add_argument("--inbox-url", help="where Slack receivers without a webhook deliver instead")
+    s.add_argument("--inbox", action="store_const", dest="inbox_url", const=compose.INBOX_URL,
+                   help=f"--inbox-url of the stack's own inbox ({compose.INBOX_URL})")
     s.set_defaults(run=cmd_secrets)
     ib = sub.add_parser("inbox", help="a local inbox that speaks Slack's webhook contract")
     ib.add_argument("--host", default="127.0.0.1")

@@ -88,13 +88,11 @@ def reload(parts=PARTS, prometheus: str = PROMETHEUS_URL, alertmanager: str = AL
         out.append(("prometheus", *_reload(f"{prometheus}/-/reload")))
     if "alertmanager" in parts:
         out.append(("alertmanager", *_reload(f"{alertmanager}/-/reload")))
-    if "grafana" in parts:
-        if grafana_auth is None:
-            out.append(("grafana", False, "no credentials"))
-        for what in ("datasources", "dashboards"):
-            if grafana_auth is not None:
-                done, said = _reload(f"{grafana}/api/admin/provisioning/{what}/reload", grafana_auth)
-                out.append((f"grafana {what}", done, said))
+    if "grafana" in parts and grafana_auth is None:
+        out.append(("grafana", False, "no credentials"))
+    elif "grafana" in parts:
+        out += [(f"grafana {what}", *_reload(f"{grafana}/api/admin/provisioning/{what}/reload", grafana_auth))
+                for what in ("datasources", "dashboards")]
     return out
 
 

@@ -5,11 +5,11 @@ overridable alerts and their defaults), dashboard(service) and plan(service, ctx
 RUNBOOKS (what each of its own alerts means) where it has alerts of its own.
 """
 
-from ..runbooks import SHARED
+from ..runbooks import all_runbooks
 from . import host, http, job, mysql, nginx, postgres, probe, redis
 
 KINDS = {m.NAME: m for m in (http, job, postgres, mysql, redis, nginx, host, probe)}
 
 # Every alertname Vigil renders itself (a test checks this against the plans): the
 # ones with a runbook, shared or of a kind. The inventory's own rules may not take them.
-BUILTIN_ALERTNAMES = frozenset(SHARED) | frozenset(n for m in KINDS.values() for n in getattr(m, "RUNBOOKS", {}))
+BUILTIN_ALERTNAMES = frozenset(all_runbooks())

@@ -63,6 +63,7 @@ assert posixpath.dirname(LOKI_RULES) == LOKI_DIR
 
 # Host user Alertmanager runs as (make exports them from `id -u` / `id -g`).
 INBOX, INBOX_PORT = "inbox", 8025
+INBOX_URL = f"http://{INBOX}:{INBOX_PORT}"     # as Alertmanager reaches it (`vigil secrets --inbox`)
 UID = "${VIGIL_UID:-1000}"
 GID = "${VIGIL_GID:-1000}"
 
@@ -211,7 +212,7 @@ def compose(inv: Inventory) -> dict:
     }
     services[INBOX] = {
         # The local Slack-compatible inbox (`vigil inbox`): where Slack receivers without a webhook in
-        # .env deliver (`vigil secrets --inbox-url http://inbox:8025`). Image: generator/Dockerfile.
+        # .env deliver (`vigil secrets --inbox`). Image: generator/Dockerfile.
         "build": {"context": ".", "dockerfile": "generator/Dockerfile"},
         "restart": "unless-stopped",
         "ports": publish(INBOX_PORT),
