@@ -163,11 +163,15 @@ def threshold_tests(alerts: Sequence[Alert], levels: Sequence[Level], series_at:
                     out_labels: dict, timing: Timing, *, start: int = 0, settle: int = 0,
                     falling: bool = False, cap: Optional[float] = None) -> list[RuleTest]:
     """For each threshold, a value 10% short of it and one 10% past it: exactly
-    the levels whose threshold the value crosses fire, and only after `for`."""
+    the levels whose threshold the value crosses fire, and only after `for`. A rising
+    threshold of 0 ("any at all") is passed by half the lowest positive one (or 0.5)."""
     name = alerts[0].name
     values = []
+    any_at_all = min([lv.threshold for lv in levels if lv.threshold > 0] + [1.0]) / 2
     for lv in levels:
         under, over = (lv.threshold * 1.1, lv.threshold * 0.9) if falling else (lv.threshold * 0.9, lv.threshold * 1.1)
+        if not falling and lv.threshold <= 0:
+            over = any_at_all
         if cap is not None:
             over = min(over, (lv.threshold + cap) / 2)
         values += [v for v in (untied(under), untied(over)) if v not in values]

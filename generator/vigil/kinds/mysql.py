@@ -146,7 +146,7 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
             lambda lv: annotations(ctx, service, dash, alertname, f"{name}: {summary}",
                                    f"{what} ({lv.severity} above {lv.text} for {p['for']})."))
         rules.extend(alerts)
-        tests.extend(_tests(alerts, levels, series_at, out, ctx, **kw))
+        tests.extend(threshold_tests(alerts, levels, series_at, out, ctx.timing, **kw))
         return alerts
 
     def per_minute(key):
@@ -252,19 +252,6 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
                          ctx.timing),
         ]
     return rules, tests
-
-
-def _tests(alerts, levels, series_at, out, ctx: Context, start=0, settle=0, cap=None) -> list:
-    """threshold_tests, and for a threshold of 0 (any at all: nothing can be 10% short of
-    it) a firing test at the smallest value above every zero threshold."""
-    tests = threshold_tests(alerts, levels, series_at, out, ctx.timing, start=start, settle=settle, cap=cap)
-    if any(lv.threshold <= 0 for lv in levels):
-        value = min([lv.threshold for lv in levels if lv.threshold > 0] + [1.0]) / 2
-        crossed = [a for a, lv in zip(alerts, levels) if value > lv.threshold]
-        tests.append(firing_tests(f"{alerts[0].name}: {crossed[-1].labels['severity']} at {promql_number(value)}", crossed,
-                                  series_at(value), out, value, ctx.timing, start, settle))
-    seen = set()      # a threshold of 0 is both "10% short" and "10% past": one test of each name
-    return [t for t in tests if not (t.name in seen or seen.add(t.name))]
 
 
 FIELDS, ALERTS, dashboard, plan = exporter_kind(NAME, DEFAULT_PORT, SERVER_UP, ALERT_DEFAULTS, kind_rules)

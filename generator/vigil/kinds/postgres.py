@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..inventory import Service
-from ..rules import Level, firing_tests, selector, silent_test, threshold_alerts, threshold_tests, promql_number
+from ..rules import Level, selector, silent_test, threshold_alerts, threshold_tests, promql_number
 from ..runbooks import Runbook
 from ..units import Duration, percent_text
 from .base import AlertDefaults, Context, annotations, exporter_kind, service_labels, target_labels
@@ -101,7 +101,7 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
             lambda lv: annotations(ctx, service, dash, alertname, f"{name}: {summary}",
                                    f"{what} ({lv.severity} above {lv.text} for {p['for']})."))
         rules.extend(alerts)
-        tests.extend(_tests(alerts, levels, series_at, out, ctx, **kw))
+        tests.extend(threshold_tests(alerts, levels, series_at, out, ctx.timing, **kw))
 
     def percent(key):
         return [Level(s, float(params[key][s] / 100), percent_text(params[key][s]))
@@ -167,19 +167,6 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
                        (selector("pg_stat_database_xact_commit", db), f"0+{promql_number(round(100 * (1 - v), 6))}x{{n}}")],
             start=ctx.timing.scrape, settle=rate_settle, cap=1.0)
     return rules, tests
-
-
-def _tests(alerts, levels, series_at, out, ctx: Context, start=0, settle=0, cap=None) -> list:
-    """threshold_tests, and for a threshold of 0 (any at all: nothing can be 10% short of
-    it) a firing test at the smallest value above every zero threshold."""
-    tests = threshold_tests(alerts, levels, series_at, out, ctx.timing, start=start, settle=settle, cap=cap)
-    zero = [lv for lv in levels if lv.threshold <= 0]
-    if zero:
-        value = min([lv.threshold for lv in levels if lv.threshold > 0] + [1.0]) / 2
-        crossed = [a for a, lv in zip(alerts, levels) if value > lv.threshold]
-        tests.append(firing_tests(f"{alerts[0].name}: {crossed[-1].labels['severity']} at {promql_number(value)}", crossed,
-                                  series_at(value), out, value, ctx.timing, start, settle))
-    return tests
 
 
 FIELDS, ALERTS, dashboard, plan = exporter_kind(NAME, DEFAULT_PORT, SERVER_UP, ALERT_DEFAULTS, kind_rules)
