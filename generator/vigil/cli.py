@@ -254,6 +254,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except envfile.EnvFileError as e:   # a .env Compose would refuse: said once, located
+        print(e, file=sys.stderr)
+        return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
 

@@ -10,15 +10,14 @@ settings. They never become files under alertmanager/secrets/."""
 from __future__ import annotations
 
 import os
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import exporters
+from . import dotenv, exporters
 from .inventory import Inventory
 
 SECRETS = Path("alertmanager") / "secrets"
-_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -75,22 +74,22 @@ def example(inventory: Inventory) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def read_env(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a .env file; comments and blank lines skipped, one level of quotes removed."""
-    out = {}
+class EnvFileError(Exception):
+    """A .env Compose would refuse (or that is not UTF-8): `FILE:LINE: what is wrong`."""
+
+
+def read_env(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables of a .env file, exactly as Docker Compose reads them (vigil.dotenv):
+    ${VAR} looks in `environ` (default: this process's environment) first, then above."""
     if not path.is_file():
-        return out
-    for line in path.read_text().splitlines():
-        m = _LINE.match(line)
-        if not m or line.lstrip().startswith("#"):
-            continue
-        value = m.group(2)
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        else:
-            value = re.sub(r"\s+#.*$", "", value)   # an inline comment, as Compose reads .env
-        out[m.group(1)] = value
-    return out
+        return {}
+    environ = os.environ if environ is None else environ
+    try:
+        return dotenv.parse(dotenv.decode(path.read_bytes()), environ.get)
+    except dotenv.DotenvError as e:
+        raise EnvFileError(f"{path}:{e.line}: {e.message}") from None
+    except OSError as e:
+        raise EnvFileError(f"{path}: cannot read it ({e.strerror})") from None
 
 
 def values(inventory: Inventory, env_file: Path) -> tuple[dict[str, str], list[Need]]:
