@@ -653,3 +653,104 @@ def test_remote_write_names_are_unique(tmp_path):
                                   "    - {url: 'https://b.example.com/push', name: m}\n")
     found = problems(tmp_path, text)
     assert [(p.line, p.where) for p in found] == [(6, "stack.remote_write[1].name")]
+
+
+# ---------------------------------------------------------------- values that passed validate, then failed later
+
+SMTP = edit("  default_receiver: ops\n", "  default_receiver: ops\n  smtp: {smarthost: 'mail:25', from: a@example.com}\n")
+EMAIL = edit('    slack: {channel: "#ops", webhook: SLACK_WEBHOOK_URL}', "    email: {to: ops@example.com}", SMTP)
+
+GAPS = [
+    # a trailing newline passed `re.match(...$)`, and became a file `checkout\n.yml`
+    case("service name with a newline", edit("name: checkout", 'name: "checkout\\n"'), 13, "services[0].name",
+         "invalid name 'checkout\\n'"),
+    case("stack name with a newline", edit("name: demo", 'name: "demo\\n"'), 3, "stack.name", "invalid name"),
+    case("team name with a newline", edit("services:", '  - name: "data\\n"\nservices:'), 12, "teams[1].name",
+         "invalid name 'data\\n'"),
+    case("target with a newline", edit('["checkout:8000"]', '["checkout:8000\\n"]'), 16, "services[0].targets[0]",
+         "invalid target"),
+    case("variable name with a newline", edit("webhook: SLACK_WEBHOOK_URL", 'webhook: "SLACK_WEBHOOK_URL\\n"'), 6,
+         "receivers[0].slack.webhook", "invalid variable name"),
+    case("label name with a newline", add('    labels: {"tier\\n": web}'), 17, "services[0].labels['tier\\n']",
+         "invalid label name"),
+    case("label value with a control character", add('    labels: {tier: "web\\u001b[31m"}'), 17,
+         "services[0].labels.tier", "control character '\\x1b'"),
+    case("duration with a newline", add("    alerts:", '      down: {for: "5m\\n"}'), 18,
+         "services[0].alerts.down.for", "invalid duration"),
+    case("preset metric with a newline", add("    instrumentation:", '      requests: "http_total\\n"'), 18,
+         "services[0].instrumentation.requests", "invalid metric name"),
+    case("rule alert name with a newline", add("    rules:", '      - {alert: "Backlog\\n", expr: q > 1, summary: x}'),
+         18, "services[0].rules[0].alert", "invalid alert name"),
+    # Go templates where Alertmanager does not expect them: every notification then fails
+    case("template in a Slack channel", edit('channel: "#ops"', 'channel: "{{ .CommonLabels.team }}"'), 6,
+         "receivers[0].slack.channel", "contains '{{'"),
+    case("newline in a Slack channel", edit('channel: "#ops"', 'channel: "#ops\\n"'), 6,
+         "receivers[0].slack.channel", "control character '\\n'"),
+    case("space in a Slack channel", edit('channel: "#ops"', 'channel: "#ops team"'), 6,
+         "receivers[0].slack.channel", "invalid Slack channel"),
+    case("template in an e-mail to", edit("to: ops@example.com", "to: '{{ .X }}@example.com'", EMAIL), 6,
+         "receivers[0].email.to", "contains '{{'"),
+    case("e-mail to with a newline", edit("to: ops@example.com", 'to: "ops@example.com\\n"', EMAIL), 6,
+         "receivers[0].email.to", "control character '\\n'"),
+    case("template in smtp from", edit("from: a@example.com", "from: '{{ .X }}@example.com'", SMTP), 9,
+         "routing.smtp.from", "contains '{{'"),
+    case("template in the smtp user name", edit("from: a@example.com}", "from: a@example.com, username: '{{ .U }}'}",
+                                                SMTP), 9, "routing.smtp.username", "contains '{{'"),
+    # `{{` in paths and URLs crashed generate with a traceback
+    case("template in metrics_path", add("    metrics_path: '/metrics{{x}}'"), 17, "services[0].metrics_path",
+         "contains '{{'"),
+    case("template in health_url", add("    health_url: 'http://checkout:8000/{{ .x }}'"), 17,
+         "services[0].health_url", "contains '{{'"),
+    case("template in runbook_base_url", edit("  name: demo\n", "  name: demo\n  runbook_base_url: "
+                                                                "'https://wiki.example.com/{{ $labels.x }}'\n"), 4,
+         "stack.runbook_base_url", "contains '{{'"),
+    case("newline in a URL", add('    health_url: "http://checkout:8000/health\\n"'), 17, "services[0].health_url",
+         "control character '\\n'"),
+    # a label twice in group_by: amtool refused the rendered config
+    case("group_by twice", edit("  default_receiver: ops\n", "  default_receiver: ops\n  group_by: [alertname, "
+                                                             "service, alertname]\n"), 9, "routing.group_by[2]",
+         "label 'alertname' is listed twice"),
+    # credentials in URLs were written into rendered files
+    case("user and password in a webhook URL", edit('    slack: {channel: "#ops", webhook: SLACK_WEBHOOK_URL}',
+                                                    "    webhook: {url: 'https://bot:hunter2@audit.example.com/hook'}"),
+         6, "receivers[0].webhook.url", "carries a credential (a user and password)"),
+    case("token as the user of a URL", add("    health_url: 'https://ghp_abc123@checkout:8000/health'"), 17,
+         "services[0].health_url", "carries a credential (a user name)"),
+    case("token in the query", edit("  name: demo\n", "  name: demo\n  remote_write:\n"
+                                                      "    - {url: 'https://metrics.example.com/push?api_key=s3cr3t'}\n"),
+         5, "stack.remote_write[0].url", "carries a credential (the query parameter 'api_key')"),
+    case("access_token in the query", add("    health_url: 'https://checkout:8000/health?x=1&access_token=abc'"), 17,
+         "services[0].health_url", "the query parameter 'access_token'"),
+]
+
+
+@pytest.mark.parametrize("text, line, where, message", GAPS)
+def test_values_that_used_to_fail_later_are_located(tmp_path, text, line, where, message):
+    p = one(tmp_path, text)
+    assert (p.line, p.where) == (line, where), str(p)
+    assert message in p.message, str(p)
+
+
+def test_a_credential_in_a_url_is_not_repeated_in_the_error(tmp_path):
+    p = one(tmp_path, add("    health_url: 'https://bot:hunter2@checkout:8000/h?token=t0ps3cret'"))
+    assert "hunter2" not in str(p) and "t0ps3cret" not in str(p) and "bot" not in str(p), str(p)
+    assert ".env" in p.message            # where the secret goes instead
+
+
+@pytest.mark.parametrize("url", ["https://shop.example.com/?sort_key=price&page=2", "http://checkout:8000/health",
+                                 "https://wiki.example.com/runbooks/checkout#down", "http://[::1]:9090/",
+                                 "https://example.com/search?q=token"])
+def test_ordinary_urls_still_pass(tmp_path, url):
+    path = tmp_path / "inventory.yml"
+    path.write_text(add(f"    health_url: '{url}'"))
+    assert load_inventory(path).services[0].health_url == url
+
+
+def test_templates_and_multi_line_text_stay_allowed_where_they_belong(tmp_path):
+    path = tmp_path / "inventory.yml"
+    path.write_text(add("    rules:", "      - alert: Backlog", "        expr: q > 1",
+                        "        summary: '{{ $labels.instance }} is behind'", "        description: |",
+                        "          line one", "          line two", "    panels:",
+                        "      - {title: Queue, expr: q, legend: '{{instance}}'}"))
+    service = load_inventory(path).services[0]
+    assert service.rules[0].description == "line one\nline two\n" and service.panels[0].legend == "{{instance}}"

@@ -14,6 +14,8 @@ def format_path(path: Path) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not str(part).isprintable() or any(c.isspace() for c in str(part)):
+            out += f"[{str(part)!r}]"   # a key with a newline or tab in it: shown, on one line
         else:
             out += ("." if out else "") + str(part)
     return out or "(top level)"

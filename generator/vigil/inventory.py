@@ -28,8 +28,27 @@ def _matcher(pattern: str, what: str, hint: str):
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
-        if not compiled.match(value):
+        if not compiled.fullmatch(value):   # not match(): `$` also matches before a final "\n"
             raise ValueError(f"invalid {what} {value!r} ({hint})")
+        return value
+    return check
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _plain(what: str):
+    """A value Vigil writes where Alertmanager or Prometheus expand Go templates (a
+    Slack channel, an e-mail address, a URL in an annotation) or into a path:
+    no control characters, no `{{`."""
+    def check(value: str) -> str:
+        bad = CONTROL.search(value)
+        if bad:
+            raise ValueError(f"{what} {value!r} contains the control character {bad.group()!r} "
+                             f"(a pasted newline or tab?)")
+        if "{{" in value:
+            raise ValueError(f"{what} {value!r} contains '{{{{': it would be run as a Go template "
+                             f"(write the value itself)")
         return value
     return check
 
@@ -52,11 +71,34 @@ def _hostport(value: str) -> str:
     return value
 
 
+# Query parameters that carry a credential (?token=..., ?api_key=...).
+SECRET_PARAMS = re.compile(r"(?i)(access_?|api_?|auth_?|private_?|client_?|session_?)?(token|key|secret|password|"
+                           r"passwd|pwd|signature|sig|credentials?)|x-amz-(signature|credential|security-token)")
+
+
 def _url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+    _plain("URL")(value)
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:          # e.g. an unclosed '[' of an IPv6 address
+        parts, host = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in value):
         raise ValueError(f"invalid URL {value!r} (write a full http:// or https:// URL)")
+    secret = "a user and password" if parts.password is not None else "a user name" if parts.username is not None \
+        else next((f"the query parameter {k!r}" for k, _ in (q.partition("=")[::2] for q in parts.query.split("&"))
+                   if SECRET_PARAMS.fullmatch(k)), None)
+    if secret:
+        raise ValueError(f"URL {_redacted(parts)!r} carries a credential ({secret}): Vigil writes URLs into rendered "
+                         f"files in plain text. Keep secrets in .env and name the variable (as slack.webhook and "
+                         f"pagerduty.routing_key do)")
     return value
+
+
+def _redacted(parts) -> str:
+    """The URL without what it must not show again in an error message."""
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{'***@' if '@' in parts.netloc else ''}{host}{parts.path}" + ("?***" if parts.query else "")
 
 
 def _ip(value: str) -> str:
@@ -76,6 +118,9 @@ def _label_name(value: str) -> str:
 def _label_value(value: str) -> str:
     if not value:
         raise ValueError("empty label value (Prometheus drops empty labels: give a value or remove the label)")
+    bad = CONTROL.search(value)
+    if bad:
+        raise ValueError(f"label value {value!r} contains the control character {bad.group()!r} (a pasted newline?)")
     return value
 
 
@@ -183,8 +228,12 @@ class Stack(Strict):
         return self.evaluation_interval or self.scrape_interval
 
 
+SLACK_CHANNEL_RE = r"^[#@]?[^\s{}]+$"
+
+
 class Slack(Strict):
-    channel: Annotated[str, Field(min_length=2, max_length=80)]
+    channel: Annotated[str, Field(min_length=2, max_length=80), AfterValidator(_plain("Slack channel")),
+                       AfterValidator(_matcher(SLACK_CHANNEL_RE, "Slack channel", "e.g. #ops or @oncall, no spaces"))]
     webhook: EnvVar
 
 
@@ -192,8 +241,12 @@ class PagerDuty(Strict):
     routing_key: EnvVar
 
 
+EMAIL_RE = r"^[^@\s,{}]+@[^@\s,{}]+$"
+
+
 class Email(Strict):
-    to: Annotated[str, AfterValidator(_matcher(r"^[^@\s,]+@[^@\s,]+$", "e-mail address", "one address, e.g. ops@example.com")),
+    to: Annotated[str, AfterValidator(_plain("e-mail address")),
+                  AfterValidator(_matcher(EMAIL_RE, "e-mail address", "one address, e.g. ops@example.com")),
                   _str(format="email")]
 
 
@@ -214,9 +267,10 @@ class Receiver(Strict):
 class Smtp(Strict):
     """The mail server e-mail receivers send through."""
     smarthost: HostPort
-    sender: Annotated[str, AfterValidator(_matcher(r"^[^@\s,]+@[^@\s,]+$", "e-mail address", "e.g. alerts@example.com")),
+    sender: Annotated[str, AfterValidator(_plain("e-mail address")),
+                      AfterValidator(_matcher(EMAIL_RE, "e-mail address", "e.g. alerts@example.com")),
                       _str(format="email")] = Field(alias="from")
-    username: Optional[str] = None
+    username: Optional[Annotated[str, AfterValidator(_plain("SMTP user name"))]] = None
     password: Optional[EnvVar] = None
     require_tls: bool = True
 
@@ -313,7 +367,7 @@ class Service(Strict):
     kind: Kind
     targets: Optional[list[HostPort]] = None
     url: Optional[Url] = Field(None, description="probe only: the URL the blackbox exporter checks")
-    metrics_path: Annotated[str, Field(pattern=r"^/\S*$")] = "/metrics"
+    metrics_path: Annotated[str, Field(pattern=r"^/\S*$"), AfterValidator(_plain("path"))] = "/metrics"
     instrumentation: Any = Field(None, json_schema_extra={
         "description": "http only: a preset name, or {requests, status_label, duration, route_label, buckets}"})
     health_url: Optional[Url] = None

@@ -97,7 +97,7 @@ def resolve(raw: object) -> tuple[Optional[Instrumentation], list[tuple[tuple, s
                 problems.append(((), f"missing required key {key!r} (the request counter's metric name)"))
             continue
         is_label = key.endswith("_label")
-        if not isinstance(value, str) or not (LABEL_RE if is_label else METRIC_RE).match(value):
+        if not isinstance(value, str) or not (LABEL_RE if is_label else METRIC_RE).fullmatch(value):
             problems.append(((key,), f"invalid {'label' if is_label else 'metric'} name {value!r}"))
         elif not is_label and value.lower() in PROMQL_WORDS:
             problems.append(((key,), f"{value!r} is a PromQL keyword, not usable as a metric name here"))

@@ -19,7 +19,7 @@ class Duration(int):
     def parse(cls, text: object) -> "Duration":
         if not isinstance(text, str):
             raise ValueError(f"expected a duration, got {text!r} ({_HINT})")
-        m = _DURATION.match(text)
+        m = _DURATION.fullmatch(text)   # fullmatch: "5m\n" is no duration
         if not text or not m:
             raise ValueError(f"invalid duration {text!r} ({_HINT})")
         units = ("y", "w", "d", "h", "m", "s", "ms")

@@ -170,6 +170,11 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
             problems.append(doc.problem(("receivers", i), f"receiver {r.get('name')!r} sends nowhere "
                                                           f"(give one of: {', '.join(Receiver.CHANNELS)})"))
     routing = data.get("routing") if isinstance(data.get("routing"), dict) else {}
+    group_by = routing.get("group_by") if isinstance(routing.get("group_by"), list) else []
+    for j, label in enumerate(group_by):
+        if isinstance(label, str) and label in group_by[:j]:
+            problems.append(doc.problem(("routing", "group_by", j), f"label {label!r} is listed twice "
+                                                                   f"(Alertmanager refuses the config)"))
     for key in ("default_receiver", "heartbeat_receiver"):
         _ref(doc, ("routing", key), routing.get(key), receivers, "receiver", problems)
     if any("email" in r for _, r in _items(data, "receivers")) and "smtp" not in routing:
