@@ -754,3 +754,40 @@ def test_templates_and_multi_line_text_stay_allowed_where_they_belong(tmp_path):
                         "      - {title: Queue, expr: q, legend: '{{instance}}'}"))
     service = load_inventory(path).services[0]
     assert service.rules[0].description == "line one\nline two\n" and service.panels[0].legend == "{{instance}}"
+
+
+# ---------------------------------------------------------------- stack.logs.redact
+
+def redact(*lines: str) -> str:
+    """BASE with stack.logs.redact: its first given line is line 6."""
+    return edit("  name: demo\n", "  name: demo\n  logs:\n    redact:\n" + "".join(f"      {x}\n" for x in lines))
+
+
+@pytest.mark.parametrize("lines, line, where, message", [
+    (("add:", "  - {name: ticket, pattern: 'ticket=(?=T)(\\w+)'}"), 7, "stack.logs.redact.add[0].pattern",
+     "is not RE2 (invalid perl operator: (?=; Alloy's regexp has no lookaround or backreferences)"),
+    (("add:", "  - {name: ticket, pattern: '(a)\\1'}"), 7, "stack.logs.redact.add[0].pattern", "is not RE2"),
+    (("add:", "  - {name: ticket, pattern: 'ticket=\\w+'}"), 7, "stack.logs.redact.add[0].pattern",
+     "has no capture group"),
+    (("add:", "  - {name: ticket, pattern: 'ticket=(\\w*)'}"), 7, "stack.logs.redact.add[0].pattern",
+     "can match empty text"),
+    (("add:", "  - {name: ticket, pattern: '(T-[0-9]+)', replace: '{{ .Value }}'}"), 7,
+     "stack.logs.redact.add[0].replace", "contains '{{'"),
+    (("add:", "  - {name: Ticket, pattern: '(T-[0-9]+)'}"), 7, "stack.logs.redact.add[0].name", "invalid name"),
+    (("add:", "  - {name: email, pattern: '(T-[0-9]+)'}"), 7, "stack.logs.redact.add[0].name",
+     "duplicate redaction name 'email' (a default rule (disable it to replace it))"),
+    (("add:", "  - {name: t, pattern: '(T-[0-9]+)'}", "  - {name: t, pattern: '(U-[0-9]+)'}"), 8,
+     "stack.logs.redact.add[1].name", "duplicate redaction name 't' (also add[0])"),
+    (("disable: [emial]",), 6, "stack.logs.redact.disable[0]", "no default redaction 'emial' (did you mean 'email'?)"),
+    (("disbale: [email]",), 6, "stack.logs.redact.disbale", "unknown key 'disbale' (did you mean 'disable'?)"),
+])
+def test_redaction_rules_of_the_inventory_are_checked(tmp_path, lines, line, where, message):
+    p = one(tmp_path, redact(*lines))
+    assert (p.line, p.where) == (line, where), str(p)
+    assert message in p.message, str(p)
+
+
+def test_a_disabled_default_can_be_replaced(tmp_path):
+    path = tmp_path / "inventory.yml"
+    path.write_text(redact("disable: [email]", "add:", "  - {name: email, pattern: '([a-z]+@example\\.com)'}"))
+    assert [r.name for r in load_inventory(path).stack.logs.redact.add] == ["email"]

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import warnings
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Optional
 from urllib.parse import urlsplit
 
+import re2
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema, \
     field_validator
 
@@ -207,6 +209,71 @@ class RemoteWrite(Strict):
     name: Optional[Slug] = None
 
 
+_RE2 = re2.Options()
+_RE2.log_errors = False            # the error is reported, located; RE2 need not print it too
+_EMPTY_PROBES = ("", "a", " ", "a b", "a1 b2\tc3")
+
+
+def _re2_pattern(value: str) -> str:
+    """A redaction pattern as Alloy's stage.replace runs it: RE2 (Go's regexp), at least
+    one capture group (only groups are replaced), none that can match nothing."""
+    bad = CONTROL.search(value)
+    if bad:
+        raise ValueError(f"pattern contains the control character {bad.group()!r} (write \\n or \\t)")
+    try:
+        compiled = re2.compile(value, _RE2)
+    except re2.error as e:
+        why = e.args[0].decode(errors="replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise ValueError(f"pattern {value!r} is not RE2 ({why}; Alloy's regexp has no lookaround or "
+                         f"backreferences)") from None
+    if compiled.groups < 1:
+        raise ValueError(f"pattern {value!r} has no capture group: stage.replace replaces what the groups "
+                         f"match, e.g. 'ticket=(\\w+)'")
+    if _empty_group(value) or any(m.start(g) == m.end(g) != -1 for probe in _EMPTY_PROBES
+                                  for m in compiled.finditer(probe) for g in range(1, compiled.groups + 1)):
+        raise ValueError(f"pattern {value!r} can match empty text: the replacement would be inserted, not "
+                         f"replace anything (make each group match at least one character)")
+    return value
+
+
+def _empty_group(pattern: str) -> bool:
+    """Whether a capture group can match nothing, read from Python's parse of the pattern
+    (RE2 syntax is nearly Perl's; what Python cannot parse is left to the probes)."""
+    import re._parser as parser     # the parse tree knows each group's shortest width
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # "possible nested set" for RE2's [[:alpha:]]
+            tree = parser.parse(pattern)
+    except (re.error, ValueError, OverflowError, RecursionError):
+        return False
+
+    def walk(node) -> bool:
+        if isinstance(node, parser.SubPattern):
+            return any(walk(item) for item in node.data)
+        if isinstance(node, (tuple, list)):
+            if len(node) == 2 and node[0] is parser.SUBPATTERN and node[1][0] and node[1][-1].getwidth()[0] == 0:
+                return True
+            return any(walk(x) for x in node)
+        return False
+    return walk(tree)
+
+
+class RedactRule(Strict):
+    name: Slug
+    pattern: Annotated[str, AfterValidator(_re2_pattern), _str(description="RE2; what its capture groups "
+                                                                            "match is replaced")]
+    replace: Annotated[str, AfterValidator(_plain("replacement"))] = "<redacted>"
+
+
+class Redact(Strict):
+    add: list[RedactRule] = Field([], description="more rules, applied after the defaults")
+    disable: list[Slug] = Field([], description="names of default rules to turn off")
+
+
+class Logs(Strict):
+    redact: Redact = Field(Redact(), description="what the log shipper removes from every line before Loki")
+
+
 class Stack(Strict):
     name: Slug
     environment: Slug = "local"
@@ -222,6 +289,7 @@ class Stack(Strict):
         "host address docker-compose.yml publishes Grafana, Prometheus, Alertmanager, Loki and the demo on; "
         "0.0.0.0 publishes them on every interface"))
     remote_write: list[RemoteWrite] = []
+    logs: Logs = Logs()
 
     @property
     def eval_interval(self) -> Duration:

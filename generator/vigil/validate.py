@@ -13,7 +13,7 @@ from pathlib import Path as FsPath
 
 from pydantic import BaseModel, ValidationError
 
-from . import presets, slo
+from . import logs, presets, slo
 from .errors import InventoryError, Problem, did_you_mean
 from .inventory import Inventory, Receiver, Service
 from .kinds import BUILTIN_ALERTNAMES, KINDS
@@ -201,6 +201,7 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
                                         f"duplicate name {name!r} (also remote_write[{seen_rw[name]}])"))
         elif isinstance(name, str):
             seen_rw[name] = i
+    problems += _redaction_checks(doc, stack)
     for key in ("scrape_interval", "evaluation_interval"):
         try:
             d = Duration.parse(stack[key])
@@ -229,6 +230,31 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
             _, _, found = alert_params(KINDS[raw["kind"]].ALERTS, raw["alerts"])
             problems += [doc.problem(at + ("alerts",) + path, msg) for path, msg in found]
     return problems
+
+
+def _redaction_checks(doc: Document, stack: dict) -> list[Problem]:
+    """stack.logs.redact: disable names a default rule; an added rule has a name of its own."""
+    logs_ = stack.get("logs") if isinstance(stack.get("logs"), dict) else {}
+    redact = logs_.get("redact") if isinstance(logs_.get("redact"), dict) else {}
+    at, out = ("stack", "logs", "redact"), []
+    defaults = [r.name for r in logs.REDACTIONS]
+    disabled = redact.get("disable") if isinstance(redact.get("disable"), list) else []
+    for j, name in enumerate(disabled):
+        if isinstance(name, str) and name not in defaults:
+            out.append(doc.problem(at + ("disable", j), f"no default redaction {name!r}"
+                                   + (did_you_mean(name, defaults) or f" (defaults: {', '.join(defaults)})")))
+    taken = {n: None for n in defaults if n not in disabled}
+    for j, rule in enumerate(redact.get("add") if isinstance(redact.get("add"), list) else []):
+        name = rule.get("name") if isinstance(rule, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in taken:
+            where = "a default rule (disable it to replace it)" if taken[name] is None else \
+                f"also add[{taken[name]}]"
+            out.append(doc.problem(at + ("add", j, "name"), f"duplicate redaction name {name!r} ({where})"))
+        else:
+            taken[name] = j
+    return out
 
 
 def _typed_service(raw: dict) -> Service | None:

@@ -173,6 +173,7 @@ class Block:
     name: str                               # e.g. "discovery.relabel", or "rule" inside one
     label: str | None = None                # components have one; inner blocks don't
     body: list = field(default_factory=list)   # (attribute, value) pairs and Blocks, in order
+    comment: str | None = None              # a `//` line above the block
 
     def attr(self, name: str, value) -> Block:
         self.body.append((name, value))
@@ -211,11 +212,12 @@ def value(v, indent: str) -> str:
 
 def emit(block: Block, indent: str = "") -> str:
     head = block.name + (f" {string(block.label)}" if block.label is not None else "")
+    above = f"{indent}// {block.comment}\n" if block.comment else ""
     if not block.body:
-        return f"{indent}{head} {{}}\n"
+        return f"{above}{indent}{head} {{}}\n"
     inner = indent + "  "
     width = max((len(x[0]) for x in block.body if isinstance(x, tuple)), default=0)
-    lines = [f"{indent}{head} {{\n"]
+    lines = [f"{above}{indent}{head} {{\n"]
     previous = None
     for item in block.body:
         if isinstance(item, Block):
@@ -265,8 +267,9 @@ def alloy_blocks(plan: Plan) -> list[Block]:
                       .attr("target_label", logs.TEAM).attr("replacement", team))
 
     process = Block("loki.process", "vigil").attr("forward_to", [Ref("loki.write.loki.receiver")])
-    for expression, replacement in logs.REDACTIONS:   # on the raw line, before anything reads it
-        process.block(Block("stage.replace").attr("expression", expression).attr("replace", replacement))
+    for rule in logs.redactions(stack):   # on the raw line, before anything reads it
+        process.block(Block("stage.replace", comment=f"redact: {rule.name}").attr("expression", rule.pattern)
+                      .attr("replace", rule.replace))
     # JSON lines: pick the fields; other lines pass through untouched (no drop_malformed).
     process.block(Block("stage.json").attr("expressions", {f: f for f in logs.JSON_FIELDS}))
     process.block(Block("stage.template").attr("source", logs.LEVEL)
