@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import re._parser as re_parser     # its parse tree knows each group's shortest width (_empty_group)
 import warnings
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal, Optional
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import re2
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema, \
@@ -39,15 +40,18 @@ def _matcher(pattern: str, what: str, hint: str):
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def _no_control(what: str, value: str, hint: str = "a pasted newline or tab?") -> None:
+    bad = CONTROL.search(value)
+    if bad:
+        raise ValueError(f"{what} {value!r} contains the control character {bad.group()!r} ({hint})")
+
+
 def _plain(what: str):
     """A value Vigil writes where Alertmanager or Prometheus expand Go templates (a
     Slack channel, an e-mail address, a URL in an annotation) or into a path:
     no control characters, no `{{`."""
     def check(value: str) -> str:
-        bad = CONTROL.search(value)
-        if bad:
-            raise ValueError(f"{what} {value!r} contains the control character {bad.group()!r} "
-                             f"(a pasted newline or tab?)")
+        _no_control(what, value)
         if "{{" in value:
             raise ValueError(f"{what} {value!r} contains '{{{{': it would be run as a Go template "
                              f"(write the value itself)")
@@ -87,17 +91,17 @@ def _url(value: str) -> str:
         parts, host = None, None
     if parts is None or parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in value):
         raise ValueError(f"invalid URL {value!r} (write a full http:// or https:// URL)")
+    params = [k for k, _ in parse_qsl(parts.query, keep_blank_values=True) if SECRET_PARAMS.fullmatch(k)]
     secret = "a user and password" if parts.password is not None else "a user name" if parts.username is not None \
-        else next((f"the query parameter {k!r}" for k, _ in (q.partition("=")[::2] for q in parts.query.split("&"))
-                   if SECRET_PARAMS.fullmatch(k)), None)
+        else f"the query parameter {params[0]!r}" if params else None
     if secret:
-        raise ValueError(f"URL {_redacted(parts)!r} carries a credential ({secret}): Vigil writes URLs into rendered "
+        raise ValueError(f"URL {_without_secrets(parts)!r} carries a credential ({secret}): Vigil writes URLs into rendered "
                          f"files in plain text. Keep secrets in .env and name the variable (as slack.webhook and "
                          f"pagerduty.routing_key do)")
     return value
 
 
-def _redacted(parts) -> str:
+def _without_secrets(parts) -> str:
     """The URL without what it must not show again in an error message."""
     host = parts.netloc.rpartition("@")[2]
     return f"{parts.scheme}://{'***@' if '@' in parts.netloc else ''}{host}{parts.path}" + ("?***" if parts.query else "")
@@ -120,9 +124,7 @@ def _label_name(value: str) -> str:
 def _label_value(value: str) -> str:
     if not value:
         raise ValueError("empty label value (Prometheus drops empty labels: give a value or remove the label)")
-    bad = CONTROL.search(value)
-    if bad:
-        raise ValueError(f"label value {value!r} contains the control character {bad.group()!r} (a pasted newline?)")
+    _no_control("label value", value)
     return value
 
 
@@ -217,9 +219,7 @@ _EMPTY_PROBES = ("", "a", " ", "a b", "a1 b2\tc3")
 def _re2_pattern(value: str) -> str:
     """A redaction pattern as Alloy's stage.replace runs it: RE2 (Go's regexp), at least
     one capture group (only groups are replaced), none that can match nothing."""
-    bad = CONTROL.search(value)
-    if bad:
-        raise ValueError(f"pattern contains the control character {bad.group()!r} (write \\n or \\t)")
+    _no_control("pattern", value, "write \\n or \\t")
     try:
         compiled = re2.compile(value, _RE2)
     except re2.error as e:
@@ -239,19 +239,18 @@ def _re2_pattern(value: str) -> str:
 def _empty_group(pattern: str) -> bool:
     """Whether a capture group can match nothing, read from Python's parse of the pattern
     (RE2 syntax is nearly Perl's; what Python cannot parse is left to the probes)."""
-    import re._parser as parser     # the parse tree knows each group's shortest width
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")     # "possible nested set" for RE2's [[:alpha:]]
-            tree = parser.parse(pattern)
+            tree = re_parser.parse(pattern)
     except (re.error, ValueError, OverflowError, RecursionError):
         return False
 
     def walk(node) -> bool:
-        if isinstance(node, parser.SubPattern):
+        if isinstance(node, re_parser.SubPattern):
             return any(walk(item) for item in node.data)
         if isinstance(node, (tuple, list)):
-            if len(node) == 2 and node[0] is parser.SUBPATTERN and node[1][0] and node[1][-1].getwidth()[0] == 0:
+            if len(node) == 2 and node[0] is re_parser.SUBPATTERN and node[1][0] and node[1][-1].getwidth()[0] == 0:
                 return True
             return any(walk(x) for x in node)
         return False
