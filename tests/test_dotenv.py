@@ -76,6 +76,7 @@ CASES = [
     case("export glued to the key", "exportA=1\nexported=2\n"),
     case("export alone on a line", "export\nA=1\n"),
     case("no newline at the end", "A=1\nB='x'"),
+    case("a last line without = nor newline", "A=1\nB-x"),
     case("a later line refers to an earlier", "USER=me\nURL=https://${USER}@example.com\n"),
     case("backslash unquoted", "A=a\\nb\n"),
     # what Compose refuses
@@ -195,3 +196,32 @@ def test_a_latin1_env_is_a_clear_error_not_a_traceback(tmp_path):
 def test_expansion_sees_the_environment_before_the_file():
     assert dotenv.parse("A=file\nB=${A}\n", {"A": "env"}.get) == {"A": "file", "B": "env"}
     assert dotenv.parse("A=file\nB=${A}\n") == {"A": "file", "B": "file"}
+
+
+# ---------------------------------------------------------------- random files, the same oracle
+
+PIECES = ["A", "B", "x", "1", "é", " ", "  ", "\t", "=", ":", "#", " #", "'", '"', "\\", "\\n", "\\t", "\\\\", "\\'",
+          '\\"', "\\$", "$", "$$", "$A", "${A}", "${B:-x}", "${C-y}", "${A:+z}", "${A:-${B}}", "${A:?e}", "${", "{", "}",
+          "!", "-", "[", "]", "\n", "\r\n", "\ufeff", "export "]
+KEYS = ["A", "B", "C", "D_1", "export A", "A B", "lower"]   # no dotted keys: their values are read line by line
+
+
+def random_env(rng) -> tuple[bytes, dict]:
+    lines = [rng.choice(KEYS) + rng.choice(["=", "=", " = ", ":"])
+             + "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 6))) for _ in range(rng.randint(1, 4))]
+    return ("\n".join(lines) + rng.choice(["", "\n"])).encode(), rng.choice([{}, {"A": "from-env"}])
+
+
+def test_random_env_files_read_as_compose_reads_them(tmp_path_factory, capsys):
+    import random
+    rng, differ, n = random.Random(12), [], 30
+    for _ in range(n):
+        data, env = random_env(rng)
+        expected = compose_reads(tmp_path_factory.mktemp("random"), data, env)
+        got = vigil_reads(data, env)
+        got = None if got is None else {k: v for k, v in got.items() if k not in env}
+        if got != expected:
+            differ.append(f"{data!r} {env}: Compose {expected!r}, Vigil {got!r}")
+    with capsys.disabled():
+        print(f"\n.env random files: {n - len(differ)}/{n} equal to docker-compose config")
+    assert not differ, "\n".join(differ)

@@ -99,8 +99,8 @@ def parse(text: str, lookup: Lookup = lambda name: None) -> dict[str, str]:
                 raise DotenvError(line, f"unexpected character {c!r} in variable name "
                                         f"{text[start:].split(chr(10))[0]!r} (write KEY=value)")
             pos += 1
-        else:
-            key, inherited = text[start:], True
+        else:   # no '=' before the end of the file: Compose reads the whole rest as the value of key ""
+            key, inherited, pos = "", False, start
         key = _rstrip(key)
         if " " in key:
             raise DotenvError(line, f"key {key!r} cannot contain a space")

@@ -174,10 +174,10 @@ REDACTIONS: tuple[Redaction, ...] = (
               r"3[47][0-9]{2}[ -][0-9]{6}[ -][0-9]{5}|"
               r"4[0-9]{15}|4[0-9]{12}|5[1-5][0-9]{14}|2[2-7][0-9]{14}|3[47][0-9]{13}|6011[0-9]{12}|65[0-9]{14})\b",
               REDACTED_CARD),
-    # an address, not a git remote or scp path (user@host:path): what follows is no ':' nor more of
-    # the host name (a '.' only at a sentence's end)
+    # an address, not a git remote, scp path or URL user (git@host:org/repo, ssh://git@host/repo):
+    # what follows is no ':' or '/' nor more of the host name (a '.' only at a sentence's end)
     Redaction("email", r"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
-                       r"(?:[^:.A-Za-z0-9-]|\.(?:[^A-Za-z0-9-]|$)|$)", REDACTED_EMAIL),
+                       r"(?:[^:/.A-Za-z0-9-]|\.(?:[^A-Za-z0-9-]|$)|$)", REDACTED_EMAIL),
 )
 
 
