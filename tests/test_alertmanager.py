@@ -169,7 +169,7 @@ def test_amtool_check_config(trees, name, n_receivers):
     # the inventory's receivers plus blackhole, and the template file parsed
     assert f" - {n_receivers + 1} receivers" in r.stdout, r.stdout
     assert " - 1 templates" in r.stdout, r.stdout
-    assert " - 2 inhibit rules" in r.stdout, r.stdout
+    assert " - 5 inhibit rules" in r.stdout, r.stdout
 
 
 def test_amtool_check_config_fails_on_a_broken_config(trees, tmp_path):
@@ -425,10 +425,14 @@ def test_timing_override_with_a_bad_duration_is_an_error(tmp_path):
 def test_inhibit_rules_as_rendered(trees):
     for name in trees:
         rules = config(trees[name] / "alertmanager")["inhibit_rules"]
-        assert {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
-                "equal": ["alertname", "service", "slo"]} in rules, name
+        same = next(r for r in rules if r["source_matchers"] == ['severity="critical"'])
+        assert same["target_matchers"] == ['severity="warning"'], name
+        # every label that tells alerts apart (tests/test_partial_failure.py shows why)
+        assert same["equal"][0] == "alertname" and {"service", "instance"} <= set(same["equal"]), name
         assert {"source_matchers": ['alertname="ServiceDown"'], "target_matchers": ['alertname!="ServiceDown"'],
                 "equal": ["service"]} in rules, name
+        assert {"source_matchers": ['alertname="InstanceDown"'], "target_matchers": ['alertname!="InstanceDown"'],
+                "equal": ["service", "instance"]} in rules, name
 
 
 @contextlib.contextmanager
@@ -456,7 +460,9 @@ def test_inhibitions_in_the_real_alertmanager(trees, tmp_path):
         "checkout-errors-warn": ({"alertname": "HighErrorRate", "service": "checkout", "severity": "warning"},
                                  "checkout-errors-crit"),
         "checkout-latency-warn": ({"alertname": "HighLatency", "service": "checkout", "severity": "warning"}, None),
-        "api-errors-warn": ({"alertname": "HighErrorRate", "service": "api", "severity": "warning"}, None),
+        # with an availability SLO, a critical burn is the page: it silences HighErrorRate
+        "api-errors-warn": ({"alertname": "HighErrorRate", "service": "api", "severity": "warning"},
+                            "api-slo-avail-crit"),
         "billing-down": ({"alertname": "ServiceDown", "service": "billing", "severity": "critical",
                           "instance": "billing:8081"}, None),
         "billing-down-2": ({"alertname": "ServiceDown", "service": "billing", "severity": "critical",

@@ -93,7 +93,7 @@ def test_scrape_jobs_carry_service_team_kind(full):
             assert {"service", "team", "kind"} <= set(sc["labels"]), name
     assert jobs["checkout"]["metrics_path"] == "/internal/metrics"
     assert jobs["checkout"]["static_configs"][0] == {
-        "targets": ["checkout:8000", "checkout-2:8000"],
+        "targets": ["checkout:8000", "checkout-2:8000", "checkout-3:8000"],
         "labels": {"service": "checkout", "team": "payments", "kind": "http", "tier": "frontend", "region": "eu"}}
     assert jobs["orders-db"]["static_configs"][0]["targets"] == ["orders-db-exporter:9187"]
     # The stack's own parts and its host are always there.
@@ -150,8 +150,13 @@ def test_overrides_and_disabled_alerts_reach_the_rules(full):
     assert "HighLatency" not in names["counter-only.yml"]     # no duration histogram: no latency alerts
     assert "CertificateExpiresSoon" not in names["status-api.yml"]   # plain http: no certificate
     assert exprs[("checkout.yml", "HighErrorRate", "warning")] == (
-        'service:http_error_ratio:rate5m{service="checkout"} > 0.005', "5m")
-    assert exprs[("checkout.yml", "ServiceDown", "critical")] == ('up{job="checkout"} == 0', "30s")
+        'service:http_error_ratio:rate5m{service="checkout"} > 0.005 and on (service, team) '
+        'service:http_requests:rate5m{service="checkout"} * 300 >= 50', "5m")
+    assert ("checkout.yml", "HighErrorRate", "critical") not in exprs        # its SLO pages instead
+    assert exprs[("checkout.yml", "ServiceDown", "critical")] == (
+        '(up{job="checkout"} == 0) unless on (service) (max by (service) (up{job="checkout"}) > 0)', "30s")
+    assert exprs[("checkout.yml", "InstanceDown", "critical")][1] == "1m"
+    assert exprs[("api.yml", "ServiceDown", "critical")] == ('up{job="api"} == 0', "30s")
     assert exprs[("cache.yml", "ServiceDown", "critical")][1] == "2m"
     assert exprs[("homepage.yml", "CertificateExpiresSoon", "critical")] == (
         'probe_ssl_earliest_cert_expiry{job="blackbox_http",service="homepage"} - time() < 604800', "1h")

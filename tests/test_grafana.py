@@ -362,7 +362,7 @@ INVENTORY = """\
     health_url: http://127.0.0.1:{shop}/health
     slo: {{availability: 99.5, latency: {{threshold: 250ms, objective: 99}}}}
     alerts:
-      error_rate: {{warning: 1%, critical: 90%, for: 0s}}
+      error_rate: {{warning: 1%, for: 0s}}   # with its SLO, HighErrorRate only warns
     panels:
       - {{title: Checkouts per minute, expr: 'sum(rate(demo_checkouts_total{{service="shop"}}[1m])) * 60'}}
       - {{title: Routes, expr: 'count by (route) (http_requests_total{{service="shop"}})', type: table}}

@@ -61,10 +61,15 @@ def _mutated(tree: Path, tmp_path: Path, rel: str, pattern: str, repl: str) -> P
 
 MUTATIONS = [
     # (rule file, what to change, into what): each must make a generated test fail.
-    ("rules/services/checkout.yml", r"(service:http_error_ratio:rate5m\{service=\"checkout\"\} > )0\.05$", r"\g<1>0.5"),
-    ("rules/services/checkout.yml", r"(service:http_error_ratio:rate5m\{service=\"checkout\"\} > )0\.005$", r"\g<1>0.004"),
+    ("rules/services/backoffice.yml", r"(service:http_error_ratio:rate5m\{service=\"backoffice\"\} > )0\.5 ", r"\g<1>0.9 "),
+    ("rules/services/checkout.yml", r"(service:http_error_ratio:rate5m\{service=\"checkout\"\} > )0\.005 ", r"\g<1>0.004 "),
     ("rules/services/checkout.yml", r"^(    for: )30s$", r"\g<1>5m"),
-    ("rules/services/checkout.yml", r"(p95_rate5m\{service=\"checkout\"\} > )2$", r"\g<1>2.5"),
+    ("rules/services/backoffice.yml", r"(p95_rate5m\{service=\"backoffice\"\} > )2 ", r"\g<1>2.5 "),
+    # the traffic guards (a trickle must stay quiet), and the instance that is down but not all
+    ("rules/services/checkout.yml", r" and on \(service, team\) service:http_requests:rate5m\{service=\"checkout\"\} "
+                                    r"\* 300 >= 50$", ""),
+    ("rules/services/checkout.yml", r"(service:http_requests:rate5m\{service=\"checkout\"\} \* 300 >= )50$", r"\g<1>500"),
+    ("rules/services/checkout.yml", r" < 1\)$", ")"),
     ("rules/services/web-1.yml", r"(mode=\"idle\"\}\[5m\]\)\) > )0\.8$", r"\g<1>0.9"),
     ("rules/services/homepage.yml", r"(- time\(\) < )604800$", r"\g<1>86400"),
     ("rules/services/checkout.yml", r"(summary: \"checkout: )", r"\g<1>x"),

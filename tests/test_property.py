@@ -16,6 +16,7 @@ VIGIL_PROPERTY_EXAMPLES=300 VIGIL_PROPERTY_RANDOM=1 [VIGIL_PROPERTY_SHRINK=1] py
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import copy
 import io
 import os
@@ -187,12 +188,29 @@ def alert_override(draw, spec):
     return out
 
 
+def specs_for(service: dict) -> dict:
+    """The kind's ALERTS as they apply to the drawn service: no critical level where an SLO pages."""
+    specs = dict(KINDS[service["kind"]].ALERTS)
+    if service["kind"] == "http":
+        from vigil.kinds.http import SLO_SIGNALS
+        for objective, (key, _) in SLO_SIGNALS.items():
+            if objective in service.get("slo", {}):
+                specs[key] = dataclasses.replace(specs[key], params={k: v for k, v in specs[key].params.items()
+                                                                     if k != "critical"})
+    return specs
+
+
 @st.composite
-def alerts_section(draw, kind: str):
-    specs = KINDS[kind].ALERTS
+def alerts_section(draw, service: dict):
+    specs = specs_for(service)
     out = {}
     for name in draw(st.lists(st.sampled_from(sorted(specs)), unique=True, max_size=len(specs))):
         out[name] = draw(alert_override(specs[name]))
+    # A level only all targets down would pass could never fire (a validation error): leave it out.
+    n = len(service.get("targets") or ())
+    if "warning" in out.get("instances_down", {}) and n > 1:
+        if int(Decimal(str(out["instances_down"]["warning"]).rstrip("%")) / 100 * n) + 1 >= n:
+            del out["instances_down"]["warning"]
     if draw(st.booleans()):
         out["disabled"] = draw(st.lists(st.sampled_from(sorted(specs)), max_size=3))
     return out
@@ -290,10 +308,9 @@ def service(draw, name: str, teams: list[str]):
             if draw(st.booleans()):
                 slo["availability"] = percent_value(draw(st.integers(1, 9999)), draw)
             resolved, _ = presets.resolve(out.get("instrumentation"))
-            if resolved.duration and draw(st.booleans()):
-                # a bucket boundary of the histogram, where the preset knows its buckets
-                ms = (round(draw(st.sampled_from(resolved.buckets)) * 1000) if resolved.buckets
-                      else draw(st.integers(1, 5000)))
+            if resolved.duration and resolved.buckets and draw(st.booleans()):
+                # a bucket boundary of the histogram (without known buckets a latency SLO is an error)
+                ms = round(draw(st.sampled_from(resolved.buckets)) * 1000)
                 slo["latency"] = {"threshold": duration_text(ms, draw),
                                   "objective": percent_value(draw(st.integers(1, 9999)), draw)}
             out["slo"] = slo
@@ -307,7 +324,7 @@ def service(draw, name: str, teams: list[str]):
     if draw(st.booleans()):
         out["labels"] = draw(st.dictionaries(label_names, label_values, max_size=3))
     if draw(st.booleans()):
-        out["alerts"] = draw(alerts_section(kind))
+        out["alerts"] = draw(alerts_section(out))
     if draw(st.integers(0, 2)) == 0:
         names = draw(st.lists(alert_names, min_size=1, max_size=2, unique=True))
         out["rules"] = [draw(user_rule(n)) for n in names]
@@ -399,6 +416,8 @@ def inventories(draw) -> dict:
     count = draw(st.sampled_from([3, 2, 4, 1, 5, 6, 0]))     # st.lists would mostly draw none or one
     names = draw(st.lists(service_names, min_size=count, max_size=count, unique=True))
     services = [draw(service(n, team_names)) for n in names]
+    if any("slo" in s for s in services) and stack.get("retention") in ("15d", "12h"):
+        stack["retention"] = "30d"          # the SLOs' window must fit (a validation error otherwise)
     inventory = {"version": 1, "stack": stack, "receivers": receivers, "routing": routing, "teams": teams}
     if services or draw(st.booleans()):
         inventory["services"] = services

@@ -80,25 +80,37 @@ def problems(tmp_path: Path, text: str) -> list:
      "services[0].instrumentation.buckets[0]", "expected a positive number of seconds, got 0"),
     (("    instrumentation: {requests: reqs_total, duration: req_seconds, buckets: fast}",), 17,
      "services[0].instrumentation.buckets", "expected a list of the histogram's bucket upper bounds"),
-    (("    slo: {availability: 99.9, min_request_rate: -1}",), 17, "services[0].slo.min_request_rate",
-     "min_request_rate -1 must be 0 or more (requests per second; 0 turns the low-traffic guard off)"),
-    (("    slo: {availability: 99.9, min_request_rate: often}",), 17, "services[0].slo.min_request_rate",
-     "expected a number of requests per second, got 'often'"),
+    (("    slo: {availability: 99.9, min_requests: -1}",), 17, "services[0].slo.min_requests",
+     "expected a whole number of requests, 0 or more (0 turns the low-traffic guard off), got -1"),
+    (("    slo: {availability: 99.9, min_requests: often}",), 17, "services[0].slo.min_requests",
+     "expected a whole number of requests"),
+    # Micrometer's buckets depend on its settings: a latency SLO must name them.
+    (("    instrumentation: spring-boot", "    slo: {latency: {threshold: 300ms, objective: 99}}"), 18,
+     "services[0].slo.latency.threshold", "spring-boot's histogram has no fixed buckets, so Vigil cannot know 300ms "
+     "is a bucket boundary"),
+    (("    instrumentation: {requests: reqs_total, duration: req_seconds}",
+      "    slo: {latency: {threshold: 300ms, objective: 99}}"), 18, "services[0].slo.latency.threshold",
+     "instrumentation gives no buckets"),
+    # The SLO's window must fit in what Prometheus keeps.
+    (("    slo: {availability: 99.9}",), 17, "services[0].slo",
+     "the SLOs' 30d window is longer than stack.retention (15d)"),
 ], ids=["not a bucket", "above every bucket", "custom buckets", "no histogram", "bucket 0", "buckets not a list",
-        "negative min_request_rate", "min_request_rate not a number"])
+        "negative min_requests", "min_requests not a number", "spring-boot without buckets",
+        "mapping without buckets", "retention shorter than the window"])
 def test_slo_mistakes_are_located(tmp_path, lines, line, where, message):
-    (p,) = problems(tmp_path, inventory(*lines))
+    stack = "  retention: 15d\n" if "stack.retention" in message else ""
+    (p,) = problems(tmp_path, inventory(*lines, stack=stack))
+    line += bool(stack)
     assert (p.line, p.where) == (line, where), str(p)
     assert message in p.message, str(p)
 
 
 @pytest.mark.parametrize("lines", [
     ("    slo: {latency: {threshold: 250ms, objective: 99}}",),
-    ("    slo: {latency: {threshold: 1s, objective: 99}, min_request_rate: 0}",),
-    ("    instrumentation: spring-boot", "    slo: {latency: {threshold: 300ms, objective: 99}}"),   # buckets unknown
-    ("    instrumentation: {requests: reqs_total, duration: req_seconds, buckets: [0.1, 0.3]}",
+    ("    slo: {latency: {threshold: 1s, objective: 99}, min_requests: 0}",),
+    ("    instrumentation: {preset: spring-boot, buckets: [0.1, 0.3]}",    # Micrometer's buckets, as configured
      "    slo: {latency: {threshold: 300ms, objective: 99}}"),
-    ("    instrumentation: {requests: reqs_total, duration: req_seconds}",      # no buckets given: not checked
+    ("    instrumentation: {requests: reqs_total, duration: req_seconds, buckets: [0.1, 0.3]}",
      "    slo: {latency: {threshold: 300ms, objective: 99}}"),
 ])
 def test_valid_slos(tmp_path, lines):
@@ -150,28 +162,49 @@ SLO_TESTS = "prometheus/tests/slo/services/checkout.test.yml"
 
 
 def test_rules_are_recorded_in_one_scheme_and_alert_on_each_objective(tree):
-    (group,) = yaml.safe_load((tree / RULES).read_text())["groups"]
-    records = [r for r in group["rules"] if "record" in r and r["record"].startswith("service:slo_")]
+    windows_group, group = yaml.safe_load((tree / RULES).read_text())["groups"]
+    # The long windows are sums of one-minute tiles, in a group evaluated once a tile, before the alerts.
+    assert (windows_group["name"], windows_group["interval"]) == ("service:checkout:slo", "1m")
+    assert "interval" not in group
+    records = [r for r in windows_group["rules"] + group["rules"]
+               if "record" in r and r["record"].startswith("service:slo_")]
     burns = [r for r in group["rules"] if r.get("alert") == slo.ALERT]
-    windows = [str(w) for w in slo.WINDOWS]
-    assert windows == ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"]
+    assert [str(w) for w in slo.WINDOWS] == ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"]
+    assert [str(w) for w in slo.RAW_WINDOWS] == ["5m", "30m"]
     for name in ("availability", "latency"):
-        mine = [r for r in records if r.get("labels", {}).get("slo") == name or f'slo="{name}"' in r["expr"]]
-        assert [r["record"] for r in mine] == [f"service:slo_requests:rate{w}" for w in windows] + [
-            f"service:slo_errors:ratio_rate{w}" for w in windows] + ["service:slo_error_budget_remaining:ratio30d"]
-    assert len(records) == 2 * 17 and len(burns) == 4
+        mine = [r["record"] for r in windows_group["rules"]
+                if r.get("labels", {}).get("slo") == name or f'slo="{name}"' in r["expr"]]
+        assert mine == ["service:slo_requests:increase1m", "service:slo_errors:increase1m",
+                        "service:slo_errors:ratio_rate1h", "service:slo_requests:increase1h",
+                        "service:slo_errors:ratio_rate2h",
+                        "service:slo_errors:ratio_rate6h", "service:slo_requests:increase6h",
+                        "service:slo_errors:ratio_rate1d", "service:slo_requests:increase1d",
+                        "service:slo_errors:ratio_rate3d", "service:slo_requests:increase3d",
+                        "service:slo_errors:ratio_rate30d", "service:slo_error_budget_remaining:ratio30d"]
+        raw = [r["record"] for r in group["rules"] if "record" in r and r.get("labels", {}).get("slo") == name]
+        assert raw == ["service:slo_errors:ratio_rate5m", "service:slo_errors:ratio_rate30m"]
+    assert len(burns) == 4
     assert [(b["labels"]["slo"], b["labels"]["severity"]) for b in burns] == [
         ("availability", "critical"), ("availability", "warning"), ("latency", "critical"), ("latency", "warning")]
-    exprs = {r["record"] + r.get("labels", {}).get("slo", ""): r["expr"] for r in records}
-    assert '{service="checkout",status=~"5.."}[5m]' in exprs["service:slo_errors:ratio_rate5mavailability"]
-    assert 'http_request_duration_seconds_bucket{service="checkout",le="0.25"}[3d]' in \
-        exprs["service:slo_errors:ratio_rate3dlatency"]
+    exprs = {r["record"] + r.get("labels", {}).get("slo", "") + r["expr"][-40:]: r["expr"] for r in records}
+    by = lambda record, needle: next(e for k, e in exprs.items() if k.startswith(record) and needle in e)  # noqa
+    # Request-weighted: bad requests over the window / all requests over it, from the raw counters ...
+    assert '{service="checkout",status=~"5.."}[5m]' in by("service:slo_errors:ratio_rate5m", "status")
+    # ... or from the tiles, which count them once a minute.
+    assert 'http_request_duration_seconds_bucket{service="checkout",le="0.25"}[1m]' in \
+        by("service:slo_errors:increase1m", "le=")
+    assert by("service:slo_errors:ratio_rate3d", 'slo="latency"') == (
+        'sum_over_time(service:slo_errors:increase1m{service="checkout",slo="latency"}[3d]) / '
+        '(sum_over_time(service:slo_requests:increase1m{service="checkout",slo="latency"}[3d]) > 0)')
+    assert by("service:slo_error_budget_remaining", 'slo="availability"').startswith("clamp_min(")
     critical = burns[0]["expr"]
     assert "ratio_rate1h{service=\"checkout\",slo=\"availability\"} / 0.001 > 14.4" in critical
     assert "ratio_rate30m{service=\"checkout\",slo=\"availability\"} / 0.001 > 6" in critical
-    assert "service:slo_requests:rate6h{service=\"checkout\",slo=\"availability\"} > 0.1" in critical
+    # The low-traffic guard counts the requests of the long window.
+    assert "service:slo_requests:increase6h{service=\"checkout\",slo=\"availability\"} >= 100" in critical
     assert "/ 0.01 > 3" in burns[3]["expr"] and "/ 0.01 > 1 " in burns[3]["expr"]
     assert "{{ $value | humanize }}" in burns[0]["annotations"]["summary"]
+    assert "exhausted" in burns[0]["annotations"]["description"]
     assert burns[0]["annotations"]["dashboard_url"].endswith("/d/svc-checkout")
     assert burns[0]["annotations"]["runbook_url"].endswith("#errorbudgetburn")
 
@@ -186,19 +219,22 @@ def test_every_scenario_is_generated_for_each_objective(tree):
             "a 0.5× burn stays silent", "a short spike that ends: the page stops once the short windows clear",
             "a brief blip does not page", "a 17.28× burn fires critical (14.4× over 1h and 5m)", "a 7.2× burn fires critical (6× over 6h and 30m)",
             "a 3.6× burn fires warning (3× over 1d and 2h)", "a 1.2× burn fires warning (1× over 3d and 6h)",
-            "the low-traffic guard: 3 requests a minute, all failing, never page"]
+            "the low-traffic guard: 50 requests in 30 minutes, all failing, never page",
+            "the low-traffic guard: 200 requests in 30 minutes, all failing, page"]
     fired = {(t["name"].split(": ", 1)[1], a["exp_labels"]["severity"]) for t in tests["tests"]
              for c in t["alert_rule_test"] for a in c["exp_alerts"]}
     assert ("a total outage pages within minutes", "critical") in fired
     assert ("a 2× burn opens a ticket but never pages", "warning") in fired
     assert ("a 2× burn opens a ticket but never pages", "critical") not in fired
-    assert not {f for f in fired if f[0].startswith(("a 0.5×", "the low-traffic guard"))}
+    assert not {f for f in fired if f[0].startswith(("a 0.5×", "the low-traffic guard: 50 "))}
+    assert ("the low-traffic guard: 200 requests in 30 minutes, all failing, page", "critical") in fired
     spike = next(t for t in tests["tests"] if t["name"].startswith("ErrorBudgetBurn (availability): a short"))
     during, after = spike["alert_rule_test"]
     assert {a["exp_labels"]["severity"] for a in during["exp_alerts"]} == {"critical", "warning"}
     assert {a["exp_labels"]["severity"] for a in after["exp_alerts"]} == {"warning"}
-    # The budget left comes from the recorded series through `query`, exactly as promtool expands it.
-    assert "Error budget left over 30d: -1.913e+04%." in after["exp_alerts"][0]["exp_annotations"]["description"]
+    # The budget left comes from the recorded series through `query`, exactly as promtool expands it,
+    # clamped and worded: an overspent budget is exhausted, not -19130%.
+    assert "Error budget left over 30d: none (exhausted)." in after["exp_alerts"][0]["exp_annotations"]["description"]
 
 
 @pytest.mark.parametrize("interval", ["15s", "1s"])
@@ -225,8 +261,8 @@ MUTATIONS = [
     (r"/ 0\.001 > 6 and", "/ 0.001 > 60 and"),                              # the slow page factor
     (r"/ 0\.001 > 1 and", "/ 0.001 > 2.5 and"),                             # the slow ticket factor
     (r"ratio_rate5m(\{service=\"checkout\",slo=\"availability\"\} / 0\.001 > 14\.4)", r"ratio_rate1h\1"),  # short
-    (r"(service:slo_requests:rate1h\{service=\"checkout\",slo=\"availability\"\}) > 0\.1", r"\1 > 0"),  # guard
-    (r"(service:slo_requests:rate3d\{service=\"checkout\",slo=\"latency\"\}) > 0\.1", r"\1 > 0"),
+    (r"(service:slo_requests:increase1h\{service=\"checkout\",slo=\"availability\"\}) >= 100", r"\1 >= 0"),  # guard
+    (r"(service:slo_requests:increase3d\{service=\"checkout\",slo=\"latency\"\}) >= 100", r"\1 >= 0"),
     (r"(le=)\"0\.25\"", r"\1\"0.5\""),                                       # the latency threshold
     (r"(ratio_rate1h\{service=\"checkout\",slo=\"availability\"\}) / 0\.001", r"\1 / 0.002"),   # the budget
 ]
@@ -277,7 +313,8 @@ def live(tmp_path_factory):
         url = f"http://127.0.0.1:{ports['prom']}"
         for service, name in (("shop", "availability"), ("shop", "latency"), ("shop-1s", "latency")):
             expr = f'{slo.BUDGET_LEFT}{{service="{service}",slo="{name}"}}'
-            wait_for(expr, lambda e=expr: has_data(query(url, e)), 45, proc=prom)
+            # the window group runs once a minute: its first tiles may come a minute after the start
+            wait_for(expr, lambda e=expr: has_data(query(url, e)), 150, proc=prom)
         yield {"url": url, "tree": tree}
     finally:
         stop.set()
@@ -289,9 +326,10 @@ def test_every_sli_series_has_data(live):
     url = live["url"]
     for service, name in (("shop", "availability"), ("shop", "latency"), ("shop-1s", "latency")):
         sel = f'{{service="{service}",slo="{name}",team="shop"}}'
-        for w in slo.WINDOWS:
-            for series in (slo.REQUESTS.format(w=w), slo.ERROR_RATIO.format(w=w)):
-                assert has_data(query(url, series + sel)), series + sel
+        series = [slo.ERROR_RATIO.format(w=w) for w in slo.WINDOWS] + [
+            slo.REQUESTS.format(w=w) for w in slo.GUARDED_WINDOWS + (slo.tile(slo.Timing(1000, 1000)),)]
+        for s in series:
+            assert has_data(query(url, s + sel)), s + sel
         assert has_data(query(url, slo.BUDGET_LEFT + sel))
     # One request in ten fails; every request is far under 250ms (and 1s: le="1.0" matched).
     [availability] = query(url, f'{slo.ERROR_RATIO.format(w="5m")}{{service="shop",slo="availability"}}')["data"][

@@ -279,7 +279,8 @@ class Stack(Strict):
     team: Optional[Slug] = Field(None, description="team that owns the stack itself (self-monitoring alerts)")
     scrape_interval: DurationText = "15s"
     evaluation_interval: Optional[DurationText] = Field(None, description="default: scrape_interval")
-    retention: DurationText = "15d"
+    retention: DurationText = Field("30d", description="how long Prometheus keeps samples; at least 30d with SLOs "
+                                                     "(their window)")
     grafana_url: Url = "http://localhost:3000"
     runbook_base_url: Optional[Url] = Field(
         None, description="runbooks of alerts without a service runbook_url: BASE#alertname")
@@ -379,13 +380,11 @@ class LatencySlo(Strict):
     objective: Percent = Field(description="percent of requests answered within the threshold over 30 days")
 
 
-def _request_rate(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number of requests per second, got {value!r}")
-    if not 0 <= value < float("inf"):
-        raise ValueError(f"min_request_rate {value!r} must be 0 or more (requests per second; 0 turns the "
-                         f"low-traffic guard off)")
-    return float(value)
+def _request_count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a whole number of requests, 0 or more (0 turns the low-traffic guard off), "
+                         f"got {value!r}")
+    return value
 
 
 class Slo(Strict):
@@ -393,10 +392,10 @@ class Slo(Strict):
     availability: Optional[Percent] = Field(None, description="percent of requests answered without a 5xx "
                                                               "over 30 days, e.g. 99.9")
     latency: Optional[LatencySlo] = None
-    min_request_rate: Annotated[float, PlainValidator(_request_rate),
-                                WithJsonSchema({"type": "number", "minimum": 0})] = Field(
-        0.1, description="requests per second below which a burn-rate condition never fires (over its long "
-                         "window): a handful of failures among very few requests is no emergency. 0 turns the "
+    min_requests: Annotated[int, PlainValidator(_request_count),
+                            WithJsonSchema({"type": "integer", "minimum": 0})] = Field(
+        100, description="requests a burn-rate condition's long window (1h, 6h, 1d or 3d) must hold before it "
+                         "fires: a handful of failures among very few requests is no emergency. 0 turns the "
                          "guard off")
 
 

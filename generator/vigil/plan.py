@@ -22,6 +22,14 @@ class Plan:
     probes: list[Probe]
     rule_files: list[RuleFile]
 
+    @property
+    def alert_labels(self) -> list[str]:
+        """Every label name an alert of the stack carries, as its tests expect it (and the user's
+        rules' own labels): what tells one alert instance from another, for the inhibitions."""
+        names = {k for rf in self.rule_files for t in rf.tests for c in t.checks for e in c.alerts for k in e.labels}
+        names |= {k for s in self.inventory.services for r in s.rules for k in r.labels}
+        return sorted(names)
+
 
 def plan(inventory: Inventory) -> Plan:
     ctx = Context.of(inventory.stack)

@@ -81,13 +81,25 @@ def resolve(raw: object) -> tuple[Optional[Instrumentation], list[tuple[tuple, s
         return None, [((), f"unknown instrumentation preset {raw!r}{hint}")]
     if not isinstance(raw, dict):
         return None, [((), "expected a preset name or a mapping {requests, status_label, duration}")]
+    base = None
+    if "preset" in raw:
+        base, found = resolve(raw["preset"]) if isinstance(raw["preset"], str) else (None, [((), "")])
+        if base is None:
+            return None, [(("preset",), msg or f"expected a preset name ({', '.join(PRESETS)})") for _, msg in found]
+        # A preset with some of its names or its buckets given: e.g. spring-boot with its buckets.
+        raw = {**{"requests": base.requests, "status_label": base.status_label, "duration": base.duration,
+                  "route_label": base.route_label,
+                  "buckets": list(base.buckets) if base.buckets else None},
+               **{k: v for k, v in raw.items() if k != "preset"}}
+        raw = {k: v for k, v in raw.items() if v is not None}
     problems = []
     allowed = {"requests": True, "status_label": False, "duration": False, "route_label": False, "buckets": False}
     for key in raw:
         if key == "buckets":
             problems += _bucket_problems(raw[key])
         elif key not in allowed:
-            problems.append(((key,), f"unknown key {key!r} (allowed: {', '.join(allowed)})"))
+            problems.append(((key,), f"unknown key {key!r} (allowed: {', '.join(allowed)}); or `preset: NAME` to "
+                                     f"start from a preset"))
     for key, required in allowed.items():
         value = raw.get(key)
         if key == "buckets":

@@ -7,6 +7,7 @@ Routing knowledge lives here; render/alertmanager.py only writes it out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from .inventory import Inventory
 
@@ -28,15 +29,29 @@ TEST_ALERT = "VigilTestNotification"
 TEST_LABEL = "vigil_receiver"
 TEST_TIMING = {"group_wait": "0s", "group_interval": "10s", "repeat_interval": "1h"}
 
-INHIBITIONS = (
-    # A critical alert silences the warning of the same alert and service (and SLO: a fast
-    # availability burn must not hide a slow latency burn; alerts without `slo` match as equal).
-    {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'],
-     "equal": ["alertname", "service", "slo"]},
-    # A service that is down silences its other symptoms.
-    {"source_matchers": ['alertname="ServiceDown"'], "target_matchers": ['alertname!="ServiceDown"'],
-     "equal": ["service"]},
-)
+
+
+def inhibitions(alert_labels: Sequence[str]) -> list[dict]:
+    """`alert_labels`: every label that tells one of Vigil's alerts from another (instance, mountpoint,
+    slo, …; plan.alert_labels). Each inhibition silences only what the source alert explains."""
+    from .kinds.http import SLO_SIGNALS
+    from .slo import ALERT as BURN
+    same_alert = ["alertname", *sorted(set(alert_labels) - {"alertname", "severity"})]
+    return [
+        # A critical alert silences the warning of the same alert instance: every identifying label equal
+        # (a critical on /var must not hide a warning on /, nor one replica's another's).
+        {"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'], "equal": same_alert},
+        # A service none of whose targets serves silences its other symptoms.
+        {"source_matchers": ['alertname="ServiceDown"'], "target_matchers": ['alertname!="ServiceDown"'],
+         "equal": ["service"]},
+        # A target that is down, while others serve, silences only its own alerts, not the service's.
+        {"source_matchers": ['alertname="InstanceDown"'], "target_matchers": ['alertname!="InstanceDown"'],
+         "equal": ["service", "instance"]},
+        # One outage, one page: a critical burn of an SLO silences the threshold alert on the same signal.
+        *({"source_matchers": [f'alertname="{BURN}"', 'severity="critical"', f'slo="{objective}"'],
+           "target_matchers": [f'alertname="{alertname}"'], "equal": ["service"]}
+          for objective, (_, alertname) in SLO_SIGNALS.items()),
+    ]
 
 
 @dataclass

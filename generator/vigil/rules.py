@@ -65,6 +65,7 @@ class RuleTest:
 class RuleGroup:
     name: str
     rules: list                          # Record | Alert, in evaluation order
+    interval: Optional[Duration] = None  # None: the stack's evaluation_interval
 
 
 @dataclass
@@ -125,17 +126,19 @@ def firing_check_time(start: int, for_: int, timing: Timing, settle: int = 0) ->
     return _ceil_to(max(start + for_ + 2 * timing.step, settle + timing.step), timing)
 
 
-def firing_tests(name: str, alerts: Sequence[Alert], series: Series, out_labels: dict,
+def firing_tests(name: str, alerts: Sequence[Alert], series: Series, out_labels: dict | Sequence[dict],
                  value: Optional[float], timing: Timing, start: int = 0, settle: int = 0) -> RuleTest:
     """`series` make every alert in `alerts` (one alertname) true from `start`:
-    none fires before its `for` has passed; all fire after. `settle`: when the
-    value reaches `value` exactly (rates need their window full of samples)."""
+    none fires before its `for` has passed; all fire after, once for each of `out_labels`
+    (one label set, or a list of them). `settle`: when the value reaches `value` exactly
+    (rates need their window full of samples)."""
+    outs = [out_labels] if isinstance(out_labels, dict) else list(out_labels)
     late = firing_check_time(start, max(a.for_ for a in alerts), timing, settle)
     checks = []
     early = start + min(a.for_ for a in alerts) - timing.step
     if early >= start and min(a.for_ for a in alerts) > 0:
         checks.append(Check(Duration(early // timing.evaluation * timing.evaluation), alerts[0].name))
-    checks.append(Check(late, alerts[0].name, tuple(expected(a, out_labels, value) for a in alerts)))
+    checks.append(Check(late, alerts[0].name, tuple(expected(a, o, value) for a in alerts for o in outs)))
     return RuleTest(name, _fill(series, timing.samples(late)), checks)
 
 
@@ -153,9 +156,11 @@ class Level:
 
 
 def threshold_alerts(name: str, value_expr: str, levels: Sequence[Level], for_: Duration,
-                     labels: dict, annotations: Callable[[Level], dict], *, falling: bool = False) -> list[Alert]:
+                     labels: dict, annotations: Callable[[Level], dict], *, falling: bool = False,
+                     guard: str = "") -> list[Alert]:
+    """`guard`: a clause appended to each comparison (e.g. ` and on (service) ...`), which keeps its value."""
     op = "<" if falling else ">"
-    return [Alert(name, f"{value_expr} {op} {promql_number(lv.threshold)}", for_,
+    return [Alert(name, f"{value_expr} {op} {promql_number(lv.threshold)}{guard}", for_,
                   {**labels, "severity": lv.severity}, annotations(lv)) for lv in levels]
 
 

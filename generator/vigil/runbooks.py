@@ -29,6 +29,13 @@ SHARED = {
          "The target's error on Prometheus' Targets page (Status → Targets): refused, timeout, 404.",
          "Its logs just before it stopped (the Logs panel of its dashboard).",
          "A deploy shortly before (the deploy markers on its dashboard).")),
+    "InstanceDown": Runbook(
+        "Some targets of the service fail their scrape while the others still serve: a replica is down or "
+        "unreachable. A warning by default (the others carry the traffic); `alerts.instances_down.critical` "
+        "pages when more than that share of them is down.",
+        ("Which one: the instance label; its process or container (`docker compose ps`, `systemctl status`).",
+         "The target's error on Prometheus' Targets page (Status → Targets): refused, timeout, 404.",
+         "Can the others carry the load? Their latency and saturation on the service dashboard.")),
     "HealthCheckFailing": Runbook(
         "The service's `health_url` does not answer 2xx to the blackbox exporter, though its metrics may "
         "still be scraped: it is up but reports itself unhealthy, or a proxy in front of it fails.",

@@ -13,14 +13,22 @@ budget; at 1 the budget lasts exactly 30 days.
 
 Recorded series (labels service, team, slo="availability"|"latency"):
 
-    service:slo_requests:rate<W>                 requests per second over W
+    service:slo_requests:increase<T>             requests in each tile of T (1m at a 15s scrape)
+    service:slo_errors:increase<T>               bad requests in each tile
     service:slo_errors:ratio_rate<W>             share of bad requests over W
-    service:slo_error_budget_remaining:ratio30d  1 - ratio_rate30d / budget (negative: overspent)
+    service:slo_requests:increase<W>             requests over W, for the long window of each alert row
+    service:slo_error_budget_remaining:ratio30d  1 - ratio_rate30d / budget, clamped at 0 (exhausted)
 
-for W in WINDOWS. The alert ErrorBudgetBurn (severity critical or warning,
-label slo) fires when both windows of one row of BURN_RATES burn faster than
-its factor and the long window saw more than `min_request_rate` requests per
-second (the low-traffic guard); its value is the long window's burn rate.
+for W in WINDOWS. Cost: the short windows of the pages (5m, 30m) are read from the raw counters at
+every evaluation, so that a page stops soon after the burn does; every longer window is a sum of
+tiles, in a group of its own evaluated once a tile (the sloth and pyrra way): 30 days are 43,200
+recorded samples of one series, not months of every raw series at every evaluation. Request-weighted:
+the ratio over W is the bad requests over W divided by all requests over W, as from the raw counters.
+
+The alert ErrorBudgetBurn (severity critical or warning, label slo) fires when both windows of one
+row of BURN_RATES burn faster than its factor and the long window saw at least `min_requests`
+requests (the low-traffic guard, a count: a new service is not under-counted); its value is the
+long window's burn rate.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from typing import Optional
 from . import presets
 from .humanize import go_value, humanize, humanize_percentage
 from .inventory import Service
-from .rules import Alert, Check, Expect, Record, RuleTest, promql_number, selector
+from .rules import Alert, Check, Expect, Record, RuleGroup, RuleTest, Timing, promql_number, selector
 from .units import Duration, percent_text
 
 PERIOD = Duration.parse("30d")
@@ -61,9 +69,21 @@ BURN_RATES = (
 SEVERITIES = ("critical", "warning")
 
 ALERT = "ErrorBudgetBurn"
-REQUESTS = "service:slo_requests:rate{w}"
+REQUESTS = "service:slo_requests:increase{w}"
+ERRORS = "service:slo_errors:increase{w}"
 ERROR_RATIO = "service:slo_errors:ratio_rate{w}"
 BUDGET_LEFT = "service:slo_error_budget_remaining:ratio30d"
+# Read from the raw counters at every evaluation: the short windows of the pages.
+RAW_WINDOWS = tuple(sorted({br.short for br in BURN_RATES if br.severity == "critical"}))
+TILED_WINDOWS = tuple(w for w in WINDOWS if w not in RAW_WINDOWS)
+GUARDED_WINDOWS = tuple(sorted({br.long for br in BURN_RATES}))
+
+
+def tile(timing: Timing) -> Duration:
+    """The width of a tile, and the interval of the group that records and sums them: a whole number of
+    minutes holding at least four scrapes, so that each tile's increase() has samples to go on."""
+    minute = Duration.parse("1m")
+    return Duration(max(minute, -(-4 * timing.scrape // minute) * minute))
 
 
 @dataclass(frozen=True)
@@ -71,8 +91,8 @@ class Objective:
     slo: str                 # availability | latency
     percent: Decimal         # of requests that must be good
     promise: str             # what a good request is, for people
-    requests: str            # the counter of every request
-    bad: str                 # PromQL: a window's share of bad requests, `{w}` where the window goes
+    total: str               # PromQL: requests over a window, `{w}` where the window goes
+    bad: str                 # PromQL: bad requests over a window
 
     @property
     def budget(self) -> Decimal:
@@ -81,6 +101,11 @@ class Objective:
     @property
     def budget_text(self) -> str:
         return format(self.budget.normalize(), "f")
+
+    def counts(self, w: Duration) -> tuple[str, str]:
+        """(requests, bad requests) over w; bad is 0, not absent, while none has failed yet."""
+        total = self.total.replace("{w}", str(w))
+        return total, f"({self.bad.replace('{w}', str(w))} or {total} * 0)"
 
 
 def le_matcher(seconds: float) -> str:
@@ -100,18 +125,14 @@ def objectives(service: Service, inst: presets.Instrumentation) -> list[Objectiv
     by = "sum by (service, team)"
     out = []
     if slo.availability is not None:
-        requests = REQUESTS + f'{{{sel},slo="availability"}}'
-        # `or ... * 0`: a service that has not failed yet has a ratio of 0, not "no data".
-        out.append(Objective("availability", slo.availability, "answered without a 5xx", inst.requests,
-                             f'{by} (rate({inst.requests}{{{sel},{inst.status_label}=~"5.."}}[{{w}}])) '
-                             f"/ ignoring (slo) {requests} or ignoring (slo) 0 * {requests}"))
+        out.append(Objective("availability", slo.availability, "answered without a 5xx",
+                             f"{by} (increase({inst.requests}{{{sel}}}[{{w}}]))",
+                             f'{by} (increase({inst.requests}{{{sel},{inst.status_label}=~"5.."}}[{{w}}]))'))
     if slo.latency is not None and inst.duration:
-        requests = REQUESTS + f'{{{sel},slo="latency"}}'
         le = le_matcher(slo.latency.threshold.seconds)
-        out.append(Objective("latency", slo.latency.objective, f"answered within {slo.latency.threshold}",
-                             f"{inst.duration}_count",
-                             f"1 - {by} (rate({inst.duration}_bucket{{{sel},{le}}}[{{w}}])) "
-                             f"/ ignoring (slo) {requests}"))
+        total = f"{by} (increase({inst.duration}_count{{{sel}}}[{{w}}]))"
+        out.append(Objective("latency", slo.latency.objective, f"answered within {slo.latency.threshold}", total,
+                             f"{total} - {by} (increase({inst.duration}_bucket{{{sel},{le}}}[{{w}}]))"))
     return out
 
 
@@ -122,26 +143,38 @@ def selector_of(service: Service, obj: Objective) -> str:
 # ---------------------------------------------------------------- validation
 
 
-def problems(service: Service, inst: Optional[presets.Instrumentation]) -> list[tuple[tuple, str]]:
-    """(path under the service, message): a latency SLO needs a histogram with a bucket at its threshold."""
-    if service.slo is None or service.slo.latency is None or inst is None:
+def problems(service: Service, inst: Optional[presets.Instrumentation],
+             retention: Optional[Duration]) -> list[tuple[tuple, str]]:
+    """(path under the service, message): the SLO's window must fit in the retention; a latency SLO
+    needs a histogram with a known bucket at its threshold."""
+    if service.slo is None:
         return []
+    out = []
+    if retention is not None and retention < PERIOD:
+        out.append((("slo",), f"the SLOs' {PERIOD} window is longer than stack.retention ({retention}): Prometheus "
+                              f"would have dropped most of it (set stack.retention to {PERIOD} or more)"))
+    if service.slo.latency is None or inst is None:
+        return out
     threshold = service.slo.latency.threshold
     if not inst.duration:
-        return [(("slo", "latency"), "a latency SLO needs the latency histogram: give the instrumentation's "
-                                     "duration")]
-    if inst.buckets is None or any(math.isclose(b, threshold.seconds, rel_tol=1e-9) for b in inst.buckets):
-        return []
+        return out + [(("slo", "latency"), "a latency SLO needs the latency histogram: give the instrumentation's "
+                                           "duration")]
     raw = service.instrumentation
-    source = f"{raw}'s histogram" if isinstance(raw, str) or raw is None else "the histogram's buckets " \
-                                                                             "(instrumentation.buckets)"
-    if raw is None:
-        source = f"{presets.DEFAULT_PRESET}'s histogram"
+    name = presets.DEFAULT_PRESET if raw is None else raw if isinstance(raw, str) else None
+    if inst.buckets is None:
+        source = f"{name}'s histogram has no fixed buckets" if name else "instrumentation gives no buckets"
+        return out + [(("slo", "latency", "threshold"),
+                       f"{source}, so Vigil cannot know {threshold} is a bucket boundary (a threshold between "
+                       f"two buckets never counts a request as good): list them as instrumentation.buckets"
+                       + (f", e.g. instrumentation: {{preset: {name}, buckets: [0.1, 0.25, 0.5, 1]}}" if name else ""))]
+    if any(math.isclose(b, threshold.seconds, rel_tol=1e-9) for b in inst.buckets):
+        return out
+    source = f"{name}'s histogram" if name else "the histogram's buckets (instrumentation.buckets)"
     below = [b for b in inst.buckets if b < threshold.seconds]
     above = [b for b in inst.buckets if b > threshold.seconds]
     near = ([_duration(below[-1])] if below else []) + ([_duration(above[0])] if above else [])
-    return [(("slo", "latency", "threshold"), f"{threshold} is not a bucket boundary of {source} "
-                                              f"(nearest: {', '.join(near)})")]
+    return out + [(("slo", "latency", "threshold"), f"{threshold} is not a bucket boundary of {source} "
+                                                    f"(nearest: {', '.join(near)})")]
 
 
 def _duration(seconds: float) -> str:
@@ -151,40 +184,53 @@ def _duration(seconds: float) -> str:
 # ---------------------------------------------------------------- rules
 
 
-def rules(service: Service, inst: presets.Instrumentation, labels: dict, annotations) -> list:
-    """Recording rules, then the alerts, of every objective of the service. `labels`: the
+def window_groups(service: Service, inst: presets.Instrumentation, timing: Timing) -> list[RuleGroup]:
+    """The tiles and the windows built from them, in one group evaluated once a tile: being one group,
+    its sums see exactly the tiles it wrote, each once."""
+    t = tile(timing)
+    rules: list = []
+    for obj in objectives(service, inst):
+        own, labels = selector_of(service, obj), {"slo": obj.slo}
+        total, bad = obj.counts(t)
+        rules += [Record(REQUESTS.format(w=t), total, labels), Record(ERRORS.format(w=t), bad, labels)]
+        for w in TILED_WINDOWS:
+            requests = f"sum_over_time({REQUESTS.format(w=t)}{own}[{w}])"
+            rules.append(Record(ERROR_RATIO.format(w=w),
+                                f"sum_over_time({ERRORS.format(w=t)}{own}[{w}]) / ({requests} > 0)"))
+            if w in GUARDED_WINDOWS:
+                rules.append(Record(REQUESTS.format(w=w), requests))
+        rules.append(Record(BUDGET_LEFT, f"clamp_min(1 - {ERROR_RATIO.format(w=PERIOD)}{own} / {obj.budget_text}, 0)"))
+    return [RuleGroup(f"service:{service.name}:slo", rules, t)] if rules else []
+
+
+def fast_rules(service: Service, inst: presets.Instrumentation, labels: dict, annotations) -> list:
+    """The raw short windows, then the alerts, of every objective of the service. `labels`: the
     alerts' (service, team); `annotations(summary, description)`: runbook and dashboard links added."""
     out: list = []
     for obj in objectives(service, inst):
-        out += records(service, obj)
+        for w in RAW_WINDOWS:
+            total, bad = obj.counts(w)
+            out.append(Record(ERROR_RATIO.format(w=w), f"{bad} / ({total} > 0)", {"slo": obj.slo}))
     for obj in objectives(service, inst):
         out += alerts(service, obj, labels, annotations)
     return out
 
 
-def records(service: Service, obj: Objective) -> list[Record]:
-    sel, own = f'{{service="{service.name}"}}', selector_of(service, obj)
-    out = [Record(REQUESTS.format(w=w), f"sum by (service, team) (rate({obj.requests}{sel}[{w}]))",
-                  {"slo": obj.slo}) for w in WINDOWS]
-    out += [Record(ERROR_RATIO.format(w=w), obj.bad.replace("{w}", str(w)), {"slo": obj.slo}) for w in WINDOWS]
-    out.append(Record(BUDGET_LEFT, f"1 - {ERROR_RATIO.format(w=PERIOD)}{own} / {obj.budget_text}"))
-    return out
-
-
-def _condition(obj: Objective, br: BurnRate, own: str, min_rate: float) -> str:
+def _condition(obj: Objective, br: BurnRate, own: str, min_requests: int) -> str:
     f = promql_number(br.factor)
+    guard = f" and {REQUESTS.format(w=br.long)}{own} >= {min_requests}" if min_requests else ""
     return (f"({ERROR_RATIO.format(w=br.long)}{own} / {obj.budget_text} > {f} "
-            f"and {ERROR_RATIO.format(w=br.short)}{own} / {obj.budget_text} > {f} "
-            f"and {REQUESTS.format(w=br.long)}{own} > {promql_number(min_rate)})")
+            f"and {ERROR_RATIO.format(w=br.short)}{own} / {obj.budget_text} > {f}{guard})")
 
 
 def alerts(service: Service, obj: Objective, labels: dict, annotations) -> list[Alert]:
     own = selector_of(service, obj)
     out = []
     for severity in SEVERITIES:
-        expr = " or ".join(_condition(obj, br, own, service.slo.min_request_rate)
+        expr = " or ".join(_condition(obj, br, own, service.slo.min_requests)
                            for br in BURN_RATES if br.severity == severity)
-        left = (f"{{{{ with query `{BUDGET_LEFT}{own}` }}}}{{{{ . | first | value | humanizePercentage }}}}"
+        left = (f"{{{{ with query `{BUDGET_LEFT}{own}` }}}}{{{{ $left := . | first | value }}}}"
+                f"{{{{ if gt $left 0.0 }}}}{{{{ $left | humanizePercentage }}}}{{{{ else }}}}{EXHAUSTED}{{{{ end }}}}"
                 f"{{{{ end }}}}")
         summary, description = texts(service, obj, severity, "{{ $value | humanize }}", left)
         out.append(Alert(ALERT, expr, Duration(0), {**labels, "slo": obj.slo, "severity": severity},
@@ -192,15 +238,19 @@ def alerts(service: Service, obj: Objective, labels: dict, annotations) -> list[
     return out
 
 
+EXHAUSTED = "none (exhausted)"
+
+
 def texts(service: Service, obj: Objective, severity: str, burn: str, left: str) -> tuple[str, str]:
     """Summary and description; `burn` and `left` are templates in the rule, their values in a test."""
     when = " or ".join(f"{promql_number(br.factor)}× over {br.long} and {br.short}" for br in BURN_RATES
                        if br.severity == severity)
+    guard = f", with at least {service.slo.min_requests} requests over the long window" \
+        if service.slo.min_requests else ""
     return (f"{service.name}: {obj.slo} error budget burning at {burn}×",
             f"{service.name} promises {percent_text(obj.percent)} of requests {obj.promise} over {PERIOD}: an "
             f"error budget of {percent_text(obj.budget * 100)} of its requests. It is being spent {burn}× as fast "
-            f"as that allows ({severity} above {when}, with more than {promql_number(service.slo.min_request_rate)} "
-            f"requests/s). Error budget left over {PERIOD}: {left}.")
+            f"as that allows ({severity} above {when}{guard}). Error budget left over {PERIOD}: {left}.")
 
 
 # ---------------------------------------------------------------- scenario tests
@@ -239,7 +289,7 @@ def expected_alerts(service: Service, obj: Objective, sc: Scenario, t: int, labe
     too near a threshold (or a value near a rounding tie of its text) to state it exactly."""
     total, bad = sc.cumulative()
     budget = Fraction(obj.budget)
-    min_rate = Fraction(str(service.slo.min_request_rate))
+    min_requests = service.slo.min_requests
 
     def burn(w: Duration) -> Optional[Fraction]:
         n = _window(total, t, w)
@@ -250,13 +300,13 @@ def expected_alerts(service: Service, obj: Objective, sc: Scenario, t: int, labe
         value = None
         for br in (b for b in BURN_RATES if b.severity == severity):
             long_, short = burn(br.long), burn(br.short)
-            rate = _window(total, t, br.long) / Fraction(br.long.seconds)   # rate() divides by the window
+            count = _window(total, t, br.long)
             if long_ is None or short is None:
                 continue
-            for x, edge in ((long_, br.factor), (short, br.factor), (rate, min_rate)):
+            for x, edge in ((long_, br.factor), (short, br.factor), (count, min_requests)):
                 if edge and abs(float(x) / float(edge) - 1) < 0.01:
                     return None
-            if long_ > Fraction(br.factor) and short > Fraction(br.factor) and rate > min_rate:
+            if long_ > Fraction(br.factor) and short > Fraction(br.factor) and count >= min_requests:
                 value = long_
                 break
         if value is None:
@@ -266,10 +316,13 @@ def expected_alerts(service: Service, obj: Objective, sc: Scenario, t: int, labe
         ratio = bad[t] / total[t]
         b = float(obj.budget_text)
         value_f, left_f = float(ratio) / b, 1 - float(ratio) / b     # as PromQL computes them
-        if ratio not in (0, 1) and any(f(v * (1 - 1e-9)) != f(v * (1 + 1e-9))
-                                       for f, v in ((humanize, value_f), (humanize_percentage, left_f))):
+        if abs(left_f) < 1e-9:
+            return None             # exactly spent: float error decides between 0% and exhausted
+        shown = [(humanize, value_f)] + ([(humanize_percentage, left_f)] if left_f > 0 else [])
+        if ratio not in (0, 1) and any(f(v * (1 - 1e-9)) != f(v * (1 + 1e-9)) for f, v in shown):
             return None             # float error could tip the printed digits either way
-        summary, description = texts(service, obj, severity, humanize(value_f), humanize_percentage(left_f))
+        left = humanize_percentage(left_f) if left_f > 0 else EXHAUSTED
+        summary, description = texts(service, obj, severity, humanize(value_f), left)
         out.append(Expect({**labels, "slo": obj.slo, "severity": severity}, annotations(summary, description)))
     return tuple(out)
 
@@ -278,13 +331,12 @@ def scenarios(service: Service, obj: Objective, step: int) -> list[Scenario]:
     """The burns the alerts must tell apart. `step`: minutes between times the tests
     may look (a multiple of the evaluation interval)."""
     budget = Fraction(obj.budget)
-    min_rate = Fraction(str(service.slo.min_request_rate))
+    min_requests = service.slo.min_requests
     up = lambda m: -(-m // step) * step                                           # noqa: E731
     first = up(5)
-    # Enough requests that every long window, holding only the test's few minutes, is over the
-    # guard by the first check (rate() divides by the whole window), and whole bad requests a minute.
-    longest = max(br.long for br in BURN_RATES).seconds
-    n = max(Fraction(60), 2 * min_rate * Fraction(longest) / first)
+    # Enough requests that every long window is over the guard by the first check, and whole bad
+    # requests a minute.
+    n = max(Fraction(60), Fraction(2 * min_requests, first))
     unit = (budget / 2).denominator
     n = Fraction(math.ceil(n / unit) * unit)
 
@@ -315,10 +367,14 @@ def scenarios(service: Service, obj: Objective, step: int) -> list[Scenario]:
                                                 (up(10), n, Fraction(0))), (up(50) + 3,)),
         *rows,
     ]
-    if min_rate > 0:
-        # Half the guard's rate, every request failing: a handful a minute.
-        out.append(Scenario(f"the low-traffic guard: {promql_number(float(min_rate / 2 * 60))} requests a minute, all "
-                            f"failing, never page", ((up(30), min_rate / 2 * 60, Fraction(1)),), (first, up(30))))
+    if min_requests > 0:
+        # Every request failing, but half the guard's count over the whole test: no page; twice it: a page
+        # (the control, so the guard is not what keeps every trickle quiet).
+        span = up(30)
+        for share_of_guard, what in ((Fraction(1, 2), "never page"), (Fraction(2), "page")):
+            count = min_requests * share_of_guard
+            out.append(Scenario(f"the low-traffic guard: {promql_number(float(count))} requests in {span} minutes, "
+                                f"all failing, {what}", ((span, count / span, Fraction(1)),), (span,)))
     return out
 
 
@@ -353,10 +409,11 @@ def series(obj: Objective, inst: presets.Instrumentation, sc: Scenario, labels: 
 
 
 def tests(service: Service, inst: presets.Instrumentation, series_labels: dict, alert_labels: dict,
-          annotations, evaluation: Duration = SAMPLE) -> list[RuleTest]:
-    """Scenario tests of every objective: series a sample a minute, looked at on whole minutes
-    that are also evaluation times."""
-    step = math.lcm(SAMPLE, evaluation) // SAMPLE
+          annotations, timing: Timing) -> list[RuleTest]:
+    """Scenario tests of every objective: series a sample a minute, evaluated once a tile (as the
+    window group is: the tiles then follow each other exactly), looked at on evaluation times."""
+    evaluation = tile(timing)
+    step = evaluation // SAMPLE
     out = []
     threshold = service.slo.latency.threshold if service.slo.latency else None
     for obj in objectives(service, inst):

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ValidationError
 from . import logs, presets, slo
 from .errors import InventoryError, Problem, did_you_mean
 from .inventory import Inventory, Receiver, Service
-from .kinds import BUILTIN_ALERTNAMES, KINDS
-from .kinds.base import alert_params, user_rule_problems
+from .kinds import BUILTIN_ALERTNAMES, KINDS, alert_specs
+from .kinds.base import alert_params, instances_down_problems, user_rule_problems
 from .load import Document, load_file
 from .stack import RESERVED
 from .units import Duration
@@ -224,7 +224,8 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
         # by index, not by name: two services may share a name (reported above)
         service = inventory.services[i] if inventory else _typed_service(raw)
         if service is not None:
-            problems += [doc.problem(at + path, msg) for path, msg in _kind_problems(service)]
+            retention = inventory.stack.retention if inventory else None
+            problems += [doc.problem(at + path, msg) for path, msg in _kind_problems(service, retention)]
         elif isinstance(raw.get("kind"), str) and raw["kind"] in KINDS and isinstance(raw.get("alerts"), dict):
             # a service with shape problems: its alert overrides need only its kind, report them now too
             _, _, found = alert_params(KINDS[raw["kind"]].ALERTS, raw["alerts"])
@@ -264,7 +265,8 @@ def _typed_service(raw: dict) -> Service | None:
         return None
 
 
-def _kind_problems(service: Service) -> list:
+def _kind_problems(service: Service, retention: Duration | None) -> list:
+    """`retention`: the stack's, where the inventory is whole enough to know it."""
     kind = KINDS[service.kind]
     fields = kind.FIELDS
     out = []
@@ -288,9 +290,11 @@ def _kind_problems(service: Service) -> list:
             if pct is not None and not 0 < pct < 100:
                 out.append((("slo",) + path, f"objective {pct} must be between 0 and 100 (exclusive)"))
         if fields.get("slo"):
-            out += slo.problems(service, presets.resolve(service.instrumentation)[0])
-    _, _, problems = alert_params(kind.ALERTS, service.alerts)
+            out += slo.problems(service, presets.resolve(service.instrumentation)[0], retention)
+    params, _, problems = alert_params(alert_specs(service), service.alerts)
     out += [(("alerts",) + path, msg) for path, msg in problems]
+    if not problems and "instances_down" in params and service.targets:
+        out += instances_down_problems(service, len(service.targets), params["instances_down"])
     if hasattr(kind, "check"):
         out += kind.check(service)
     seen = set()

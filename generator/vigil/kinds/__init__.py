@@ -13,3 +13,9 @@ KINDS = {m.NAME: m for m in (http, job, postgres, mysql, redis, nginx, host, pro
 # Every alertname Vigil renders itself (a test checks this against the plans): the
 # ones with a runbook, shared or of a kind. The inventory's own rules may not take them.
 BUILTIN_ALERTNAMES = frozenset(all_runbooks())
+
+
+def alert_specs(service) -> dict:
+    """The overridable alerts of the service's kind, as they apply to it (a kind may narrow them)."""
+    kind = KINDS[service.kind]
+    return kind.alerts_for(service) if hasattr(kind, "alerts_for") else kind.ALERTS

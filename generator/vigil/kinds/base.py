@@ -11,8 +11,8 @@ from .. import runbooks
 from ..errors import did_you_mean
 from ..humanize import expand, template_problem, uses_value
 from ..inventory import Service, Stack
-from ..rules import Alert, Check, RuleGroup, RuleTest, Series, Timing, expected, firing_tests, \
-    selector, series_labels, silent_test
+from ..rules import Alert, Check, Level, RuleGroup, RuleTest, Series, Timing, expected, firing_tests, \
+    promql_number, selector, series_labels, silent_test
 from ..units import Duration, parse_percent, percent_text
 
 # ---------------------------------------------------------------- the plan of one service
@@ -67,9 +67,18 @@ class Context:
 @dataclass(frozen=True)
 class AlertDefaults:
     """One overridable alert of a kind: parameter -> default. The default's type
-    says how an override is read (Duration, Decimal percent, or float)."""
+    says how an override is read (Duration, Decimal percent, or float). `optional`:
+    parameters unset by default, name -> an example value of their type."""
     params: dict
     falling: bool = False            # fires when the value drops below its thresholds
+    optional: dict = field(default_factory=dict)
+    refused: dict = field(default_factory=dict)   # parameter -> why this service may not set it
+
+    def accepts(self, key: str) -> bool:
+        return key in self.params or key in self.optional
+
+    def keys(self) -> list:
+        return [*self.params, *self.optional]
 
 
 def _parse_param(default, value):
@@ -109,13 +118,17 @@ def alert_params(specs: dict, raw: dict) -> tuple[dict, frozenset, list]:
             problems.append(((name,), f"expected a mapping of {', '.join(specs[name].params)}"))
             continue
         bad = len(problems)
+        spec = specs[name]
         for key, v in value.items():
-            if key not in specs[name].params:
-                problems.append(((name, key), f"unknown key {key!r}{did_you_mean(key, specs[name].params)}"
-                                              f" (allowed: {', '.join(specs[name].params)})"))
+            if key in spec.refused:
+                problems.append(((name, key), spec.refused[key]))
+                continue
+            if not spec.accepts(key):
+                problems.append(((name, key), f"unknown key {key!r}{did_you_mean(key, spec.keys())}"
+                                              f" (allowed: {', '.join(spec.keys())})"))
                 continue
             try:
-                params[name][key] = _parse_param(specs[name].params[key], v)
+                params[name][key] = _parse_param(spec.params.get(key, spec.optional.get(key)), v)
             except ValueError as e:
                 problems.append(((name, key), str(e)))
         p = params[name]
@@ -152,30 +165,105 @@ def up_series(job: ScrapeJob, target: str, values: str) -> tuple[str, str]:
     return selector("up", {"job": job.name, "instance": target, **job.labels}), values
 
 
-def down_alert(service: Service, ctx: Context, job: ScrapeJob, for_: Duration, dashboard: str,
-               name: str = "ServiceDown", server_up: Optional[str] = None) -> tuple[Alert, list[RuleTest]]:
-    """Every target of the job must answer its scrape; with `server_up` (an exporter's
-    0/1 gauge of whether it reaches its server, e.g. pg_up), the server must answer it too."""
-    sel = f'{{job="{job.name}"}}'
-    expr = f"up{sel} == 0" + (f" or {server_up}{sel} == 0" if server_up else "")
-    why = (f"has not answered its scrape, or its exporter has not reached the {service.kind} server, "
-           f"for more than {for_}. Check that the server and its exporter run" if server_up else
-           f"has not answered its scrape for more than {for_}. Check that it runs")
-    alert = Alert(name, expr, for_, {**service_labels(service), "severity": "critical"},
-                  annotations(ctx, service, dashboard, name, f"{service.name} is down",
-                              f"{{{{ $labels.instance }}}} ({service.kind} of team {service.team}) {why} and that "
-                              f"its {job.metrics_path} endpoint is reachable from Prometheus."))
-    target = job.targets[0]
-    out = {"job": job.name, "instance": target, **job.labels}
-    reached = [(selector(server_up, out), "1x{n}")] if server_up else []
-    tests = [silent_test(f"{name}: quiet while up", name, [up_series(job, target, "1x{n}"), *reached], ctx.timing,
-                         for_),
-             firing_tests(f"{name}: fires when down", [alert], [up_series(job, target, "0x{n}")], out, 0, ctx.timing)]
-    if server_up:
-        tests.append(firing_tests(f"{name}: fires when the exporter cannot reach the server", [alert],
-                                  [up_series(job, target, "1x{n}"), (selector(server_up, out), "0x{n}")], out, 0,
-                                  ctx.timing))
-    return alert, tests
+def serving(job: ScrapeJob, server_up: Optional[str] = None) -> str:
+    """1 for each target of the job that answers its scrape (and, with `server_up`, whose exporter
+    reaches its server), else 0. A failed scrape drops the exporter's gauge: `or up * 0` puts it back as 0."""
+    up = f'up{{job="{job.name}"}}'
+    return up if server_up is None else f'{up} * ({server_up}{{job="{job.name}"}} or {up} * 0)'
+
+
+def down_alerts(service: Service, ctx: Context, job: ScrapeJob, params: dict, disabled, dashboard: str,
+                server_up: Optional[str] = None) -> tuple[list[Alert], list[RuleTest]]:
+    """ServiceDown (critical) when no target of the service serves, one alert per target; and, where
+    the service has several targets, InstanceDown for each target that is down while others still
+    serve (a warning by default: a replica of several is no page). `server_up`: see serving()."""
+    expr_up = serving(job, server_up)
+    n = len(job.targets)
+    outs = [{"job": job.name, "instance": t, **job.labels} for t in job.targets]
+    reach = "answered its scrape" + (f" or its exporter reached the {service.kind} server" if server_up else "")
+    check = (f"Check that the server and its exporter run" if server_up else "Check that it runs") + \
+        f" and that its {job.metrics_path} endpoint is reachable from Prometheus."
+    owner = f"({service.kind} of team {service.team})"
+
+    def series(down: int, reached: str = "1x{n}") -> Series:
+        """The first `down` targets fail their scrape, the others answer (and reach their server)."""
+        out = []
+        for i, o in enumerate(outs):
+            out.append(up_series(job, o["instance"], "0x{n}" if i < down else "1x{n}"))
+            if server_up and i >= down:
+                out.append((selector(server_up, o), reached))
+        return out
+
+    rules, tests = [], []
+    if "down" not in disabled:
+        for_ = params["down"]["for"]
+        name = "ServiceDown"
+        if n == 1:
+            expr = f"{expr_up} == 0"
+            why = f"{{{{ $labels.instance }}}} {owner} has not {reach} for more than {for_}."
+        else:
+            expr = f"({expr_up} == 0) unless on (service) (max by (service) ({expr_up}) > 0)"
+            why = (f"None of the {n} targets of {service.name} {owner} has {reach} for more than {for_}: "
+                   f"{{{{ $labels.instance }}}} is one of them.")
+        alert = Alert(name, expr, for_, {**service_labels(service), "severity": "critical"},
+                      annotations(ctx, service, dashboard, name, f"{service.name} is down", f"{why} {check}"))
+        rules.append(alert)
+        down = firing_tests(f"{name}: fires when down", [alert], series(n), outs, 0, ctx.timing)
+        if n > 1 and "instances_down" not in disabled:
+            down.checks.append(Check(down.checks[-1].at, "InstanceDown"))   # all down: that is ServiceDown alone
+        tests += [silent_test(f"{name}: quiet while up", name, series(0), ctx.timing, for_), down]
+        if server_up:
+            tests.append(firing_tests(f"{name}: fires when the exporter cannot reach the server", [alert],
+                                      series(0, reached="0x{n}"), outs, 0, ctx.timing))
+    if n > 1 and "instances_down" not in disabled:
+        rules_, tests_ = _instances_down(service, ctx, outs, expr_up, params["instances_down"], dashboard,
+                                         owner, reach, check, series)
+        rules += rules_
+        tests += tests_
+    return rules, tests
+
+
+def instances_down_problems(service: Service, targets: int, params: dict) -> list:
+    """A level of InstanceDown that only all targets down would pass can never fire (that is ServiceDown)."""
+    out = []
+    for sev in ("warning", "critical"):
+        if sev in params and targets > 1 and int(params[sev] / 100 * targets) + 1 >= targets:
+            out.append((("alerts", "instances_down", sev),
+                        f"more than {percent_text(params[sev])} of {targets} targets down means all of them, which is "
+                        f"ServiceDown: this level could never fire (lower it, or leave it out)"))
+    return out
+
+
+def _instances_down(service, ctx, outs, expr_up, p, dashboard, owner, reach, check, series):
+    """InstanceDown: the share of the service's targets that are down passes a level (any, by default),
+    but not all of them (that is ServiceDown)."""
+    name, n, for_ = "InstanceDown", len(outs), p["for"]
+    levels = [Level(sev, float(p[sev] / 100), percent_text(p[sev])) for sev in ("warning", "critical") if sev in p]
+    share = f"1 - avg by (service) ({expr_up})"
+    alerts = []
+    for lv in levels:
+        when = "any of them is down" if lv.threshold == 0 else f"more than {lv.text} of them are down"
+        alerts.append(Alert(
+            name, f"({expr_up} == 0) + on (service) group_left () ({share} > {promql_number(lv.threshold)} < 1)",
+            for_, {**service_labels(service), "severity": lv.severity},
+            annotations(ctx, service, dashboard, name, f"{{{{ $labels.instance }}}} of {service.name} is down",
+                        f"{{{{ $labels.instance }}}} {owner} has not {reach} for more than {for_}: "
+                        f"{{{{ $value | humanizePercentage }}}} of the {n} targets of {service.name} are down, the "
+                        f"others still serve ({lv.severity} when {when}). {check}")))
+    # Every count of targets down that sits at a level's edge, one down and all but one.
+    counts = sorted({1, n - 1} | {k for lv in levels for k in (int(lv.threshold * n), int(lv.threshold * n) + 1)
+                                  if 0 < k < n})
+    tests = []
+    for k in counts:
+        crossed = [a for a, lv in zip(alerts, levels) if k / n > lv.threshold]
+        label = f"{name}: {k} of {n} targets down"
+        if crossed:
+            t = firing_tests(label, crossed, series(k), outs[:k], k / n, ctx.timing)
+        else:
+            t = silent_test(label, name, series(k), ctx.timing, for_)
+        t.checks.append(Check(t.checks[-1].at, "ServiceDown"))     # the others serve: the service is not down
+        tests.append(t)
+    return alerts, tests
 
 
 def health_alert(service: Service, ctx: Context, for_: Duration, dashboard: str) -> tuple[Alert, list[RuleTest]]:
@@ -263,9 +351,9 @@ def scraped_plan(service: Service, ctx: Context, specs: dict, targets, dash: str
     job = job_for(service, targets)
     out = ServicePlan(jobs=[job])
     rules, tests = [], []
-    if "down" in specs and "down" not in disabled:
-        alert, t = down_alert(service, ctx, job, params["down"]["for"], dash, server_up=server_up)
-        rules.append(alert)
+    if "down" in specs:
+        more, t = down_alerts(service, ctx, job, params, disabled, dash, server_up)
+        rules += more
         tests += t
     if service.health_url:
         out.probes.append(Probe(service.health_url, {**target_labels(service), "probe": "health"}))
@@ -315,5 +403,9 @@ DOWN_FOR = Duration.parse("30s")
 
 
 def scraped_alerts() -> dict:
-    """The alerts every scraped kind starts from: its targets down, its health_url failing."""
-    return {"down": AlertDefaults({"for": DOWN_FOR}), "health": AlertDefaults({"for": DOWN_FOR})}
+    """The alerts every scraped kind starts from: all its targets down, some of them down (`warning`
+    and `critical`: above what share of its targets down; only `warning` by default, at any), its
+    health_url failing."""
+    return {"down": AlertDefaults({"for": DOWN_FOR}),
+            "instances_down": AlertDefaults({"warning": Decimal(0), "for": DOWN_FOR}, optional={"critical": Decimal(50)}),
+            "health": AlertDefaults({"for": DOWN_FOR})}

@@ -7,11 +7,13 @@ queries read the recorded series, never the raw histograms.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from .. import presets, slo
 from ..inventory import Service
-from ..rules import Level, Record, selector, threshold_alerts, threshold_tests
+from ..rules import Alert, Level, Record, RuleTest, firing_tests, promql_number, selector, silent_test, \
+    threshold_alerts, threshold_tests, untied
 from ..units import Duration, percent_text
 from ..runbooks import Runbook
 from .base import AlertDefaults, Context, ServicePlan, annotations, scraped_alerts, scraped_plan, service_labels, \
@@ -19,26 +21,58 @@ from .base import AlertDefaults, Context, ServicePlan, annotations, scraped_aler
 
 NAME = "http"
 FIELDS = {"targets": "required", "instrumentation": True, "slo": True}
+# Requests in the alerts' 5-minute window below which HighErrorRate and HighLatency stay quiet: one
+# failure among a handful of requests is no emergency (30 in 5 minutes: 0.1 a second). 0 turns it off.
+MIN_REQUESTS = 30.0
 ALERTS = {
     **scraped_alerts(),
-    "error_rate": AlertDefaults({"warning": Decimal(1), "critical": Decimal(5), "for": Duration.parse("5m")}),
+    "error_rate": AlertDefaults({"warning": Decimal(1), "critical": Decimal(5), "for": Duration.parse("5m"),
+                                 "min_requests": MIN_REQUESTS}),
     "latency_p95": AlertDefaults({"warning": Duration.parse("500ms"), "critical": Duration.parse("2s"),
-                                  "for": Duration.parse("10m")}),
+                                  "for": Duration.parse("10m"), "min_requests": MIN_REQUESTS}),
+    "metrics_missing": AlertDefaults({"for": Duration.parse("10m")}),
 }
+# One outage, one page: where an SLO watches the same signal, its burn-rate alert is the page, and the
+# threshold alert only warns (the critical burn silences it too: routing.py). SLO -> (alerts key, alertname).
+SLO_SIGNALS = {"availability": ("error_rate", "HighErrorRate"), "latency": ("latency_p95", "HighLatency")}
+
+
+def alerts_for(service: Service) -> dict:
+    """ALERTS as they apply to the service: no critical level where an SLO pages for the signal."""
+    specs = dict(ALERTS)
+    for objective, (key, alertname) in SLO_SIGNALS.items():
+        if service.slo is not None and getattr(service.slo, objective) is not None:
+            spec = ALERTS[key]
+            specs[key] = replace(spec, params={k: v for k, v in spec.params.items() if k != "critical"},
+                                 refused={"critical": f"with slo.{objective}, {slo.ALERT} is the page for it: "
+                                                      f"{alertname} only warns (remove critical here, or the SLO)"})
+    return specs
+
+
 # What each alert means and what to look at first (the runbooks dashboard).
 RUNBOOKS = {
     "HighErrorRate": Runbook(
-        "More than the threshold share of its requests answered 5xx over the last 5 minutes.",
+        "More than the threshold share of its requests answered 5xx over the last 5 minutes, among at least "
+        "`min_requests` requests (30 by default). With an availability SLO it only warns: ErrorBudgetBurn pages.",
         ("Which routes fail: \"5xx by route\" on its dashboard.",
          "What the errors are: \"Top errors\" and the Logs panel (search by a request id).",
          "A deploy just before it started (deploy markers); roll back if so.",
          "Its dependencies' dashboards: a database or upstream that is down shows here first.")),
     "HighLatency": Runbook(
-        "Its 95th percentile response time stayed above the threshold: one request in twenty is slower.",
+        "Its 95th percentile response time stayed above the threshold: one request in twenty is slower "
+        "(among at least `min_requests` requests in 5 minutes). With a latency SLO it only warns.",
         ("Which routes are slow: the latency panels; is it all of them or one?",
          "Saturation: its container's CPU and memory, the host's CPU and disk I/O.",
          "Slow dependencies: database, cache, upstream HTTP calls.",
          "Traffic: a surge in requests on its dashboard.")),
+    "RequestMetricsMissing": Runbook(
+        "The service answers its scrape but exports none of the request metrics its instrumentation preset "
+        "names: its RED panels, HighErrorRate, HighLatency and its SLOs see nothing, so they cannot fire.",
+        ("A deploy renamed them (a library upgrade, another preset): compare its /metrics with the preset "
+         "(docs/inventory.md) and fix `instrumentation`.",
+         "The metrics middleware is off or not mounted in this build.",
+         "Or it has served no request since it started: client libraries export a labelled counter only "
+         "after its first request.")),
     slo.ALERT: Runbook(
         "The service is spending the error budget of one of its SLOs (label slo: availability, or latency) "
         "faster than its 30 days allow: critical when 2% of the budget goes within an hour or 5% within six "
@@ -65,7 +99,14 @@ def dashboard(service: Service) -> str:
 
 def check(service: Service) -> list:
     _, problems = presets.resolve(service.instrumentation)
-    return [(("instrumentation",) + path, msg) for path, msg in problems]
+    out = [(("instrumentation",) + path, msg) for path, msg in problems]
+    for key in ("error_rate", "latency_p95"):
+        given = service.alerts.get(key)
+        n = given.get("min_requests") if isinstance(given, dict) else None
+        if isinstance(n, (int, float)) and not isinstance(n, bool) and not 0 <= n < float("inf"):
+            out.append((("alerts", key, "min_requests"), f"{n!r}: give a number of requests, 0 or more (0 turns the "
+                                                         f"traffic guard off)"))
+    return out
 
 
 def recording_rules(service: Service, inst: presets.Instrumentation) -> list[Record]:
@@ -76,19 +117,32 @@ def recording_rules(service: Service, inst: presets.Instrumentation) -> list[Rec
         Record(REQUESTS, f"{by} (rate({inst.requests}{sel}[{RATE_WINDOW}]))"),
         # `or ... * 0`: a service without a single 5xx yet has an error rate of 0, not "no data".
         Record(ERRORS, f"{by} (rate({inst.requests}{err_sel}[{RATE_WINDOW}])) or {REQUESTS}{sel} * 0"),
-        Record(ERROR_RATIO, f"{ERRORS}{sel} / {REQUESTS}{sel}"),
+        # Over no traffic the ratio is absent, not NaN (0/0).
+        Record(ERROR_RATIO, f"{ERRORS}{sel} / ({REQUESTS}{sel} > 0)"),
     ]
     if inst.duration:
         for q, phi in QUANTILES:
+            # `>= 0` drops the NaN of a window without requests: no traffic, no quantile.
             rules.append(Record(LATENCY.format(q=q), f"histogram_quantile({phi}, sum by (service, team, le) "
-                                                     f"(rate({inst.duration}_bucket{sel}[{RATE_WINDOW}])))"))
+                                                     f"(rate({inst.duration}_bucket{sel}[{RATE_WINDOW}]))) >= 0"))
     return rules
 
 
 def plan(service: Service, ctx: Context) -> ServicePlan:
     inst, _ = presets.resolve(service.instrumentation)
-    return scraped_plan(service, ctx, ALERTS, service.targets, dashboard(service),
-                        lambda params, disabled: red_rules(service, ctx, inst, params, disabled))
+    out = scraped_plan(service, ctx, alerts_for(service), service.targets, dashboard(service),
+                       lambda params, disabled: red_rules(service, ctx, inst, params, disabled))
+    # The SLOs' long windows, in a slower group of their own, evaluated before the alerts that read them.
+    out.groups[:0] = slo.window_groups(service, inst, ctx.timing)
+    return out
+
+
+def traffic_guard(requests_rate: str, min_requests: float) -> str:
+    """`and` clause: at least `min_requests` requests in the alerts' window, from a rate of them per
+    second by (service, team); none with 0."""
+    if not min_requests:
+        return ""
+    return f" and on (service, team) {requests_rate} * {RATE_WINDOW.seconds:g} >= {promql_number(min_requests)}"
 
 
 def red_rules(service: Service, ctx: Context, inst: presets.Instrumentation, params: dict, disabled) -> tuple:
@@ -97,37 +151,100 @@ def red_rules(service: Service, ctx: Context, inst: presets.Instrumentation, par
     labels = service_labels(service)
     sel = f'{{service="{service.name}"}}'
     settle = RATE_WINDOW + ctx.timing.scrape
+    severities = lambda p: [s for s in ("warning", "critical") if s in p]   # noqa: E731
     if "error_rate" not in disabled:
         p = params["error_rate"]
-        levels = [Level(s, float(p[s] / 100), percent_text(p[s])) for s in ("warning", "critical")]
+        levels = [Level(s, float(p[s] / 100), percent_text(p[s])) for s in severities(p)]
         alerts = threshold_alerts(
             "HighErrorRate", ERROR_RATIO + sel, levels, p["for"], labels,
             lambda lv: annotations(ctx, service, dash, "HighErrorRate",
                                    f"{service.name}: {{{{ $value | humanizePercentage }}}} of requests fail",
                                    f"{{{{ $value | humanizePercentage }}}} of requests to {service.name} answered "
-                                   f"5xx over the last {RATE_WINDOW} ({lv.severity} above {lv.text} for {p['for']}). "
-                                   f"See the service dashboard for the failing routes, its logs and errors."))
+                                   f"5xx over the last {RATE_WINDOW} ({lv.severity} above {lv.text} for {p['for']}"
+                                   f"{_guard_text(p)}). See the service dashboard for the failing routes, its "
+                                   f"logs and errors."), guard=traffic_guard(REQUESTS + sel, p["min_requests"]))
         rules += alerts
         tests += threshold_tests(alerts, levels, lambda v: _traffic(service, inst, v), labels, ctx.timing,
                                  start=ctx.timing.scrape, settle=settle, cap=1.0)
+        tests += _trickle_tests(service, inst, alerts, levels, p, ctx, labels, settle)
     if inst.duration and "latency_p95" not in disabled:
         p = params["latency_p95"]
-        levels = [Level(s, p[s].seconds, str(p[s])) for s in ("warning", "critical")]
+        levels = [Level(s, p[s].seconds, str(p[s])) for s in severities(p)]
         alerts = threshold_alerts(
             "HighLatency", LATENCY.format(q="p95") + sel, levels, p["for"], labels,
             lambda lv: annotations(ctx, service, dash, "HighLatency",
                                    f"{service.name}: p95 latency {{{{ $value | humanizeDuration }}}}",
                                    f"95% of requests to {service.name} take up to {{{{ $value | humanizeDuration }}}} "
-                                   f"({lv.severity} above {lv.text} for {p['for']})."))
+                                   f"({lv.severity} above {lv.text} for {p['for']}{_guard_text(p)})."),
+            guard=traffic_guard(f"sum by (service, team) (rate({inst.duration}_count{sel}[{RATE_WINDOW}]))",
+                                p["min_requests"]))
         rules += alerts
         tests += threshold_tests(alerts, levels, lambda v: _latency(service, inst, v), labels, ctx.timing,
                                  start=ctx.timing.scrape, settle=settle)
+    if "metrics_missing" not in disabled:
+        alert, t = _metrics_missing(service, ctx, inst, params["metrics_missing"]["for"], dash)
+        rules.append(alert)
+        tests += t
     if service.slo is not None:
         def slo_annotations(summary, description):
             return annotations(ctx, service, dash, slo.ALERT, summary, description)
-        rules += slo.rules(service, inst, labels, slo_annotations)
-        tests += slo.tests(service, inst, _labels(service, {}), labels, slo_annotations)
+        rules += slo.fast_rules(service, inst, labels, slo_annotations)
+        tests += slo.tests(service, inst, _labels(service, {}), labels, slo_annotations, ctx.timing)
     return rules, tests
+
+
+def _guard_text(p: dict) -> str:
+    return f", among at least {promql_number(p['min_requests'])} requests" if p["min_requests"] else ""
+
+
+def _trickle_tests(service, inst, alerts, levels, p, ctx, labels, settle) -> list[RuleTest]:
+    """A trickle under the traffic guard, half of it failing, stays quiet; the same share at twice the
+    guard pages (the control: the guard is not what keeps the alert quiet everywhere)."""
+    n = p["min_requests"]
+    if not n:
+        return []
+    samples = RATE_WINDOW // ctx.timing.scrape             # the samples of one window
+
+    share = untied((max(lv.threshold for lv in levels) + 1) / 2)      # past every level
+
+    def trickle(count: float):
+        per = [untied(count / samples * (1 - share)), untied(count / samples * share)]   # 200s, 500s a sample
+        return [(selector(inst.requests, _labels(service, {inst.status_label: st})), f"0+{v}x{{n}}")
+                for st, v in zip(("200", "500"), per)]
+    what = f"{promql_number(share * 100)}% of them failing"
+    quiet = silent_test(f"HighErrorRate: quiet on a trickle of {promql_number(n / 2)} requests in {RATE_WINDOW}, "
+                        f"{what}", "HighErrorRate", trickle(n / 2), ctx.timing, max(a.for_ for a in alerts), settle)
+    loud = firing_tests(f"HighErrorRate: {promql_number(2 * n)} requests in {RATE_WINDOW}, {what}, fire", alerts,
+                        trickle(2 * n), labels, share, ctx.timing, start=ctx.timing.scrape,
+                        settle=settle + max(a.for_ for a in alerts))
+    return [quiet, loud]
+
+
+def _metrics_missing(service: Service, ctx: Context, inst: presets.Instrumentation, for_: Duration,
+                     dash: str) -> tuple[Alert, list[RuleTest]]:
+    """Up, but without its request counter: the RED rules and the SLOs would be blind."""
+    name = "RequestMetricsMissing"
+    job = f'{{job="{service.name}"}}'
+    preset = service.instrumentation if isinstance(service.instrumentation, str) else \
+        presets.DEFAULT_PRESET if service.instrumentation is None else "its instrumentation mapping"
+    alert = Alert(name, f"up{job} == 1 unless on (instance) {inst.requests}{job}", for_,
+                  {**service_labels(service), "severity": "warning"},
+                  annotations(ctx, service, dash, name, f"{service.name} exports no request metrics",
+                              f"{{{{ $labels.instance }}}} answers its scrape but has exported no {inst.requests} "
+                              f"(the request counter of {preset}) for {for_}: its RED panels, HighErrorRate, "
+                              f"HighLatency and SLOs see nothing. A deploy renamed them, or the metrics middleware "
+                              f"is off."))
+    target = service.targets[0]
+    out = {"job": service.name, "instance": target, **target_labels(service)}
+    up = selector("up", out)
+    counter = selector(inst.requests, _labels(service, {inst.status_label: "200"}))
+    return alert, [
+        silent_test(f"{name}: quiet while it counts requests", name, [(up, "1x{n}"), (counter, "0+10x{n}")],
+                    ctx.timing, for_),
+        silent_test(f"{name}: quiet while down (ServiceDown tells)", name, [(up, "0x{n}")], ctx.timing, for_),
+        firing_tests(f"{name}: fires when up without request metrics", [alert], [(up, "1x{n}")], out, 1,
+                     ctx.timing),
+    ]
 
 
 def _labels(service: Service, extra: dict) -> dict:
@@ -145,4 +262,5 @@ def _latency(service: Service, inst: presets.Instrumentation, p95: float):
     """Every request in the first bucket, whose bound puts the 95th percentile at `p95`."""
     bound = p95 / 0.95
     return [(selector(f"{inst.duration}_bucket", _labels(service, {"le": repr(bound)})), "0+10x{n}"),
-            (selector(f"{inst.duration}_bucket", _labels(service, {"le": "+Inf"})), "0+10x{n}")]
+            (selector(f"{inst.duration}_bucket", _labels(service, {"le": "+Inf"})), "0+10x{n}"),
+            (selector(f"{inst.duration}_count", _labels(service, {})), "0+10x{n}")]

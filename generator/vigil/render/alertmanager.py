@@ -12,7 +12,7 @@ from importlib import resources
 
 from ..inventory import Inventory, Receiver
 from ..plan import Plan
-from ..routing import BLACKHOLE, INHIBITIONS, Route, cases, routes
+from ..routing import BLACKHOLE, Route, cases, inhibitions, routes
 from .yamlout import dump
 
 SECRETS_DIR = "secrets"
@@ -26,14 +26,14 @@ def secret_file(variable: str) -> str:
 def render(plan: Plan) -> dict[str, bytes]:
     inv = plan.inventory
     return {
-        "alertmanager/alertmanager.yml": dump(config(inv)),
+        "alertmanager/alertmanager.yml": dump(config(inv, plan.alert_labels)),
         f"alertmanager/{TEMPLATE}": resources.files("vigil").joinpath(TEMPLATE).read_bytes(),
         "alertmanager/tests/routes.yml": dump({"cases": [{"labels": c.labels, "receivers": list(c.receivers)}
                                                          for c in cases(inv)]}),
     }
 
 
-def config(inv: Inventory) -> dict:
+def config(inv: Inventory, alert_labels=()) -> dict:
     out = {"global": {"resolve_timeout": "5m"}}
     smtp = inv.routing.smtp
     if smtp is not None:
@@ -45,7 +45,7 @@ def config(inv: Inventory) -> dict:
             out["global"]["smtp_auth_password_file"] = secret_file(smtp.password)
     out["templates"] = [TEMPLATE]
     out["route"] = _route(routes(inv))
-    out["inhibit_rules"] = [dict(rule) for rule in INHIBITIONS]
+    out["inhibit_rules"] = inhibitions(alert_labels)
     out["receivers"] = [{"name": BLACKHOLE}] + [_receiver(r) for r in inv.receivers]
     return out
 

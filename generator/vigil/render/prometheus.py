@@ -64,7 +64,11 @@ def _job(job) -> dict:
 
 
 def _group(group) -> dict:
-    return {"name": group.name, "rules": [_rule(r) for r in group.rules]}
+    out = {"name": group.name}
+    if group.interval is not None:
+        out["interval"] = str(group.interval)
+    out["rules"] = [_rule(r) for r in group.rules]
+    return out
 
 
 def _rule(rule) -> dict:
@@ -85,8 +89,13 @@ def _tests(plan: Plan, rf: RuleFile, test_path: str, tests: list[RuleTest]) -> d
     rel = posixpath.relpath(rf.path, posixpath.dirname(test_path))
     evaluations = {t.evaluation or stack.eval_interval for t in tests} or {stack.eval_interval}
     assert len(evaluations) == 1, f"{test_path}: tests of one file share an evaluation interval"
-    return {"rule_files": [rel], "evaluation_interval": str(evaluations.pop()),
-            "tests": [_test(t, str(stack.scrape_interval)) for t in tests]}
+    out = {"rule_files": [rel], "evaluation_interval": str(evaluations.pop())}
+    if len(rf.groups) > 1:
+        # promtool evaluates every group at every step (whatever its interval), in an order of its
+        # own unless told: groups that read another's records come after it in the file.
+        out["group_eval_order"] = [g.name for g in rf.groups]
+    out["tests"] = [_test(t, str(stack.scrape_interval)) for t in tests]
+    return out
 
 
 def _test(test: RuleTest, interval: str) -> dict:
