@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from vigil import envfile, exporters
+from vigil import envfile, exporters, webauth
 from vigil.inventory import Endpoints
 from vigil.plan import plan
 from vigil.render import compose, loki, render
@@ -36,15 +36,14 @@ HOST_PATHS = {
     "/proc": "node-exporter: the host's processes",
     "/sys": "node-exporter, cAdvisor: the host's devices and cgroups",
     "/": "node-exporter (--path.rootfs), cAdvisor: the host's filesystems",
-    "/var/run": "cAdvisor: the Docker socket and runtime state",
     "/var/lib/docker": "cAdvisor: Docker's container state",
     "/dev/disk": "cAdvisor: disk names",
-    "/var/run/docker.sock": "Alloy: container logs and labels",
+    "/var/run/docker.sock": "docker-socket-proxy alone: Alloy and cAdvisor ask it over TCP",
 }
 # Rendered directories the stack reads; other rendered files (.env.example, the schema,
 # docker-compose.yml itself, the manifest) are for people and tools, not containers.
 PRODUCT_DIRS = ("prometheus", "alertmanager", "grafana", "blackbox", "loki")
-PUBLISHED = {"grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "loki": 3100, "demo": 8000, "inbox": 8025}
+PUBLISHED = {"grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "demo": 8000, "inbox": 8025}   # not Loki
 # Services built from this repository: their Dockerfile pins the base image and has the HEALTHCHECK.
 BUILT = {compose.DEMO: "demo/Dockerfile", compose.INBOX: "generator/Dockerfile"}
 # What each image has to check its own health with (see render/compose.py, exporters.py).
@@ -55,6 +54,7 @@ HEALTH_TOOLS = {
     "grafana/loki:": "wget",                 # distroless/static:debug: busybox on PATH
     "grafana/alloy:": "bash",                # ubuntu: bash, no curl or wget
     "gcr.io/cadvisor/": "wget",              # alpine
+    "tecnativa/docker-socket-proxy:": "wget",  # haproxy's alpine image
     "oliver006/redis_exporter:": "wget",     # the -alpine variant only
 }
 NO_HEALTHCHECK = {
@@ -66,6 +66,19 @@ PINNED = re.compile(r"^[a-z0-9./_-]+:v?[0-9]+\.[0-9]+\.[0-9]+(-[a-z0-9.-]+)?$")
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 OPTIONAL_VARIABLES = {"VIGIL_UID", "VIGIL_GID", "GF_SECURITY_ADMIN_USER"}   # with defaults in the file
 SENTINEL = "vigil-sentinel-secret-{}"
+
+# Hardening: what every container gets (render/compose.py harden()), and every argued exception, here alone.
+AS_ROOT = {   # user root (each with cap_drop: [ALL] and only ADDED_CAPS back)
+    "cadvisor": "reads the host's container state (cgroups, /var/lib/docker) whatever its owner",
+    "docker-socket-proxy": "opens the Docker socket (root:docker 0660); nothing else has it",
+    "volumes-init": "a one-shot chown of the data volumes, without network",
+}
+ADDED_CAPS = {
+    "volumes-init": {"CHOWN", "DAC_READ_SEARCH"},   # chown; walk the volumes whatever their modes
+    "cadvisor": {"DAC_READ_SEARCH"},                # read the host's files (mounted read-only) whatever their owner
+}
+LOG_OPTIONS = {"max-size", "max-file"}
+MAX_MEMORY = 4 * 1024 ** 3   # bytes: no service gets more than Prometheus' 4g
 
 
 # ---------------------------------------------------------------- helpers
@@ -235,7 +248,9 @@ def test_every_long_running_service_checks_its_health_with_a_tool_its_image_has(
             continue
         test = service["healthcheck"]["test"]
         tool = next(v for k, v in HEALTH_TOOLS.items() if image.startswith(k))
-        assert test[0] == "CMD" and test[1] == tool, (name, test)
+        # CMD-SHELL where a shell reads the password file (basic auth): the image's sh runs the tool
+        used = test[1].split()[0] if test[0] == "CMD-SHELL" else test[1]
+        assert test[0] in ("CMD", "CMD-SHELL") and used == tool, (name, test)
         if image.startswith("oliver006/redis_exporter:"):
             assert image.endswith("-alpine"), "the default redis_exporter image is FROM scratch: no wget"
 
@@ -265,12 +280,13 @@ def test_state_lives_in_named_volumes(case):
 
 def test_users_are_not_root_where_the_image_allows(case):
     _, _, _, model = case
-    root_ok = {"cadvisor", "alloy", "alertmanager-init"}   # host cgroups; the Docker socket; a chown
     for name, service in model["services"].items():
-        if name in root_ok:
+        if name in AS_ROOT:
             continue
         assert service.get("user", "") not in ("0", "0:0", "root"), name
-    assert model["services"]["alertmanager"]["user"] == "1000:1000"   # VIGIL_UID:VIGIL_GID, unset here
+    for name in ("prometheus", "alertmanager"):   # they read the host user's 0600 secret files
+        assert model["services"][name]["user"] == "1000:1000"   # VIGIL_UID:VIGIL_GID, unset here
+    assert model["services"]["alloy"]["user"] == "473:473"     # no socket any more: its image's alloy user
 
 
 def test_no_secret_in_the_file_and_every_variable_is_in_env_example(case):
@@ -342,7 +358,8 @@ def test_grafana(case):
 def test_loki_and_alloy(case):
     inventory, _, tree, model = case
     lk = model["services"]["loki"]
-    assert lk["command"] == [f"-config.file={loki.LOKI_CONFIG}"]
+    assert lk["command"] == [f"-config.file={loki.LOKI_CONFIG}", "-config.expand-env=true"]   # its AM password
+    assert "ports" not in lk
     assert host_path(model, loki.LOKI_CONFIG, "loki", tree) == tree / "loki/loki.yml"
     rules = host_path(model, loki.LOKI_RULES, "loki", tree)
     assert (rules / loki.TENANT / "vigil.yml") == tree / loki.RULES_FILE and (tree / loki.RULES_FILE).is_file()
@@ -366,9 +383,8 @@ def test_host_watchers(case):
                                                                  ("/", "/host")}
     cadvisor = model["services"]["cadvisor"]
     assert "--store_container_labels=true" in cadvisor["command"]   # container_label_com_docker_compose_service
-    assert {v["target"] for v in binds(cadvisor)} >= {"/rootfs", "/var/run", "/sys", "/var/lib/docker"}
-    alloy = model["services"]["alloy"]
-    assert any(v["source"] == "/var/run/docker.sock" and v["read_only"] for v in binds(alloy))
+    assert {v["target"] for v in binds(cadvisor)} >= {"/rootfs", "/sys", "/var/lib/docker"}
+    assert f"--docker=tcp://{loki.DOCKER_PROXY}" in cadvisor["command"]
 
 
 def test_endpoints_agree_with_services_and_ports(case):
@@ -448,3 +464,112 @@ def test_bad_stack_settings_are_located(tmp_path, old, new, message):
         load_inventory(path)
     text = "\n".join(str(p) for p in e.value.problems)
     assert message in text and f"{path}:" in text, text
+
+
+# ---------------------------------------------------------------- hardening
+
+
+def test_every_container_is_hardened(case):
+    """read_only, cap_drop ALL (+ only ADDED_CAPS), no-new-privileges, memory and pids limits, rotated logs."""
+    _, _, _, model = case
+    for name, service in model["services"].items():
+        assert service.get("read_only") is True, f"{name}: writable root filesystem"
+        assert service.get("cap_drop") == ["ALL"], name
+        assert set(service.get("cap_add", [])) == ADDED_CAPS.get(name, set()), name
+        assert "no-new-privileges:true" in service.get("security_opt", []), name
+        assert "privileged" not in service and service.get("pid") in (None, "host"), name
+        assert 0 < int(service["mem_limit"]) <= MAX_MEMORY, name
+        assert 0 < service["pids_limit"] <= 1024, name
+        logging = service["logging"]
+        assert logging["driver"] == "json-file" and set(logging["options"]) >= LOG_OPTIONS, name
+        # a tmpfs is scratch space, never where state belongs
+        assert not set(service.get("tmpfs", [])) & set(STATE.values()), name
+    # pid: host only where node_exporter needs the host's processes
+    assert [n for n, s in model["services"].items() if s.get("pid") == "host"] == ["node-exporter"]
+
+
+def test_state_is_written_only_to_volumes_and_tmpfs(case):
+    """With read_only, a service writes only to its named volumes and tmpfs: each part's data
+    directory (STATE) is a volume, never the read-only root or a read-only bind mount."""
+    _, _, _, model = case
+    for name, path in STATE.items():
+        service = model["services"][name]
+        assert service["read_only"] is True
+        assert any(v["type"] == "volume" and v["target"] == path and not v.get("read_only") for v in service["volumes"])
+
+
+def test_the_docker_socket_is_only_in_the_read_only_proxy(case):
+    _, files, _, model = case
+    services = model["services"]
+    holders = [n for n, s in services.items() for v in binds(s) if v["source"] == loki.DOCKER_SOCKET]
+    assert holders == [compose.DOCKER_PROXY_HOST]
+    proxy = services[compose.DOCKER_PROXY_HOST]
+    env = proxy["environment"]
+    assert env["POST"] == "0", "the API must be read-only (GET and HEAD)"
+    granted = {k for k, v in env.items() if v == "1"}
+    assert granted == {"CONTAINERS", "ALLOW_LOGS", "NETWORKS", "INFO", "VERSION", "PING"}
+    assert "ports" not in proxy and set(proxy["networks"]) == {compose.DOCKER_API_NETWORK}
+    assert model["networks"][compose.DOCKER_API_NETWORK]["internal"] is True
+    on_api = {n for n, s in services.items() if compose.DOCKER_API_NETWORK in (s.get("networks") or {})}
+    assert on_api == {compose.DOCKER_PROXY_HOST, "alloy", "cadvisor"}
+    # both clients ask the proxy, by its Compose name and port
+    host, port = loki.DOCKER_PROXY.split(":")
+    assert host == compose.DOCKER_PROXY_HOST and services["alloy"]["depends_on"][host]["condition"] == "service_healthy"
+    alloy = files["loki/alloy/config.alloy"].decode()
+    assert alloy.count(f'host          = "tcp://{loki.DOCKER_PROXY}"') + alloy.count(
+        f'host = "tcp://{loki.DOCKER_PROXY}"') == 2 and "unix://" not in alloy
+    assert f"--docker=tcp://{loki.DOCKER_PROXY}" in services["cadvisor"]["command"]
+
+
+# ---------------------------------------------------------------- basic auth (webauth.py)
+
+
+def test_prometheus_and_alertmanager_ask_for_a_password(case):
+    inventory, files, tree, model = case
+    assert inventory.stack.basic_auth
+    services = model["services"]
+    for part, directory in (("prometheus", compose.PROMETHEUS_DIR), ("alertmanager", compose.ALERTMANAGER_DIR)):
+        command = services[part]["command"]
+        flag = next(c.split("=", 1)[1] for c in command if c.startswith("--web.config.file="))
+        # `vigil secrets` writes it there, in the part's own git-ignored secrets folder
+        assert host_path(model, flag, part, tree) == tree / part / webauth.WEB_CONFIG
+        assert webauth.folder(part) / "web.yml" == Path(part) / webauth.WEB_CONFIG
+        health = services[part]["healthcheck"]["test"]
+        assert health[0] == "CMD-SHELL" and f"{directory}/{webauth.AUTHORIZATION}" in health[1], health
+    assert webauth.folder("alertmanager") == envfile.SECRETS
+    # the clients: Grafana's data sources and Loki's ruler get the passwords from their environment
+    for variable in webauth.PASSWORDS.values():
+        assert services["grafana"]["environment"][variable].startswith(SENTINEL.format(""))
+    assert services["loki"]["environment"][webauth.variable("alertmanager")].startswith(SENTINEL.format(""))
+    sources = {s["name"].lower(): s for s in yaml.safe_load(files["grafana/provisioning/datasources/vigil.yml"])
+               ["datasources"]}
+    for part in webauth.PARTS:
+        assert sources[part]["basicAuth"] is True and sources[part]["basicAuthUser"] == webauth.USER
+        assert sources[part]["secureJsonData"] == {"basicAuthPassword": f"${{{webauth.variable(part)}}}"}
+    ruler = yaml.safe_load(files["loki/loki.yml"])["ruler"]["alertmanager_client"]
+    assert ruler == {"basic_auth_username": webauth.USER,
+                     "basic_auth_password": f"${{{webauth.variable('alertmanager')}}}"}
+    prom = yaml.safe_load(files["prometheus/prometheus.yml"])
+    assert prom["alerting"]["alertmanagers"][0]["basic_auth"] == {
+        "username": webauth.USER, "password_file": webauth.password_file("alertmanager")}
+    jobs = {j["job_name"]: j for j in prom["scrape_configs"]}
+    for part in webauth.PARTS:
+        assert jobs[part]["basic_auth"]["password_file"] == webauth.password_file(part)
+    assert [n for n, j in jobs.items() if "basic_auth" in j] == list(webauth.PARTS)
+
+
+def test_basic_auth_off_renders_no_password_anywhere(tmp_path):
+    path = _edited(tmp_path, "  retention: 15d\n", "  retention: 15d\n  basic_auth: false\n")
+    inventory, files = rendered(path)
+    tree = write_tree(files, tmp_path / "tree", full_env(inventory))
+    r = compose_run(tree, "config", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    services = json.loads(r.stdout)["services"]
+    for part in webauth.PARTS:
+        assert not any(c.startswith("--web.config.file=") for c in services[part]["command"])
+        assert services[part]["healthcheck"]["test"][0] == "CMD"
+    assert "VIGIL_" not in files[compose.PATH].decode().replace("VIGIL_UID", "").replace("VIGIL_GID", "")
+    for rel, key in (("prometheus/prometheus.yml", b"basic_auth"), ("loki/loki.yml", b"basic_auth"),
+                     ("grafana/provisioning/datasources/vigil.yml", b"basicAuth")):
+        assert key not in files[rel], rel
+    assert set(webauth.PASSWORDS.values()).isdisjoint(n.variable for n in envfile.compose_needs(inventory))

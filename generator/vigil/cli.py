@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import annotate, check, envfile, inbox, live
+from . import annotate, check, envfile, inbox, live, webauth
 from .errors import InventoryError, did_you_mean
 from .plan import plan
 from .render import compose, render
@@ -122,6 +122,11 @@ def cmd_secrets(args) -> int:
         return EXIT_INVALID
     got, missing = envfile.values(inventory, Path(args.env))
     unfixable = [n for n in missing if not (n.slack and args.inbox_url)]
+    auth, no_password = {}, []
+    if inventory.stack.basic_auth:   # the web configs and password files of webauth.py
+        env = {**envfile.read_env(Path(args.env)), **os.environ}
+        auth, no_password = webauth.files(env, Path(args.output))
+        unfixable += [n for n in envfile.compose_needs(inventory) if n.variable in no_password]
     for n in unfixable:
         print(f"{args.env}: {n.variable} is not set ({n.what}, for {', '.join(n.used_by)})", file=sys.stderr)
     if unfixable:
@@ -129,8 +134,13 @@ def cmd_secrets(args) -> int:
     for n in missing:   # Slack without a webhook: the local inbox shows what Slack would
         got[n.variable] = f"{args.inbox_url.rstrip('/')}/slack/{n.variable}"
         print(f"{n.variable} is not set: {', '.join(n.used_by)} deliver to the local inbox")
-    envfile.write_secrets(Path(args.output), got)
-    print(f"{Path(args.output) / envfile.SECRETS}: {len(got)} secret files")
+    envfile.write_secrets(Path(args.output), {**got, **auth.get("alertmanager", {})})
+    print(f"{Path(args.output) / envfile.SECRETS}: {len(got)} secret files"
+          + (f" and {webauth.WEB_CONFIG}" if auth else ""))
+    if auth:
+        envfile.write_secrets(Path(args.output), auth["prometheus"], webauth.folder("prometheus"))
+        print(f"{Path(args.output) / webauth.folder('prometheus')}: {webauth.WEB_CONFIG} and the passwords "
+              "Prometheus sends")
     return 0
 
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import dotenv, exporters
+from . import dotenv, exporters, webauth
 from .inventory import Inventory
 
 SECRETS = Path("alertmanager") / "secrets"
@@ -52,6 +52,9 @@ def compose_needs(inventory: Inventory) -> list[Need]:
     of every exporter the stack runs (exporters.py)."""
     out = [Need(GRAFANA_PASSWORD, "Grafana admin password (no default: the stack does not start without it)",
                 ("grafana",))]
+    if inventory.stack.basic_auth:   # webauth.py: `vigil secrets` reads them too
+        out += [Need(webauth.variable(p), f"{p.title()}'s password for user {webauth.USER} (make up generates it)",
+                     (p, *webauth.CLIENTS[p])) for p in webauth.PARTS]
     for service, exporter in exporters.run_by_stack(inventory):
         for s in exporter.settings:
             out.append(Need(exporters.variable(service, s), s.what, (exporters.host(service),), required=s.required))
@@ -105,9 +108,10 @@ def values(inventory: Inventory, env_file: Path) -> tuple[dict[str, str], list[N
     return got, missing
 
 
-def write_secrets(root: Path, secrets: dict[str, str]) -> None:
-    """One file per variable, readable by its owner only; stale ones removed."""
-    folder = root / SECRETS
+def write_secrets(root: Path, secrets: dict[str, str], under: Path = SECRETS) -> None:
+    """One file per variable (in `under`, alertmanager/secrets/ by default), readable by its owner
+    only; stale ones removed."""
+    folder = root / under
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     for old in folder.iterdir():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import webauth
 from .inventory import Service, Stack
 from .kinds import host
 from .kinds.base import Context, ScrapeJob, ServicePlan, annotations
@@ -87,7 +88,8 @@ def plan(stack: Stack) -> tuple[list[ScrapeJob], ServicePlan, ServicePlan]:
     ctx = Context.of(stack)
     team = team_of(stack)
     endpoints = stack.endpoints.model_dump()
-    jobs = [ScrapeJob(c, (endpoints[c],), {"service": c, "team": team, "kind": KIND}) for c in COMPONENTS]
+    jobs = [ScrapeJob(c, (endpoints[c],), {"service": c, "team": team, "kind": KIND},
+                      password_of=c if stack.basic_auth and c in webauth.PARTS else None) for c in COMPONENTS]
     rules, tests = [], []
 
     def alert(name, expr, for_, severity, summary, description):

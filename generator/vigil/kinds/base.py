@@ -24,6 +24,7 @@ class ScrapeJob:
     targets: tuple
     labels: dict
     metrics_path: str = "/metrics"
+    password_of: str | None = None   # the stack part (webauth.PARTS) whose password the target asks for
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,23 @@ configs mounted read-only from the rendered tree, state in named volumes,
 a non-root user where the image allows it, and a published port only for what
 a person opens in a browser — on stack.publish_address (127.0.0.1 by default).
 
-Users, per image: Prometheus, Alertmanager's default, node-exporter, blackbox,
-postgres and mysqld exporters run as nobody (their images' USER); Grafana as
-472, Loki as 10001, the nginx exporter as 1001 (theirs); the redis exporter as
-59000 (set here: the alpine variant does not). Alertmanager runs as the host
-user (VIGIL_UID:VIGIL_GID, default 1000:1000), because it reads the secret
-files `vigil secrets` writes for that user only (mode 0600, folder 0700); a
-one-shot alertmanager-init hands its data volume to that user first. cAdvisor
-and Alloy run as root: cAdvisor reads the host's cgroups and Docker's state,
-Alloy the Docker socket (its image calls non-root experimental).
+Users, per image: Alertmanager's default, node-exporter, blackbox, postgres and
+mysqld exporters run as nobody (their images' USER); Grafana as 472, Loki as
+10001, the nginx exporter as 1001 (theirs); Alloy as 473 (its image's alloy
+user); the redis exporter as 59000 (set here: the alpine variant does not).
+Prometheus and Alertmanager run as the host user (VIGIL_UID:VIGIL_GID, default
+1000:1000), because they read the secret files `vigil secrets` writes for that
+user only (mode 0600, folder 0700); a one-shot volumes-init hands their data
+volumes (and Alloy's) to their users first. cAdvisor runs as root: it reads the
+host's container state whatever its owner.
+
+Hardened (harden()): every container has a read-only root filesystem (tmpfs where
+the program writes scratch files), no capabilities but those CAPS gives back (and
+says why), no-new-privileges, a memory and pids limit (LIMITS: caps against a
+runaway, far above a laptop stack's needs) and rotated logs. The Docker socket goes
+into one container only, a read-only filtering proxy (DOCKER_PROXY_ENV: the API
+sections Alloy's discovery and cAdvisor read) on an internal network; Alloy and
+cAdvisor ask it over TCP.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from __future__ import annotations
 import posixpath
 
 from ..dashboards.builder import GRAFANA_IMAGE
+from .. import webauth
 from ..envfile import GRAFANA_PASSWORD
 from ..exporters import host as exporter_host, run_by_stack, variable
 from ..inventory import Endpoints, Inventory
@@ -37,8 +46,8 @@ from ..plan import Plan
 from .grafana import DASHBOARDS_MOUNT
 from .yamlout import dump
 
-from .loki import ALLOY_CONFIG, ALLOY_DATA, ALLOY_IMAGE, DOCKER_SOCKET, LOKI_CONFIG, LOKI_DATA, LOKI_IMAGE, \
-    LOKI_RULES, alloy_command
+from .loki import ALLOY_CONFIG, ALLOY_DATA, ALLOY_IMAGE, DOCKER_PROXY, DOCKER_SOCKET, LOKI_CONFIG, LOKI_DATA, \
+    LOKI_IMAGE, LOKI_RULES, alloy_command
 
 PATH = "docker-compose.yml"
 
@@ -47,6 +56,7 @@ ALERTMANAGER_IMAGE = "prom/alertmanager:v0.34.1"
 NODE_EXPORTER_IMAGE = "prom/node-exporter:v1.12.1"
 BLACKBOX_IMAGE = "prom/blackbox-exporter:v0.28.0"
 CADVISOR_IMAGE = "gcr.io/cadvisor/cadvisor:v0.55.1"
+DOCKER_PROXY_IMAGE = "tecnativa/docker-socket-proxy:v0.5.0"   # HAProxy on alpine: busybox wget
 
 DEMO = "demo"
 DEMO_TARGET = "demo:8000"     # demo/Dockerfile listens on 8000 and has its own HEALTHCHECK
@@ -68,6 +78,37 @@ UID = "${VIGIL_UID:-1000}"
 GID = "${VIGIL_GID:-1000}"
 
 VOLUMES = ("prometheus-data", "alertmanager-data", "grafana-data", "loki-data", "alloy-data")
+ALLOY_USER = "473:473"          # the alloy user of its image (root only for components Vigil does not use)
+
+DOCKER_PROXY_HOST, DOCKER_PROXY_PORT = DOCKER_PROXY.rsplit(":", 1)
+DOCKER_API_NETWORK = "docker-api"   # internal: only the proxy and its two clients are on it
+# What the socket proxy lets through: GET and HEAD only (POST=0), and of those only the API sections
+# Alloy's discovery.docker (containers, networks) and loki.source.docker (inspect, logs) and
+# cAdvisor (info, version, inspect) read. Everything else (exec, images, volumes, events, ...) is a 403.
+DOCKER_PROXY_ENV = {"CONTAINERS": "1", "ALLOW_LOGS": "1", "NETWORKS": "1", "INFO": "1", "VERSION": "1",
+                    "PING": "1", "EVENTS": "0", "POST": "0"}
+
+LOGGING = {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
+# (memory, pids): generous caps against a runaway, not sizing. Go programs count a pid per OS thread.
+LIMITS = {
+    "prometheus": ("4g", 1024), "loki": ("2g", 1024), "grafana": ("1g", 1024), "alloy": ("1g", 512),
+    "alertmanager": ("512m", 512), "cadvisor": ("512m", 512), "inbox": ("256m", 128), DEMO: ("256m", 128),
+    "docker-socket-proxy": ("128m", 128), "volumes-init": ("64m", 32),
+}
+DEFAULT_LIMITS = ("256m", 256)   # the exporters, node-exporter, blackbox
+# Capabilities given back after cap_drop: [ALL], and why. Nothing else needs any: no service binds a
+# port under 1024, the blackbox modules are HTTP only (ICMP would need NET_RAW).
+CAPS = {
+    "volumes-init": ("CHOWN",            # its whole job: chown the data volumes to their users
+                     "DAC_READ_SEARCH"),  # walk directories whatever their owner and mode
+    "cadvisor": ("DAC_READ_SEARCH",),     # read the host's container state (read-only mounts) whatever its owner
+}
+# Writable scratch directories in a read-only root filesystem.
+TMPFS = {
+    "grafana": ("/tmp",), "loki": ("/tmp",), "alloy": ("/tmp",), "cadvisor": ("/tmp",),
+    "inbox": ("/tmp",), DEMO: ("/tmp",),
+    "docker-socket-proxy": ("/tmp", "/run"),   # its entrypoint writes /tmp/haproxy.cfg; HAProxy /run/haproxy.pid
+}
 
 
 def render(plan: Plan) -> dict[str, bytes]:
@@ -88,13 +129,34 @@ def _health(test: list, start: str = "20s") -> dict:
     return {"test": test, "interval": "10s", "timeout": "5s", "retries": 5, "start_period": start}
 
 
-def _wget(component: str, path: str) -> dict:
-    """For images with busybox (or alpine's) wget; it exits non-zero on an HTTP error."""
-    return _health(["CMD", "wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{port(component)}{path}"])
+def _wget(component: str, path: str, authorization: str | None = None) -> dict:
+    """For images with busybox (or alpine's) wget; it exits non-zero on an HTTP error. A part behind
+    basic auth asks its own healthcheck for the password too: `authorization` is the file holding the
+    header value (webauth.AUTHORIZATION, written by `vigil secrets`), read by the container's shell."""
+    url = f"http://127.0.0.1:{port(component)}{path}"
+    if authorization is None:
+        return _health(["CMD", "wget", "-q", "-O", "/dev/null", url])
+    return _health(["CMD-SHELL", f'wget -q -O /dev/null --header "Authorization: $$(cat {authorization})" {url}'])
+
+
+def harden(name: str, service: dict) -> dict:
+    """What every container gets (see the module's docstring)."""
+    memory, pids = LIMITS.get(name, DEFAULT_LIMITS)
+    out = {**service, "read_only": True, "cap_drop": ["ALL"]}
+    if name in CAPS:
+        out["cap_add"] = list(CAPS[name])
+    out |= {"security_opt": ["no-new-privileges:true"], "mem_limit": memory, "pids_limit": pids, "logging": LOGGING}
+    if name in TMPFS:
+        out["tmpfs"] = list(TMPFS[name])
+    return out
 
 
 def _healthy(*names: str) -> dict:
     return {n: {"condition": "service_healthy"} for n in names}
+
+
+def _done(*names: str) -> dict:
+    return {n: {"condition": "service_completed_successfully"} for n in names}
 
 
 def compose(inv: Inventory) -> dict:
@@ -107,25 +169,38 @@ def compose(inv: Inventory) -> dict:
     def base(image: str) -> dict:
         return {"image": image, "restart": "unless-stopped"}
 
+    auth = stack.basic_auth
+    required = {v: f"${{{v}:?set {v} in .env (make up generates it)}}" for v in webauth.PASSWORDS.values()}
+
+    def web_config(directory: str) -> list:
+        return [f"--web.config.file={directory}/{webauth.WEB_CONFIG}"] if auth else []
+
+    def health(part: str, directory: str, path: str) -> dict:
+        return _wget(part, path, f"{directory}/{webauth.AUTHORIZATION}" if auth else None)
+
     services = {}
     services["prometheus"] = {
         **base(PROMETHEUS_IMAGE),
+        "user": f"{UID}:{GID}",     # reads prometheus/secrets/ (0600, the host user's)
         "command": [f"--config.file={PROMETHEUS_DIR}/prometheus.yml",
                     "--storage.tsdb.path=/prometheus",
                     f"--storage.tsdb.retention.time={stack.retention}",
                     f"--web.listen-address=:{port('prometheus')}",
+                    *web_config(PROMETHEUS_DIR),
                     "--web.enable-lifecycle"],       # POST /-/reload: `vigil reload`
         "volumes": [f"./prometheus:{PROMETHEUS_DIR}:ro", "prometheus-data:/prometheus"],
         "ports": publish(port("prometheus")),
-        "healthcheck": _wget("prometheus", "/-/ready"),
-        "depends_on": _healthy("alertmanager"),
+        "healthcheck": health("prometheus", PROMETHEUS_DIR, "/-/ready"),
+        "depends_on": _healthy("alertmanager") | _done("volumes-init"),
     }
-    services["alertmanager-init"] = {
-        # One-shot: the data volume starts owned by the image's nobody; Alertmanager runs as the host user.
+    services["volumes-init"] = {
+        # One-shot: data volumes start owned by their image's user (or by whoever ran an older Vigil);
+        # Prometheus and Alertmanager run as the host user, Alloy as its image's alloy user.
         "image": ALERTMANAGER_IMAGE,
         "user": "0:0",
-        "entrypoint": ["chown", "-R", f"{UID}:{GID}", "/alertmanager"],
-        "volumes": ["alertmanager-data:/alertmanager"],
+        "entrypoint": ["sh", "-c", f"chown -R {UID}:{GID} /prometheus /alertmanager && "
+                                   f"chown -R {ALLOY_USER} /alloy"],
+        "volumes": ["prometheus-data:/prometheus", "alertmanager-data:/alertmanager", "alloy-data:/alloy"],
         "network_mode": "none",
         "restart": "no",
     }
@@ -136,11 +211,12 @@ def compose(inv: Inventory) -> dict:
         "command": [f"--config.file={ALERTMANAGER_DIR}/alertmanager.yml",
                     "--storage.path=/alertmanager",    # silences and the notification log
                     f"--web.listen-address=:{port('alertmanager')}",
+                    *web_config(ALERTMANAGER_DIR),
                     "--cluster.listen-address="],      # a single instance: no gossip
         "volumes": [f"./alertmanager:{ALERTMANAGER_DIR}:ro", "alertmanager-data:/alertmanager"],
         "ports": publish(port("alertmanager")),
-        "healthcheck": _wget("alertmanager", "/-/ready"),
-        "depends_on": {"alertmanager-init": {"condition": "service_completed_successfully"}},
+        "healthcheck": health("alertmanager", ALERTMANAGER_DIR, "/-/ready"),
+        "depends_on": _done("volumes-init"),
     }
     services["grafana"] = {
         **base(GRAFANA_IMAGE),
@@ -151,6 +227,7 @@ def compose(inv: Inventory) -> dict:
             "GF_SERVER_HTTP_PORT": str(port("grafana")),
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
             "GF_USERS_ALLOW_SIGN_UP": "false",
+            "GF_LOG_MODE": "console",        # not also to files: the root filesystem is read-only
             # no plugins: Grafana's background installer fetches none, at start or later
             "GF_PLUGINS_PREINSTALL_DISABLED": "true",
             "GF_PLUGINS_PREINSTALL_AUTO_UPDATE": "false",
@@ -158,6 +235,8 @@ def compose(inv: Inventory) -> dict:
             "GF_ANALYTICS_CHECK_FOR_UPDATES": "false",
             "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES": "false",
             "GF_NEWS_NEWS_FEED_ENABLED": "false",
+            # what its data sources send to Prometheus and Alertmanager (provisioning expands ${VAR})
+            **(required if auth else {}),
         },
         "volumes": ["./grafana/provisioning:/etc/grafana/provisioning:ro",
                     f"./grafana/dashboards:{DASHBOARDS_MOUNT}:ro",
@@ -168,22 +247,35 @@ def compose(inv: Inventory) -> dict:
     }
     services["loki"] = {
         **base(LOKI_IMAGE),
-        "command": [f"-config.file={LOKI_CONFIG}"],
+        # Not published: Grafana and Alloy reach it on the Compose network; nobody else needs it.
+        "command": [f"-config.file={LOKI_CONFIG}", *(["-config.expand-env=true"] if auth else [])],
+        **({"environment": {webauth.variable("alertmanager"): required[webauth.variable("alertmanager")]}}
+           if auth else {}),      # its ruler's password for Alertmanager (loki.yml names it as ${VAR})
         "volumes": [f"./loki:{LOKI_DIR}:ro", f"loki-data:{LOKI_DATA}"],
-        "ports": publish(port("loki")),
         # distroless/static:debug: busybox's wget is on PATH. /ready waits for the ingester to join.
         "healthcheck": {**_wget("loki", "/ready"), "start_period": "60s"},
     }
     services["alloy"] = {
         **base(ALLOY_IMAGE),
+        "user": ALLOY_USER,
         "command": alloy_command(stack),    # HTTP on 0.0.0.0 (its default is 127.0.0.1), data in ALLOY_DATA
-        "volumes": [f"./loki/alloy:{ALLOY_DIR}:ro", f"alloy-data:{ALLOY_DATA}",
-                    f"{DOCKER_SOCKET}:{DOCKER_SOCKET}:ro"],
+        "volumes": [f"./loki/alloy:{ALLOY_DIR}:ro", f"alloy-data:{ALLOY_DATA}"],
+        "networks": ["default", DOCKER_API_NETWORK],   # Docker's API through the proxy only
         # Ubuntu-based: bash, but no curl or wget.
         "healthcheck": _health(["CMD", "bash", "-c",
                                 f"exec 3<>/dev/tcp/127.0.0.1/{port('alloy')} && "
                                 "printf 'GET /-/ready HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]),
-        "depends_on": _healthy("loki"),
+        "depends_on": _healthy("loki", DOCKER_PROXY_HOST) | _done("volumes-init"),
+    }
+    services[DOCKER_PROXY_HOST] = {
+        # The only container with the Docker socket. Root, to open it (root:docker 0660), with no
+        # capabilities; on the internal network alone, unpublished.
+        **base(DOCKER_PROXY_IMAGE),
+        "environment": DOCKER_PROXY_ENV,
+        "volumes": [f"{DOCKER_SOCKET}:{DOCKER_SOCKET}:ro"],
+        "networks": [DOCKER_API_NETWORK],
+        "healthcheck": _health(["CMD", "wget", "-q", "-O", "/dev/null",
+                                f"http://127.0.0.1:{DOCKER_PROXY_PORT}/_ping"], "5s"),
     }
     services["node-exporter"] = {
         **base(NODE_EXPORTER_IMAGE),
@@ -196,12 +288,15 @@ def compose(inv: Inventory) -> dict:
     services["cadvisor"] = {
         **base(CADVISOR_IMAGE),
         "command": [f"--port={port('cadvisor')}",
+                    f"--docker=tcp://{DOCKER_PROXY}",  # Docker's API through the proxy, not the socket
                     "--store_container_labels=true",   # container_label_com_docker_compose_service
                     "--docker_only=true",
                     "--housekeeping_interval=10s"],
-        "volumes": ["/:/rootfs:ro", "/var/run:/var/run:ro", "/sys:/sys:ro",
-                    "/var/lib/docker/:/var/lib/docker:ro", "/dev/disk/:/dev/disk:ro"],
+        # The host's cgroups and container state, read-only; no /var/run (the socket) any more.
+        "volumes": ["/:/rootfs:ro", "/sys:/sys:ro", "/var/lib/docker/:/var/lib/docker:ro", "/dev/disk/:/dev/disk:ro"],
+        "networks": ["default", DOCKER_API_NETWORK],
         "healthcheck": _wget("cadvisor", "/healthz"),
+        "depends_on": _healthy(DOCKER_PROXY_HOST),
     }
     services["blackbox"] = {
         **base(BLACKBOX_IMAGE),
@@ -241,7 +336,8 @@ def compose(inv: Inventory) -> dict:
             svc["healthcheck"] = _health(["CMD", "wget", "-q", "-O", "/dev/null",
                                           f"http://127.0.0.1:{exporter.port}{exporter.health_path}"])
         services[exporter_host(service)] = svc
-    return {"name": stack.name, "services": services, "volumes": {v: {} for v in VOLUMES}}
+    return {"name": stack.name, "services": {n: harden(n, svc) for n, svc in services.items()},
+            "networks": {DOCKER_API_NETWORK: {"internal": True}}, "volumes": {v: {} for v in VOLUMES}}
 
 
 def has_demo(inv: Inventory) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from .. import webauth
 from ..dashboards import Folder, build
 from ..dashboards.datasources import ALERTMANAGER_UID, LOKI_UID, PROMETHEUS_UID
 from ..inventory import Stack
@@ -52,8 +53,14 @@ def datasources(stack: Stack) -> dict:
     ep = stack.endpoints
 
     def source(name: str, kind: str, uid: str, address: str, json_data: dict, default: bool = False) -> dict:
-        return {"name": name, "type": kind, "uid": uid, "access": "proxy", "url": f"http://{address}",
-                "isDefault": default, "editable": False, "jsonData": json_data}
+        out = {"name": name, "type": kind, "uid": uid, "access": "proxy", "url": f"http://{address}",
+               "isDefault": default, "editable": False, "jsonData": json_data}
+        part = name.lower()
+        if stack.basic_auth and part in webauth.PARTS:
+            # Grafana expands ${VAR} in provisioning files from its environment (Compose passes it).
+            out |= {"basicAuth": True, "basicAuthUser": webauth.USER,
+                    "secureJsonData": {"basicAuthPassword": webauth.reference(part)}}
+        return out
 
     return {"apiVersion": 1, "datasources": [
         source("Prometheus", "prometheus", PROMETHEUS_UID, ep.prometheus, {

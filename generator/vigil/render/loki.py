@@ -17,7 +17,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .. import logs
+from .. import logs, webauth
 from .. import stack as stack_part
 from ..inventory import Stack
 from ..kinds import KINDS
@@ -41,7 +41,8 @@ LOKI_RULES = "/etc/loki/rules"               # <- loki/rules/ (read-only)
 LOKI_DATA = "/loki"                          # a named volume, writable by the image's user (10001)
 ALLOY_CONFIG = "/etc/alloy/config.alloy"     # <- loki/alloy/config.alloy (read-only)
 ALLOY_DATA = "/var/lib/alloy/data"           # a named volume: positions of the tailed containers
-DOCKER_SOCKET = "/var/run/docker.sock"       # the host's, read-only, into the Alloy container
+DOCKER_SOCKET = "/var/run/docker.sock"       # the host's: only the socket proxy mounts it (render/compose.py)
+DOCKER_PROXY = "docker-socket-proxy:2375"    # Docker's API through that proxy: read-only, filtered
 
 TENANT = "fake"                              # Loki's tenant id when auth_enabled is false
 RULES_FILE = f"loki/rules/{TENANT}/vigil.yml"
@@ -53,8 +54,8 @@ RULER_INTERVAL = "1m"                        # LogQL rules read chunks: once a m
 COMPOSE_SERVICE_LABEL = "__meta_docker_container_label_com_docker_compose_service"
 CONTAINER_NAME_LABEL = "__meta_docker_container_name"
 # The stack's own Compose services (render/compose.py), whose logs belong to stack.team.
-STACK_SERVICES = ("prometheus", "alertmanager", "alertmanager-init", "grafana", "loki", "alloy", "node-exporter",
-                  "cadvisor", "blackbox", "inbox")
+STACK_SERVICES = ("prometheus", "alertmanager", "volumes-init", "grafana", "loki", "alloy", "node-exporter",
+                  "cadvisor", "blackbox", "inbox", "docker-socket-proxy")
 
 
 def render(plan: Plan) -> dict[str, bytes]:
@@ -117,6 +118,10 @@ def config(stack: Stack) -> dict:
         },
         "ruler": {
             "alertmanager_url": f"http://{stack.endpoints.alertmanager}",
+            # -config.expand-env=true (render/compose.py): the password comes from Loki's environment.
+            **({"alertmanager_client": {"basic_auth_username": webauth.USER,
+                                        "basic_auth_password": webauth.reference("alertmanager")}}
+               if stack.basic_auth else {}),
             "enable_api": True,
             "evaluation_interval": RULER_INTERVAL,
             "rule_path": f"{LOKI_DATA}/rules-temp",
@@ -256,7 +261,7 @@ def alloy_command(stack: Stack) -> list[str]:
 
 def alloy_blocks(plan: Plan) -> list[Block]:
     stack = plan.inventory.stack
-    docker = f"unix://{DOCKER_SOCKET}"
+    docker = f"tcp://{DOCKER_PROXY}"
 
     relabel = Block("discovery.relabel", "containers").attr("targets", [])
     relabel.block(Block("rule").attr("source_labels", [COMPOSE_SERVICE_LABEL]).attr("target_label", logs.SERVICE))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 
+from .. import webauth
 from ..kinds.base import PROBE_JOB
 from ..plan import Plan
 from ..rules import Alert, Record, RuleFile, RuleTest
@@ -33,7 +34,8 @@ def config(plan: Plan) -> dict:
         "global": {"scrape_interval": str(stack.scrape_interval),
                    "evaluation_interval": str(stack.eval_interval),
                    "external_labels": {"stack": stack.name, "env": stack.environment}},
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [stack.endpoints.alertmanager]}]}]},
+        "alerting": {"alertmanagers": [{**(_basic_auth("alertmanager") if stack.basic_auth else {}),
+                                        "static_configs": [{"targets": [stack.endpoints.alertmanager]}]}]},
         "rule_files": list(RULE_GLOBS),
         "scrape_configs": [_job(j) for j in plan.jobs],
     }
@@ -59,8 +61,15 @@ def _job(job) -> dict:
     out = {"job_name": job.name}
     if job.metrics_path != "/metrics":
         out["metrics_path"] = job.metrics_path
+    if job.password_of:
+        out.update(_basic_auth(job.password_of))
     out["static_configs"] = [{"targets": list(job.targets), "labels": dict(job.labels)}]
     return out
+
+
+def _basic_auth(part: str) -> dict:
+    """Prometheus asks `part` with its password (webauth.py), read from a file `vigil secrets` writes."""
+    return {"basic_auth": {"username": webauth.USER, "password_file": webauth.password_file(part)}}
 
 
 def _group(group) -> dict:
