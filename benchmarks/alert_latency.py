@@ -32,6 +32,7 @@ INVENTORY = """\
 version: 1
 stack:
   name: latency
+  basic_auth: false
   scrape_interval: {scrape}
   evaluation_interval: {evaluation}
   endpoints: {{prometheus: "127.0.0.1:{prom}", alertmanager: "127.0.0.1:{am}"}}

@@ -30,8 +30,20 @@ echo "smoke: ok: every service healthy"
 password=$(grep '^GF_SECURITY_ADMIN_PASSWORD=' .env | cut -d= -f2-)
 wait_for "the overview dashboard loaded by Grafana" 60 \
   curl -fsS -u "admin:${password}" http://127.0.0.1:3000/api/dashboards/uid/vigil-overview
+# Loki is not published: ask it through Grafana's data source proxy, as the dashboards do.
+grafana_api="curl -fsS -u admin:${password} http://127.0.0.1:3000/api/datasources"
 wait_for "the demo service's logs in Loki" 120 bash -c \
-  "curl -fsS -G http://127.0.0.1:3100/loki/api/v1/query --data-urlencode 'query=count_over_time({service=\"demo\"}[5m])' | grep -q '\"value\"'"
+  "$grafana_api/proxy/uid/loki/loki/api/v1/query -G --data-urlencode 'query=count_over_time({service=\"demo\"}[5m])' | grep -q '\"value\"'"
+# Basic auth: nobody in without the password; Grafana's data sources and vigil get in with it.
+for port in 9090 9093; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:${port}/-/reload")
+  [ "$code" = 401 ] || fail "POST :${port}/-/reload without a password answered ${code}, not 401"
+done
+echo "smoke: ok: Prometheus and Alertmanager refuse requests without the password"
+wait_for "Grafana's Prometheus data source through basic auth" 60 bash -c \
+  "$grafana_api/proxy/uid/prometheus/api/v1/query -G --data-urlencode 'query=up{job=\"prometheus\"} == 1' | grep -q '\"value\"'"
+wait_for "Grafana's Alertmanager data source through basic auth" 60 $grafana_api/proxy/uid/alertmanager/api/v2/status
+wait_for "vigil status through basic auth" 60 "$VIGIL" status
 
 docker compose exec -T demo python app.py mode down
 wait_for "ServiceDown for demo delivered to the inbox" 240 bash -c \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make up: on first run create .env with a random Grafana admin password, render
+# make up: create .env with random passwords (Grafana's admin, Prometheus', Alertmanager's), render
 # everything from the inventory, turn .env into Alertmanager's secret files, start
 # the stack and wait until every service is healthy, then say where things are.
 set -euo pipefail
@@ -13,17 +13,24 @@ if ! command -v docker >/dev/null 2>&1 || ! docker compose version >/dev/null 2>
   exit 1
 fi
 
-if [ ! -f .env ]; then
-  umask 077
-  cp .env.example .env
+# A random password for each variable .env leaves empty (or lacks): Grafana's admin, and user
+# vigil's on Prometheus and Alertmanager (stack.basic_auth). Never one already set.
+ensure_password() {
+  local name=$1 password
+  if grep -q "^${name}=..*" .env; then return 0; fi
   password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
-  if grep -q '^GF_SECURITY_ADMIN_PASSWORD=' .env; then
-    sed -i.bak "s|^GF_SECURITY_ADMIN_PASSWORD=.*|GF_SECURITY_ADMIN_PASSWORD=${password}|" .env && rm -f .env.bak
+  if grep -q "^${name}=" .env; then
+    sed -i.bak "s|^${name}=.*|${name}=${password}|" .env && rm -f .env.bak
   else
-    printf 'GF_SECURITY_ADMIN_PASSWORD=%s\n' "$password" >> .env
+    printf '%s=%s\n' "$name" "$password" >> .env
   fi
-  echo "created .env with a random Grafana admin password (user admin); add your Slack webhooks there"
-fi
+  echo "generated ${name} in .env"
+}
+umask 077
+[ -f .env ] || { cp .env.example .env; echo "created .env from .env.example; add your Slack webhooks there"; }
+for name in GF_SECURITY_ADMIN_PASSWORD VIGIL_PROMETHEUS_PASSWORD VIGIL_ALERTMANAGER_PASSWORD; do
+  ensure_password "$name"
+done
 
 "$VIGIL" generate -i "$INVENTORY"
 # Slack receivers whose webhook .env leaves empty deliver to the local inbox instead.
@@ -36,8 +43,8 @@ cat <<MSG
 
 Vigil is up.
   Grafana       http://${bind}:3000   user admin, password: GF_SECURITY_ADMIN_PASSWORD in .env
-  Prometheus    http://${bind}:9090
-  Alertmanager  http://${bind}:9093
+  Prometheus    http://${bind}:9090   user vigil, password: VIGIL_PROMETHEUS_PASSWORD in .env
+  Alertmanager  http://${bind}:9093   user vigil, password: VIGIL_ALERTMANAGER_PASSWORD in .env
   Inbox         http://${bind}:8025   Slack messages of receivers without a webhook in .env
 Break the demo service and watch an alert arrive: make demo-break MODE=errors (then make demo-fix)
 MSG

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from conftest import tool
+from vigil import webauth
 
 
 def free_port() -> int:
@@ -68,30 +69,38 @@ def wait_for(what: str, check, timeout: float, every: float = 0.25, proc: Proces
                          + (f"\n{proc.tail()}" if proc else ""))
 
 
-def prometheus(tree: Path, port: int, data: Path, log: Path) -> Process:
+def _web_config(basic_auth: bool) -> list[str]:
+    """Opt-in: the web config `vigil secrets` wrote (webauth.py), relative to the working directory."""
+    return [f"--web.config.file={webauth.WEB_CONFIG}"] if basic_auth else []
+
+
+def prometheus(tree: Path, port: int, data: Path, log: Path, basic_auth: bool = False) -> Process:
     return Process([tool("prometheus"), "--config.file=prometheus.yml", f"--storage.tsdb.path={data}",
                     f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle",
-                    "--rules.alert.resend-delay=1s"], tree / "prometheus", log)
+                    "--rules.alert.resend-delay=1s", *_web_config(basic_auth)], tree / "prometheus", log)
 
 
-def alertmanager(config_dir: Path, port: int, data: Path, log: Path) -> Process:
+def alertmanager(config_dir: Path, port: int, data: Path, log: Path, basic_auth: bool = False) -> Process:
     # Run from its config directory: Alertmanager reads *_file paths relative to its working directory.
     return Process([tool("prometheus-alertmanager"), "--config.file=alertmanager.yml", f"--storage.path={data}",
                     f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-                    f"--web.external-url=http://127.0.0.1:{port}"], config_dir, log)
+                    f"--web.external-url=http://127.0.0.1:{port}", *_web_config(basic_auth)], config_dir, log)
 
 
 ENDPOINTS = ("prometheus", "alertmanager", "grafana", "loki", "alloy", "blackbox", "node_exporter", "cadvisor")
 
 
 def native_stack(name: str, ports: dict, teams: tuple[str, ...], team: str | None = None, interval: str = "1s",
-                 **endpoints: int) -> str:
+                 basic_auth: bool = False, **endpoints: int) -> str:
     """The head of a test inventory, down to `services:`, for a stack run natively on 127.0.0.1:
     Prometheus at ports["prom"], the parts named in `endpoints` (field=port) where given, every
-    other part at the closed port ports["closed"]; every team pages a webhook nobody answers."""
+    other part at the closed port ports["closed"]; every team pages a webhook nobody answers.
+    Without passwords (stack.basic_auth: false) unless `basic_auth`: then `vigil secrets` needs
+    them in .env, and prometheus()/alertmanager() need basic_auth=True."""
     at = {field: endpoints.get(field, ports["closed"]) for field in ENDPOINTS} | {"prometheus": ports["prom"]}
     lines = ["version: 1", "stack:", f"  name: {name}", f"  team: {team or teams[0]}",
-             f"  scrape_interval: {interval}", f"  evaluation_interval: {interval}", "  endpoints:",
+             f"  scrape_interval: {interval}", f"  evaluation_interval: {interval}",
+             f"  basic_auth: {str(basic_auth).lower()}", "  endpoints:",
              *(f"    {field}: 127.0.0.1:{port}" for field, port in at.items()),
              "receivers:", "  - name: hook", f'    webhook: {{url: "http://127.0.0.1:{ports["closed"]}/hook"}}',
              "routing: {default_receiver: hook}", "teams:",

@@ -518,6 +518,8 @@ SECRET_VALUES = {
     "SLACK_PLATFORM_WEBHOOK_URL": "https://hooks.slack.com/services/T0VIGIL/B0SECRET/xoxSecretSlackB2e8",
     "SMTP_PASSWORD": "smtp Secret pass #42",
 }
+# The passwords of stack.basic_auth (webauth.py): their hashes go to alertmanager/secrets/web.yml.
+WEB_PASSWORDS = {"VIGIL_PROMETHEUS_PASSWORD": "webSecretPrometheus7d2f", "VIGIL_ALERTMANAGER_PASSWORD": "webSecretAm4e1a"}
 # fragments that must not leak either (a secret split or re-encoded still leaks its middle)
 SECRET_FRAGMENTS = ("xoxSecretSlackA1f3", "xoxSecretSlackB2e8", "pdSecretRoutingKey9c41d7e2b6a0", "Secret pass")
 
@@ -551,17 +553,18 @@ def _file_settings(node, path=()) -> dict[tuple, str]:
 
 def test_secrets_never_in_rendered_files(tmp_path):
     tree = tmp_path / "tree"
-    env = _env_file(tmp_path / ".env", SECRET_VALUES)
+    env = _env_file(tmp_path / ".env", SECRET_VALUES | WEB_PASSWORDS)
     r = cli("secrets", "-i", str(DATA / "full.yml"), "--env", str(env), "-o", str(tree))
     assert r.returncode == 0, r.stdout + r.stderr
     r = cli("generate", "-i", str(DATA / "full.yml"), "-o", str(tree))
     assert r.returncode == 0, r.stdout + r.stderr
 
     secrets = tree / "alertmanager" / "secrets"
-    rendered = {p: b for p, b in _files(tree).items() if not p.startswith("alertmanager/secrets/")}
+    rendered = {p: b for p, b in _files(tree).items() if not p.startswith(("alertmanager/secrets/",
+                                                                            "prometheus/secrets/"))}
     assert "alertmanager/alertmanager.yml" in rendered and ".env.example" in rendered
     for path, content in rendered.items():
-        for secret in list(SECRET_VALUES.values()) + list(SECRET_FRAGMENTS):
+        for secret in list(SECRET_VALUES.values()) + list(SECRET_FRAGMENTS) + list(WEB_PASSWORDS.values()):
             assert secret.encode() not in content, f"{path} holds a secret ({secret!r})"
 
     # the config names each secret by file, relative to alertmanager/ where Alertmanager runs
@@ -577,7 +580,7 @@ def test_secrets_never_in_rendered_files(tmp_path):
 
     # generate left the secret files alone; each holds exactly its value, for its owner only
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
-    assert sorted(p.name for p in secrets.iterdir()) == sorted(SECRET_VALUES)
+    assert sorted(p.name for p in secrets.iterdir()) == sorted([*SECRET_VALUES, "authorization", "web.yml"])
     for name, value in SECRET_VALUES.items():
         assert (secrets / name).read_text() == value, name
         assert stat.S_IMODE((secrets / name).stat().st_mode) == 0o600, name
@@ -609,7 +612,8 @@ def test_env_example_lists_every_variable_empty(tmp_path, inventory, variables):
 
 def test_committed_env_example_matches_the_example_inventory():
     lines = [l for l in (ROOT / ".env.example").read_text().splitlines() if l.strip() and not l.startswith("#")]
-    assert lines == ["SLACK_WEBHOOK_URL=", "GF_SECURITY_ADMIN_PASSWORD="]
+    assert lines == ["SLACK_WEBHOOK_URL=", "GF_SECURITY_ADMIN_PASSWORD=", "VIGIL_PROMETHEUS_PASSWORD=",
+                     "VIGIL_ALERTMANAGER_PASSWORD="]
 
 
 def test_secrets_with_a_missing_pagerduty_key_writes_nothing(tmp_path):
@@ -634,7 +638,7 @@ def test_secrets_with_a_missing_pagerduty_key_writes_nothing(tmp_path):
 
 
 def test_secrets_send_slack_without_webhook_to_the_inbox(tmp_path):
-    values = {k: v for k, v in SECRET_VALUES.items() if not k.startswith("SLACK")}
+    values = {k: v for k, v in SECRET_VALUES.items() if not k.startswith("SLACK")} | WEB_PASSWORDS
     env = _env_file(tmp_path / ".env", values)
     tree = tmp_path / "tree"
     r = cli("secrets", "-i", str(DATA / "full.yml"), "--env", str(env), "-o", str(tree))
@@ -665,10 +669,10 @@ def test_secrets_remove_stale_files_and_tighten_modes(tmp_path):
     (secrets / "OLD_WEBHOOK").write_text("old")
     (secrets / "SMTP_PASSWORD").write_text("previous value that is much longer than the new one")
     os.chmod(secrets / "SMTP_PASSWORD", 0o644)
-    env = _env_file(tmp_path / ".env", SECRET_VALUES)
+    env = _env_file(tmp_path / ".env", SECRET_VALUES | WEB_PASSWORDS)
     r = cli("secrets", "-i", str(DATA / "full.yml"), "--env", str(env), "-o", str(tree))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert sorted(p.name for p in secrets.iterdir()) == sorted(SECRET_VALUES)
+    assert sorted(p.name for p in secrets.iterdir()) == sorted([*SECRET_VALUES, "authorization", "web.yml"])
     assert (secrets / "SMTP_PASSWORD").read_text() == SECRET_VALUES["SMTP_PASSWORD"]
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in secrets.iterdir())

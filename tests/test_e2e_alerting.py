@@ -24,6 +24,7 @@ INVENTORY = """\
 version: 1
 stack:
   name: e2e
+  basic_auth: false           # no passwords: test_basic_auth.py runs the pair with them
   team: platform
   scrape_interval: 1s
   evaluation_interval: 1s

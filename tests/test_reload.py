@@ -21,6 +21,7 @@ INVENTORY = """\
 version: 1
 stack:
   name: reload
+  basic_auth: false           # no passwords: test_basic_auth.py runs the pair with them
   scrape_interval: 1s
   evaluation_interval: 15s      # keeps the rule tests `vigil reload` runs short
   endpoints:

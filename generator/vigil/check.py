@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from . import webauth
+
 INSTALL = ("install it: `make tools` (Debian/Ubuntu as root), or `apt-get install --no-install-recommends "
            "prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter "
            "prometheus-postgres-exporter prometheus-mysqld-exporter prometheus-redis-exporter "
@@ -36,6 +38,11 @@ def checks(root: Path):
     prom = root / "prometheus"
     r = _run("promtool", "check", "config", "prometheus.yml", cwd=prom)
     yield "promtool check config", r.returncode == 0, r.stdout + r.stderr
+    # The web configs are secrets (`vigil secrets` writes them, not generate): checked where they are.
+    web = [p for p in webauth.PARTS if (root / p / webauth.WEB_CONFIG).is_file()]
+    if web:
+        r = _run("promtool", "check", "web-config", *(f"{p}/{webauth.WEB_CONFIG}" for p in web), cwd=root)
+        yield f"promtool check web-config ({', '.join(web)})", r.returncode == 0, r.stdout + r.stderr
     tests = sorted(str(p.relative_to(prom)) for p in (prom / "tests").rglob("*.test.yml"))
     r = _run("promtool", "test", "rules", *tests, cwd=prom)
     yield f"promtool test rules ({len(tests)} files)", r.returncode == 0, r.stdout + r.stderr

@@ -3,7 +3,8 @@
 
 All go through the HTTP APIs the stack publishes on 127.0.0.1 (override with
 --prometheus-url / --alertmanager-url / --grafana-url or VIGIL_PROMETHEUS_URL /
-VIGIL_ALERTMANAGER_URL / VIGIL_GRAFANA_URL).
+VIGIL_ALERTMANAGER_URL / VIGIL_GRAFANA_URL). Prometheus and Alertmanager ask for their
+passwords (webauth.py): web_credential() reads them from the environment or .env.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from . import webauth
 from .envfile import read_env
 from .inventory import Inventory
 from .routing import TEST_ALERT, TEST_LABEL
@@ -32,13 +34,27 @@ class Unreachable(Exception):
     pass
 
 
-def _http(url: str, payload=None, timeout: float = 10.0):
+def web_credential(part: str, env_file: Path = Path(".env")):
+    """(user, password) of Prometheus or Alertmanager behind basic auth (webauth.py), from the
+    environment or .env (the environment wins, as in Compose); None when neither sets it."""
+    password = {**read_env(env_file), **os.environ}.get(webauth.variable(part))
+    return (webauth.USER, password) if password else None
+
+
+def _http(url: str, payload=None, timeout: float = 10.0, credential=None):
     data = json.dumps(payload).encode() if payload is not None else None
-    req = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"},
-                                 method="POST" if data is not None else "GET")
+    headers = {"Content-Type": "application/json"}
+    if credential is not None:
+        headers["Authorization"] = _authorization(credential)
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data is not None else "GET")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = resp.read()
+    except urllib.error.HTTPError as e:
+        if e.code != 401:
+            raise Unreachable(f"{url}: {e.code} {e.reason}") from None
+        raise Unreachable(f"{url}: 401 Unauthorized (the stack's passwords are {' and '.join(webauth.PASSWORDS.values())} "
+                          "in .env or the environment)") from None
     except (urllib.error.URLError, OSError) as e:
         raise Unreachable(f"{url}: {getattr(e, 'reason', e)} (is the stack up? `make up`)") from None
     return json.loads(body) if body else None
@@ -85,9 +101,9 @@ def reload(parts=PARTS, prometheus: str = PROMETHEUS_URL, alertmanager: str = AL
     if it is refused. Returns (part, done, detail) for each part."""
     out = []
     if "prometheus" in parts:
-        out.append(("prometheus", *_reload(f"{prometheus}/-/reload")))
+        out.append(("prometheus", *_reload(f"{prometheus}/-/reload", web_credential("prometheus"))))
     if "alertmanager" in parts:
-        out.append(("alertmanager", *_reload(f"{alertmanager}/-/reload")))
+        out.append(("alertmanager", *_reload(f"{alertmanager}/-/reload", web_credential("alertmanager"))))
     if "grafana" in parts and grafana_auth is None:
         out.append(("grafana", False, "no credentials"))
     elif "grafana" in parts:
@@ -99,19 +115,21 @@ def reload(parts=PARTS, prometheus: str = PROMETHEUS_URL, alertmanager: str = AL
 def status(prometheus: str = PROMETHEUS_URL, alertmanager: str = ALERTMANAGER_URL) -> list[str]:
     """Targets down, firing alerts and active silences, as lines to print."""
     lines = []
-    targets = _http(f"{prometheus}/api/v1/targets?state=active")["data"]["activeTargets"]
+    prom, am = web_credential("prometheus"), web_credential("alertmanager")
+    targets = _http(f"{prometheus}/api/v1/targets?state=active", credential=prom)["data"]["activeTargets"]
     down = [t for t in targets if t["health"] != "up"]
     lines.append(f"targets: {len(targets) - len(down)} up, {len(down)} down")
     for t in down:
         lines.append(f"  down  {t['labels'].get('service', t['labels'].get('job'))}  {t['scrapeUrl']}  "
                      f"{t.get('lastError', '')}")
-    alerts = [a for a in _http(f"{prometheus}/api/v1/alerts")["data"]["alerts"] if a["state"] == "firing"]
+    alerts = [a for a in _http(f"{prometheus}/api/v1/alerts", credential=prom)["data"]["alerts"]
+              if a["state"] == "firing"]
     lines.append(f"firing alerts: {len(alerts)}")
     for a in sorted(alerts, key=lambda a: (a["labels"].get("severity", ""), a["labels"].get("alertname", ""))):
         lab = a["labels"]
         lines.append(f"  {lab.get('severity', '?'):8} {lab.get('alertname')}  service={lab.get('service', '-')} "
                      f"team={lab.get('team', '-')}  {a.get('annotations', {}).get('summary', '')}")
-    silences = [s for s in _http(f"{alertmanager}/api/v2/silences") if s["status"]["state"] == "active"]
+    silences = [s for s in _http(f"{alertmanager}/api/v2/silences", credential=am) if s["status"]["state"] == "active"]
     lines.append(f"silences: {len(silences)} active")
     for s in silences:
         matchers = ",".join(f"{m['name']}{'=' if m.get('isEqual', True) else '!='}{m['value']}" for m in s["matchers"])
@@ -134,4 +152,4 @@ def test_alerts(inventory: Inventory, receiver: str | None = None) -> list[dict]
 
 
 def send(alerts: list[dict], alertmanager: str = ALERTMANAGER_URL) -> None:
-    _http(f"{alertmanager}/api/v2/alerts", alerts)
+    _http(f"{alertmanager}/api/v2/alerts", alerts, credential=web_credential("alertmanager"))
