@@ -324,7 +324,8 @@ def test_alloy_reads_docker_and_pushes_to_the_inventorys_loki(case):
     blocks, _ = _alloy(files)
     [docker] = _blocks(blocks, "discovery.docker")
     [source] = _blocks(blocks, "loki.source.docker")
-    assert _attrs(docker[2])["host"] == _attrs(source[2])["host"] == "unix:///var/run/docker.sock"
+    # Docker's API through the read-only socket proxy (render/compose.py), never the socket itself
+    assert _attrs(docker[2])["host"] == _attrs(source[2])["host"] == "tcp://docker-socket-proxy:2375"
     [write] = _blocks(blocks, "loki.write")
     [endpoint] = _blocks(write[2], "endpoint")
     assert _attrs(endpoint[2])["url"] == f"http://{inv.stack.endpoints.loki}/loki/api/v1/push"
