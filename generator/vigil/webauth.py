@@ -25,8 +25,9 @@ PARTS = ("prometheus", "alertmanager")
 PASSWORDS = {"prometheus": "VIGIL_PROMETHEUS_PASSWORD", "alertmanager": "VIGIL_ALERTMANAGER_PASSWORD"}
 CLIENTS = {"prometheus": ("grafana",), "alertmanager": ("prometheus", "grafana", "loki")}   # besides `vigil`
 SECRETS = "secrets"               # under each part's directory: prometheus/secrets/, alertmanager/secrets/
-WEB_CONFIG = f"{SECRETS}/web.yml"  # relative to the part's directory (its working directory in Compose)
-AUTHORIZATION = f"{SECRETS}/authorization"   # the header value of the part's own healthcheck
+WEB, HEADER = "web.yml", "authorization"      # in it: the web config; the header of the part's own healthcheck
+WEB_CONFIG = f"{SECRETS}/{WEB}"               # relative to the part's directory (its working directory)
+AUTHORIZATION = f"{SECRETS}/{HEADER}"
 ROUNDS = 12                       # bcrypt's default cost; both parts cache a checked password
 
 
@@ -34,9 +35,13 @@ def folder(part: str) -> Path:
     return Path(part) / SECRETS
 
 
+def _password_name(part: str) -> str:
+    return f"{part}.password"
+
+
 def password_file(part: str) -> str:
     """Where Prometheus reads the password it sends to `part`, relative to prometheus.yml."""
-    return f"{SECRETS}/{part}.password"
+    return f"{SECRETS}/{_password_name(part)}"
 
 
 def variable(part: str) -> str:
@@ -78,7 +83,6 @@ def files(env: dict[str, str], root: Path) -> tuple[dict[str, dict[str, str]], l
     out: dict[str, dict[str, str]] = {}
     for part in PARTS:
         password = env[PASSWORDS[part]]
-        out[part] = {Path(WEB_CONFIG).name: web_config(password, root / part / WEB_CONFIG),
-                     Path(AUTHORIZATION).name: header(password)}
-    out["prometheus"].update({Path(password_file(p)).name: env[PASSWORDS[p]] for p in PARTS})
+        out[part] = {WEB: web_config(password, root / part / WEB_CONFIG), HEADER: header(password)}
+    out["prometheus"].update({_password_name(p): env[PASSWORDS[p]] for p in PARTS})
     return out, []
