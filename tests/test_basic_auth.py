@@ -28,6 +28,7 @@ import yaml
 from conftest import ROOT, run_vigil
 from native import alertmanager, free_port, native_stack, prometheus, wait_for
 from vigil import check, live, webauth
+from vigil.render import compose
 
 SERVICES = """\
   - name: worker
@@ -154,6 +155,22 @@ def test_secrets_keeps_a_matching_hash_and_refuses_without_the_passwords(stack, 
     for part in webauth.PARTS:
         assert f"{webauth.variable(part)} is not set" in r.stderr, r.stderr
     assert not (tmp_path / "none").exists()
+
+
+def test_the_compose_healthchecks_pass_with_the_header_file_and_fail_without(stack, tmp_path):
+    """The healthcheck command docker-compose.yml gives each part, run here by sh with wget (GNU's
+    here, busybox's in the images: the same -q -O --header), its container paths mapped to the tree."""
+    model = yaml.safe_load((stack["tree"] / compose.PATH).read_text())
+    for part, directory, url in (("prometheus", compose.PROMETHEUS_DIR, stack["prom_url"]),
+                                 ("alertmanager", compose.ALERTMANAGER_DIR, stack["am_url"])):
+        kind, command = model["services"][part]["healthcheck"]["test"]
+        assert kind == "CMD-SHELL"
+        here = (command.replace("$$", "$").replace(directory, str(stack["tree"] / part))
+                .replace(f"http://127.0.0.1:{compose.port(part)}", url))
+        r = subprocess.run(["sh", "-c", here], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, (here, r.stderr)
+        wrong = here.replace(str(stack["tree"] / part / webauth.AUTHORIZATION), str(tmp_path / "none"))
+        assert subprocess.run(["sh", "-c", wrong], capture_output=True, timeout=60).returncode != 0
 
 
 # ---------------------------------------------------------------- nobody in without the password
