@@ -53,8 +53,8 @@ def _http(url: str, payload=None, timeout: float = 10.0, credential=None):
     except urllib.error.HTTPError as e:
         if e.code != 401:
             raise Unreachable(f"{url}: {e.code} {e.reason}") from None
-        raise Unreachable(f"{url}: 401 Unauthorized (the stack's passwords are {' and '.join(webauth.PASSWORDS.values())} "
-                          "in .env or the environment)") from None
+        raise Unreachable(f"{url}: 401 Unauthorized (the stack's passwords are "
+                          f"{' and '.join(webauth.PASSWORDS.values())} in .env or the environment)") from None
     except (urllib.error.URLError, OSError) as e:
         raise Unreachable(f"{url}: {getattr(e, 'reason', e)} (is the stack up? `make up`)") from None
     return json.loads(body) if body else None
