@@ -519,7 +519,7 @@ SECRET_VALUES = {
     "SMTP_PASSWORD": "smtp Secret pass #42",
 }
 # The passwords of stack.basic_auth (webauth.py): their hashes go to alertmanager/secrets/web.yml.
-WEB_PASSWORDS = {"VIGIL_PROMETHEUS_PASSWORD": "webSecretPrometheus7d2f", "VIGIL_ALERTMANAGER_PASSWORD": "webSecretAm4e1a"}
+WEB_PASSWORDS = {"VIGIL_PROMETHEUS_PASSWORD": "webSecretPrometheus7d2f", "VIGIL_ALERTMANAGER_PASSWORD": "webSecretAlertmgr4e1a"}
 # fragments that must not leak either (a secret split or re-encoded still leaks its middle)
 SECRET_FRAGMENTS = ("xoxSecretSlackA1f3", "xoxSecretSlackB2e8", "pdSecretRoutingKey9c41d7e2b6a0", "Secret pass")
 

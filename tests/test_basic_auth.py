@@ -155,6 +155,15 @@ def test_secrets_keeps_a_matching_hash_and_refuses_without_the_passwords(stack, 
     for part in webauth.PARTS:
         assert f"{webauth.variable(part)} is not set" in r.stderr, r.stderr
     assert not (tmp_path / "none").exists()
+    # a password Loki's -config.expand-env would paste into YAML as something else: refused, located
+    bad = {webauth.variable("prometheus"): "short1", webauth.variable("alertmanager"): "a password: with # in it"}
+    r = subprocess.run([sys.executable, "-m", "vigil", "secrets", "-i", str(stack["inventory"]),
+                        "--env", str(tmp_path / "empty.env"), "-o", str(tmp_path / "none")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120, env=vigil_env(bad))
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    for variable in bad:
+        assert f"{tmp_path / 'empty.env'}: {variable}: use 16 or more letters, digits" in r.stderr, r.stderr
+    assert not (tmp_path / "none").exists()
 
 
 def test_the_compose_healthchecks_pass_with_the_header_file_and_fail_without(stack, tmp_path):

@@ -122,14 +122,17 @@ def cmd_secrets(args) -> int:
         return EXIT_INVALID
     got, missing = envfile.values(inventory, Path(args.env))
     unfixable = [n for n in missing if not (n.slack and args.inbox_url)]
-    auth, no_password = {}, []
+    auth, bad = {}, {}
     if inventory.stack.basic_auth:   # the web configs and password files of webauth.py
         env = {**envfile.read_env(Path(args.env)), **os.environ}
-        auth, no_password = webauth.files(env, Path(args.output))
-        unfixable += [n for n in envfile.compose_needs(inventory) if n.variable in no_password]
+        auth, bad = webauth.files(env, Path(args.output))
+        unfixable += [n for n in envfile.compose_needs(inventory) if n.variable in bad and bad[n.variable] is None]
     for n in unfixable:
         print(f"{args.env}: {n.variable} is not set ({n.what}, for {', '.join(n.used_by)})", file=sys.stderr)
-    if unfixable:
+    for variable, what in bad.items():
+        if what:
+            print(f"{args.env}: {variable}: {what}", file=sys.stderr)
+    if unfixable or bad:
         return EXIT_INVALID
     for n in missing:   # Slack without a webhook: the local inbox shows what Slack would
         got[n.variable] = f"{args.inbox_url.rstrip('/')}/slack/{n.variable}"

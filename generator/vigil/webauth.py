@@ -15,6 +15,7 @@ never `vigil generate`, never a rendered file.
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import bcrypt
@@ -29,6 +30,10 @@ WEB, HEADER = "web.yml", "authorization"      # in it: the web config; the heade
 WEB_CONFIG = f"{SECRETS}/{WEB}"               # relative to the part's directory (its working directory)
 AUTHORIZATION = f"{SECRETS}/{HEADER}"
 ROUNDS = 12                       # bcrypt's default cost; both parts cache a checked password
+# Loki's -config.expand-env pastes the Alertmanager password into its YAML as it is, before parsing:
+# only characters that stay one plain string there (what `make up` generates: secrets.token_urlsafe).
+GOOD_PASSWORD = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9_-]{16,}")
+BAD_PASSWORD = "use 16 or more letters, digits, - and _ (`make up` generates such a password when it is empty)"
 
 
 def folder(part: str) -> Path:
@@ -74,15 +79,17 @@ def _matching_hash(path: Path | None, password: str) -> str | None:
         return None
 
 
-def files(env: dict[str, str], root: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
-    """-> ({part: {file name in folder(part): content}}, the password variables env lacks).
-    Prometheus gets both passwords (it scrapes itself and Alertmanager and sends it alerts)."""
-    missing = [PASSWORDS[p] for p in PARTS if not env.get(PASSWORDS[p])]
-    if missing:
-        return {}, missing
+def files(env: dict[str, str], root: Path) -> tuple[dict[str, dict[str, str]], dict[str, str | None]]:
+    """-> ({part: {file name in folder(part): content}}, {password variable: what is wrong with it,
+    None when env lacks it}). Prometheus gets both passwords (it scrapes itself and Alertmanager and
+    sends it alerts)."""
+    problems = {PASSWORDS[p]: None if not env.get(PASSWORDS[p]) else BAD_PASSWORD for p in PARTS
+                if not GOOD_PASSWORD.fullmatch(env.get(PASSWORDS[p], ""))}
+    if problems:
+        return {}, problems
     out: dict[str, dict[str, str]] = {}
     for part in PARTS:
         password = env[PASSWORDS[part]]
         out[part] = {WEB: web_config(password, root / part / WEB_CONFIG), HEADER: header(password)}
     out["prometheus"].update({_password_name(p): env[PASSWORDS[p]] for p in PARTS})
-    return out, []
+    return out, {}
