@@ -443,7 +443,7 @@ def _edited(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def test_publish_address_opt_out(tmp_path):
-    path = _edited(tmp_path, "  retention: 15d\n", "  retention: 15d\n  publish_address: 0.0.0.0\n")
+    path = _edited(tmp_path, "  name: demo\n", "  name: demo\n  publish_address: 0.0.0.0\n")
     inventory, files = rendered(path)
     tree = write_tree(files, tmp_path / "tree", full_env(inventory))
     r = compose_run(tree, "config", "--format", "json")
@@ -453,8 +453,8 @@ def test_publish_address_opt_out(tmp_path):
 
 
 @pytest.mark.parametrize("old, new, message", [
-    ("  retention: 15d\n", "  retention: 15d\n  publish_address: localhost\n", "invalid IP address 'localhost'"),
-    ("  retention: 15d\n", "  retention: 15d\n  endpoints: {prometheus: prometheus:9091}\n",
+    ("  name: demo\n", "  name: demo\n  publish_address: localhost\n", "invalid IP address 'localhost'"),
+    ("  name: demo\n", "  name: demo\n  endpoints: {prometheus: prometheus:9091}\n",
      "names the Compose service prometheus, which listens on 9090"),
 ])
 def test_bad_stack_settings_are_located(tmp_path, old, new, message):
@@ -559,7 +559,7 @@ def test_prometheus_and_alertmanager_ask_for_a_password(case):
 
 
 def test_basic_auth_off_renders_no_password_anywhere(tmp_path):
-    path = _edited(tmp_path, "  retention: 15d\n", "  retention: 15d\n  basic_auth: false\n")
+    path = _edited(tmp_path, "  name: demo\n", "  name: demo\n  basic_auth: false\n")
     inventory, files = rendered(path)
     tree = write_tree(files, tmp_path / "tree", full_env(inventory))
     r = compose_run(tree, "config", "--format", "json")
