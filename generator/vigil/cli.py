@@ -7,6 +7,7 @@ import gc
 import os
 import shutil
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from .errors import InventoryError, did_you_mean
 from .plan import plan
 from .render import compose, render
 from .validate import load_inventory
-from .write import compare, diff, inputs_digest, remember, unchanged, with_manifest, write
+from .write import MANIFEST, OutputError, Tree, compare, diff, inputs_digest, remember, unchanged, with_manifest, write
 
 EXIT_STALE, EXIT_INVALID = 1, 2
 
@@ -48,71 +49,156 @@ def cmd_validate(args) -> int:
     return 0
 
 
-def cmd_generate(args) -> int:
-    root = Path(args.output)
-    try:
-        inputs = inputs_digest(Path(args.inventory).read_bytes())
-    except OSError:
-        inputs = None   # _inventory() reports it
-    if inputs and unchanged(root, inputs):
-        print(f"{root}: rendered files are up to date (nothing to do)")
-        return 0
+def _render(args) -> dict[str, bytes] | None:
+    """The whole tree, in memory; None (problems printed) for an invalid inventory."""
     inventory = _inventory(args)
     if inventory is None:
-        return EXIT_INVALID
+        return None
     # The plan is many small objects without reference cycles: the collector
     # would walk them again and again for nothing (a sixth of the run time).
     gc.disable()
     try:
-        files = with_manifest(render(plan(inventory)))
+        return with_manifest(render(plan(inventory)))
     finally:
         gc.enable()
-    changes = compare(root, files)
-    if args.diff:
-        sys.stdout.write(diff(root, files, changes))
+
+
+def _waiting(root: Path):
+    return lambda: print(f"{root}: another vigil run is writing here; waiting for it to finish",
+                         file=sys.stderr, flush=True)
+
+
+def _locked(root: Path, create: bool) -> Tree:
+    """The output tree, held against other runs (a second one waits, and says so)."""
+    tree = Tree(root, create=create)
+    try:
+        tree.lock(_waiting(root))
+    except BaseException:
+        tree.__exit__()
+        raise
+    return tree
+
+
+def _protect(args, root: Path) -> set[str]:
+    """The inventory itself, when it lives in the tree: never removed, whatever a manifest says."""
+    try:
+        return {Path(args.inventory).resolve().relative_to(root.resolve()).as_posix()}
+    except (ValueError, OSError):
+        return set()
+
+
+def _apply(tree: Tree, files: dict[str, bytes], inputs: str | None, protect) -> None:
+    """Write the rendered files into the (locked) tree; say what changed and what it left alone."""
+    changes = compare(tree, files, protect)
+    for path, why in changes.kept:
+        print(f"{tree.where(path)}: kept, though {MANIFEST} lists it: {why}", file=sys.stderr)
+    if changes.pending:
+        print(f"{tree.root}: completing a run that was interrupted", file=sys.stderr)
+    write(tree, files, changes)
+    if inputs:
+        remember(tree, inputs, files)
+    print(f"{tree.root}: {changes.summary()}, {len(files) - len(changes.added) - len(changes.changed)} unchanged")
+
+
+def _refused(e: OutputError) -> int:
+    print(e, file=sys.stderr)
+    print("stopped part-way: once that is fixed, the next run completes the change" if e.partial
+          else "nothing changed", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def cmd_generate(args) -> int:
+    root = Path(args.output)
     if args.check or args.diff:
-        if changes:
-            print(f"{root}: rendered files are stale ({changes.summary()}); run `make generate`",
-                  file=sys.stderr)
-            return EXIT_STALE
-        print(f"{root}: rendered files are up to date ({len(files)} files)")
+        return _report(args, root)
+    try:
+        inputs = inputs_digest(Path(args.inventory).read_bytes())
+    except OSError:
+        inputs = None   # _inventory() reports it
+    tree = None
+    try:
+        # The no-op shortcut only over an existing tree: an invalid inventory must create nothing.
+        if root.is_dir():
+            tree = _locked(root, create=False)
+            if inputs and unchanged(tree, inputs):
+                print(f"{root}: rendered files are up to date (nothing to do)")
+                return 0
+        files = _render(args)
+        if files is None:
+            return EXIT_INVALID
+        tree = tree or _locked(root, create=True)
+        _apply(tree, files, inputs, _protect(args, root))
         return 0
-    write(root, files, changes)
-    remember(root, inputs, files)
-    print(f"{root}: {changes.summary()}, {len(files) - len(changes.added) - len(changes.changed)} unchanged")
+    except OutputError as e:
+        return _refused(e)
+    finally:
+        if tree is not None:
+            tree.__exit__()
+
+
+def _report(args, root: Path) -> int:
+    """--check and --diff: compare, write nothing."""
+    files = _render(args)
+    if files is None:
+        return EXIT_INVALID
+    try:
+        with Tree(root) as tree:
+            changes = compare(tree, files, _protect(args, root))
+            if args.diff:
+                sys.stdout.write(diff(tree, files, changes))
+    except OutputError as e:
+        return _refused(e)
+    if changes:
+        interrupted = " after an interrupted run" if changes.pending else ""
+        print(f"{root}: rendered files are stale{interrupted} ({changes.summary()}); run `make generate`",
+              file=sys.stderr)
+        return EXIT_STALE
+    print(f"{root}: rendered files are up to date ({len(files)} files)")
     return 0
 
 
 def cmd_reload(args) -> int:
-    """Regenerate, check, and apply to the running stack in place."""
-    args.check = args.diff = False
-    rendered = cmd_generate(args)
-    if rendered != 0:
-        return rendered
-    root = Path(args.output)
-    if all(shutil.which(t) for t in check.TOOLS):
-        if check.run(root) != 0:
-            print("vigil reload: the rendered files do not pass the checks; nothing reloaded", file=sys.stderr)
-            return 1
-    else:
-        print(f"{' and '.join(check.TOOLS)} not on PATH: Prometheus and Alertmanager check the files themselves "
-              "and keep their old config if they refuse it")
+    """Render, check the result in a staging folder, then replace the live tree and reload:
+    a change the checks refuse touches neither the files nor the running stack."""
     parts = args.only.split(",") if args.only else list(live.PARTS)
     unknown = sorted(set(parts) - set(live.PARTS))
     if unknown:
         print(f"vigil reload: --only takes {', '.join(live.PARTS)} (not {', '.join(unknown)})", file=sys.stderr)
         return EXIT_INVALID
+    files = _render(args)
+    if files is None:
+        return EXIT_INVALID
+    root = Path(args.output)
+    if all(shutil.which(t) for t in check.TOOLS):
+        with tempfile.TemporaryDirectory(prefix="vigil-staging-") as staging:
+            with Tree(Path(staging)) as tree:
+                write(tree, files, compare(tree, files))
+            if check.run(Path(staging)) != 0:
+                print(f"vigil reload: the new files do not pass the checks; {root} and the running stack "
+                      "are as they were", file=sys.stderr)
+                return 1
+    else:
+        print(f"{' and '.join(check.TOOLS)} not on PATH: Prometheus and Alertmanager check the files themselves "
+              "and keep their old config if they refuse it")
+    try:
+        with _locked(root, create=True) as tree:
+            _apply(tree, files, None, _protect(args, root))
+    except OutputError as e:
+        return _refused(e)
     auth = None
     if "grafana" in parts:
         try:
             auth = live.grafana_credential(Path(args.env))
         except live.Unreachable as e:
             print(f"grafana: {e}", file=sys.stderr)
-    failed = False
+    failed = []
     for part, done, said in live.reload(parts, args.prometheus_url, args.alertmanager_url, args.grafana_url, auth):
         print(f"{'reloaded' if done else 'FAILED  '} {part}{'' if done else ': ' + said}")
-        failed |= not done
+        if not done:
+            failed.append(part)
     print(live.LOKI_RULES_NOTE)
+    if failed:
+        print(f"vigil reload: {', '.join(failed)} did not reload (the files on disk are new)", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -137,13 +223,19 @@ def cmd_secrets(args) -> int:
     for n in missing:   # Slack without a webhook: the local inbox shows what Slack would
         got[n.variable] = f"{args.inbox_url.rstrip('/')}/slack/{n.variable}"
         print(f"{n.variable} is not set: {', '.join(n.used_by)} deliver to the local inbox")
-    envfile.write_secrets(Path(args.output), {**got, **auth.get("alertmanager", {})})
-    print(f"{Path(args.output) / envfile.SECRETS}: {len(got)} secret files"
-          + (f" and {webauth.WEB_CONFIG}" if auth else ""))
+    root = Path(args.output)
+    folders = {envfile.SECRETS: {**got, **auth.get("alertmanager", {})}}
     if auth:
-        envfile.write_secrets(Path(args.output), auth["prometheus"], webauth.folder("prometheus"))
-        print(f"{Path(args.output) / webauth.folder('prometheus')}: {webauth.WEB_CONFIG} and the passwords "
-              "Prometheus sends")
+        folders[webauth.folder("prometheus")] = auth["prometheus"]
+    try:
+        kept = envfile.write_secrets(root, folders, _waiting(root))
+    except OutputError as e:
+        return _refused(e)
+    for path, why in kept:
+        print(f"{root / path}: kept: {why} (remove it yourself if it is no longer needed)", file=sys.stderr)
+    print(f"{root / envfile.SECRETS}: {len(got)} secret files" + (f" and {webauth.WEB_CONFIG}" if auth else ""))
+    if auth:
+        print(f"{root / webauth.folder('prometheus')}: {webauth.WEB_CONFIG} and the passwords Prometheus sends")
     return 0
 
 

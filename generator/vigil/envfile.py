@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import dotenv, exporters, webauth
 from .inventory import Inventory
+from .write import Tree, listing, parse_manifest, sha
 
 SECRETS = Path("alertmanager") / "secrets"
 
@@ -108,18 +109,44 @@ def values(inventory: Inventory, env_file: Path) -> tuple[dict[str, str], list[N
     return got, missing
 
 
-def write_secrets(root: Path, secrets: dict[str, str], under: Path = SECRETS) -> None:
-    """One file per variable (in `under`, alertmanager/secrets/ by default), readable by its owner
-    only; stale ones removed."""
-    folder = root / under
-    folder.mkdir(parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
-    for old in folder.iterdir():
-        if old.is_file() and old.name not in secrets:
-            old.unlink()
-    for name, value in secrets.items():
-        path = folder / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(value)
-        os.chmod(path, 0o600)
+SECRETS_MANIFEST = ".vigil-secrets"
+_SECRETS_HEADER = "# Secret files written by `vigil secrets`, with their sha256: it removes only these.\n"
+
+
+def write_secrets(root: Path, folders: dict[Path, dict[str, str]], waiting=lambda: None) -> list[tuple[str, str]]:
+    """One file per variable in its folder (SECRETS, and webauth's), readable by its owner only
+    (folders 0700, files 0600). A file it wrote before and no longer needs is removed while its
+    content is still what it wrote; one it did not write never is: -> [(file, why it was kept)].
+    Links are refused, never followed (write.Tree), and every folder is checked before anything
+    is written."""
+    with Tree(root, create=True) as tree:
+        tree.lock(waiting)
+        plans, kept = [], []
+        for under, secrets in folders.items():
+            folder = Path(under).as_posix()
+            fd = tree.folder(folder, create=True)
+            written = parse_manifest(tree.read(f"{folder}/{SECRETS_MANIFEST}"))
+            for name in secrets:
+                tree.read(f"{folder}/{name}")     # an OutputError for a link or a folder there
+            stale = []
+            for name in tree.names(folder):
+                if name in secrets or name == SECRETS_MANIFEST or name.endswith(".vigil-tmp"):
+                    continue
+                why = tree.kind(f"{folder}/{name}")
+                if why is None and sha(tree.read(f"{folder}/{name}")) not in written.get(name, ()):
+                    why = "changed since vigil secrets wrote it" if name in written else "not written by vigil secrets"
+                (kept.append((f"{folder}/{name}", why)) if why else stale.append(name))
+            plans.append((folder, fd, secrets, written, stale))
+        for folder, fd, secrets, written, stale in plans:
+            os.fchmod(fd, 0o700)
+            own = f"{folder}/{SECRETS_MANIFEST}"
+            new = {name: {sha(value.encode())} for name, value in secrets.items()}
+            # Intent first: until the end, the listing names everything this run may leave behind.
+            tree.write(own, listing({**written, **{n: written.get(n, set()) | h for n, h in new.items()}},
+                                    _SECRETS_HEADER), 0o600)
+            for name, value in secrets.items():
+                tree.write(f"{folder}/{name}", value.encode(), 0o600)
+            for name in stale:
+                tree.remove(f"{folder}/{name}")
+            tree.write(own, listing(new, _SECRETS_HEADER), 0o600)
+    return kept
