@@ -87,7 +87,9 @@ class Tree:
         except FileNotFoundError:
             pass     # nothing to read; create=True made it
         except OSError as e:
-            raise OutputError(root, _why(e, "folder") or f"cannot use it as the output folder ({e.strerror})") from None
+            in_way = e.errno == errno.EEXIST or (e.errno == errno.ENOTDIR and root.exists())
+            raise OutputError(root, "a file is in the way of a folder (move it away)" if in_way else
+                              _why(e, "folder") or f"cannot use it as the output folder ({e.strerror})") from None
 
     def __enter__(self) -> "Tree":
         return self
@@ -151,10 +153,11 @@ class Tree:
             return None
         except OSError as e:
             raise self._error(rel, e, parent, name, "file") from None
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise OutputError(self.where(rel), _kind(st, "file"))
         with open(fd, "rb") as f:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise OutputError(self.where(rel), _kind(st, "file"))
             return f.read()
 
     def kind(self, rel: str) -> str | None:
