@@ -1,6 +1,9 @@
 """`vigil reload` applies an inventory change to a running Prometheus and Alertmanager
 in place: the new service is scraped and the new receiver routed to, without a restart
-(same processes, same start times), without losing stored samples or silences."""
+(same processes, same start times), without losing stored samples or silences. A change
+promtool refuses is checked in a staging folder first: the files on disk and what the
+running Prometheus loaded stay as they were. A part that answers a reload with anything
+but OK fails the command, by name."""
 
 from __future__ import annotations
 
@@ -111,6 +114,54 @@ def test_a_broken_inventory_reloads_nothing(running):
     assert result.returncode == 2 and "htp" in result.stderr and "Traceback" not in result.stderr
     assert "reloaded" not in result.stdout
     assert (env["tree"] / "prometheus" / "prometheus.yml").read_bytes() == config
+
+
+# A user rule whose expression promtool refuses (validate does not parse PromQL).
+REFUSED_RULE = """\
+    rules:
+      - alert: ShopQueueBacklog
+        expr: "rate(shop_queue_depth[5m]"
+        summary: never loads
+"""
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def loaded_rules(url: str) -> list:
+    groups = get_json(f"{url}/api/v1/rules")["data"]["groups"]
+    return sorted((g["file"], g["name"], r["name"], r["query"]) for g in groups for r in g["rules"])
+
+
+def test_a_change_the_checks_refuse_leaves_files_and_prometheus_as_they_were(running):
+    env = running
+    files, rules = tree_bytes(env["tree"]), loaded_rules(env["prom_url"])
+    last_reload = "prometheus_config_last_reload_success_timestamp_seconds"
+    reloaded = [r["value"][1] for r in query(env["prom_url"], last_reload)]
+    good = env["inv"].read_text()
+    assert good.count("    kind: http\n") >= 1
+    env["inv"].write_text(good.replace("    kind: http\n", "    kind: http\n" + REFUSED_RULE, 1))
+    try:
+        result = reload(env)
+    finally:
+        env["inv"].write_text(good)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAIL promtool check config" in result.stdout and "Traceback" not in result.stderr
+    assert "running stack are as they were" in result.stderr and "reloaded" not in result.stdout
+    assert tree_bytes(env["tree"]) == files
+    assert loaded_rules(env["prom_url"]) == rules and not any("ShopQueueBacklog" in r for r in rules)
+    assert [r["value"][1] for r in query(env["prom_url"], last_reload)] == reloaded
+
+
+def test_a_reload_answered_with_an_error_fails_naming_the_part(running):
+    env = running
+    # A real server that refuses: Alertmanager answers 404 to a Prometheus reload URL under it.
+    result = run_vigil("reload", "-i", str(env["inv"]), "-o", str(env["tree"]), "--only", "prometheus,alertmanager",
+                       "--prometheus-url", f"{env['am_url']}/nothing-here", "--alertmanager-url", env["am_url"])
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED   prometheus: 404" in result.stdout and "reloaded alertmanager" in result.stdout
+    assert "prometheus did not reload" in result.stderr
 
 
 def test_an_inventory_change_applies_without_restart_or_loss(running):
