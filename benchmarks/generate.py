@@ -206,6 +206,16 @@ def _import_vigil(generator: str | None = None):
     return Path(vigil.__file__).parent
 
 
+def _output(root: Path):
+    """What the write functions take: the locked, link-proof Tree, or (a Vigil before it) the path."""
+    from vigil import write
+    if not hasattr(write, "Tree"):
+        return root
+    tree = write.Tree(root, create=True)
+    tree.lock(lambda: None)
+    return tree
+
+
 def child(mode: str, inventory: str, out: str, generator: str = "") -> int:
     import gc
     import resource
@@ -216,7 +226,7 @@ def child(mode: str, inventory: str, out: str, generator: str = "") -> int:
     from vigil.validate import load_inventory
     from vigil.write import compare, inputs_digest, remember, unchanged, with_manifest, write
 
-    root = Path(out)
+    root = _output(Path(out))
     c0, t0 = time.process_time(), time.perf_counter()
     # What `vigil generate` does first: same inventory, same Vigil, untouched tree -> nothing to do.
     inputs = inputs_digest(Path(inventory).read_bytes())
@@ -299,9 +309,9 @@ def profile(n: int, generator: str | None, sort_limit: int = 30) -> int:
 
     with tempfile.TemporaryDirectory(prefix="vigil-prof-") as tmp:
         inventory, _ = write_inventory(n, Path(tmp))
-        out = Path(tmp) / "out"
         prof = cProfile.Profile()
         prof.enable()
+        out = _output(Path(tmp) / "out")
         files = with_manifest(render(plan(load_inventory(inventory))))
         write(out, files, compare(out, files))
         prof.disable()

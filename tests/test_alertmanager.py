@@ -580,7 +580,8 @@ def test_secrets_never_in_rendered_files(tmp_path):
 
     # generate left the secret files alone; each holds exactly its value, for its owner only
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
-    assert sorted(p.name for p in secrets.iterdir()) == sorted([*SECRET_VALUES, "authorization", "web.yml"])
+    assert sorted(p.name for p in secrets.iterdir() if p.name != envfile.SECRETS_MANIFEST) == \
+        sorted([*SECRET_VALUES, "authorization", "web.yml"])
     for name, value in SECRET_VALUES.items():
         assert (secrets / name).read_text() == value, name
         assert stat.S_IMODE((secrets / name).stat().st_mode) == 0o600, name
@@ -661,7 +662,7 @@ def test_secrets_send_slack_without_webhook_to_the_inbox(tmp_path):
     assert (secrets / "SLACK_WEBHOOK_URL").read_text() == "http://inbox:8025/slack/SLACK_WEBHOOK_URL"
 
 
-def test_secrets_remove_stale_files_and_tighten_modes(tmp_path):
+def test_secrets_keep_files_they_did_not_write_and_tighten_modes(tmp_path):
     tree = tmp_path / "tree"
     secrets = tree / "alertmanager" / "secrets"
     secrets.mkdir(parents=True)
@@ -672,10 +673,13 @@ def test_secrets_remove_stale_files_and_tighten_modes(tmp_path):
     env = _env_file(tmp_path / ".env", SECRET_VALUES | WEB_PASSWORDS)
     r = cli("secrets", "-i", str(DATA / "full.yml"), "--env", str(env), "-o", str(tree))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert sorted(p.name for p in secrets.iterdir()) == sorted([*SECRET_VALUES, "authorization", "web.yml"])
+    # OLD_WEBHOOK was not written by vigil secrets: kept, and said so (tests/test_write_safety.py)
+    assert f"{secrets / 'OLD_WEBHOOK'}: kept: not written by vigil secrets" in r.stderr
+    assert sorted(p.name for p in secrets.iterdir()) == sorted([*SECRET_VALUES, "authorization", "web.yml",
+                                                                "OLD_WEBHOOK", envfile.SECRETS_MANIFEST])
     assert (secrets / "SMTP_PASSWORD").read_text() == SECRET_VALUES["SMTP_PASSWORD"]
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
-    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in secrets.iterdir())
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in secrets.iterdir() if p.name != "OLD_WEBHOOK")
 
 
 def test_validate_strict_names_every_missing_variable(tmp_path):
