@@ -215,21 +215,29 @@ class Tree:
             raise self._error(rel, e, parent, name, "file") from None
 
     def prune(self, rel: str) -> None:
-        """Remove the folders above `rel` that are left empty (never the root)."""
+        """Remove the folders above `rel` left empty (never the root), from the deepest that exists."""
         up = rel.rpartition("/")[0]
         while up:
             above, _, name = up.rpartition("/")
-            parent = self._fds.get(above) if above else self._fds.get("")
-            if parent is None:
-                return
-            try:
-                os.rmdir(name, dir_fd=parent)
-            except OSError:
-                return
-            fd = self._fds.pop(up, None)
-            if fd is not None:
-                os.close(fd)
+            parent = self.folder(above)
+            if parent is not None:
+                try:
+                    os.rmdir(name, dir_fd=parent)     # a link there is ENOTDIR: never followed
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    return
+                fd = self._fds.pop(up, None)
+                if fd is not None:
+                    os.close(fd)
             up = above
+
+    def exists(self, rel: str) -> bool:
+        parent, name = self._split(rel)
+        try:
+            return parent is not None and bool(os.stat(name, dir_fd=parent, follow_symlinks=False))
+        except FileNotFoundError:
+            return False
 
     def rename(self, src: str, dst: str) -> None:
         """Rename within the root folder (the journal over the manifest)."""
@@ -341,6 +349,11 @@ def _protected(path: str, protect) -> str | None:
     return None
 
 
+def interrupted(tree: Tree) -> bool:
+    """A run stopped after it began to write: its journal, or the journal's own temporary file."""
+    return tree.exists(PENDING) or tree.exists(_tmp(PENDING))
+
+
 def compare(tree: Tree, files: dict[str, bytes], protect=()) -> Changes:
     """What writing `files` changes. It reads every target first, so a link or something
     in the way is an OutputError before anything is written."""
@@ -354,7 +367,7 @@ def compare(tree: Tree, files: dict[str, bytes], protect=()) -> Changes:
         elif current != files[path]:
             out.changed.append(path)
     journal = tree.read(PENDING)
-    out.pending = journal is not None
+    out.pending = journal is not None or interrupted(tree)
     listed = parse_manifest(tree.read(MANIFEST))
     for path, digests in parse_manifest(journal).items():
         listed.setdefault(path, set()).update(digests)
@@ -391,7 +404,7 @@ def write(tree: Tree, files: dict[str, bytes], changes: Changes) -> None:
     if not changes:
         return
     if changes.pending:     # an interrupted run may have left temporary files of anything it listed
-        for path in set(files) | set(changes.removed) | set(changes.gone):
+        for path in set(files) | set(changes.removed) | set(changes.gone) | {PENDING}:
             tree.discard_tmp(path)
     tree.remove(CACHE)      # the no-op shortcut must not vouch for a tree being rewritten
     tree.write(PENDING, files[MANIFEST])
@@ -437,7 +450,7 @@ def unchanged(tree: Tree, inputs: str) -> bool:
     """True when the tree holds exactly what these inputs rendered last time, and no run was interrupted."""
     try:
         saved_inputs, saved_tree = (tree.read(CACHE) or b"").decode().split()
-        if saved_inputs != inputs or tree.read(PENDING) is not None:
+        if saved_inputs != inputs or interrupted(tree):
             return False
         paths = sorted(p for p in parse_manifest(tree.read(MANIFEST)) if safe_path(p)) + [MANIFEST]
         contents = []
