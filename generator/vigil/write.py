@@ -330,7 +330,7 @@ class Changes:
     removed: list[str] = field(default_factory=list)
     kept: list[tuple[str, str]] = field(default_factory=list)   # (path, why it is not removed)
     gone: list[str] = field(default_factory=list)     # listed, no longer generated, already absent
-    pending: bool = False                             # an interrupted run left its journal
+    pending: bool = False                             # an interrupted run left its journal (interrupted())
 
     def __bool__(self) -> bool:
         return bool(self.added or self.changed or self.removed or self.pending)
@@ -367,7 +367,7 @@ def compare(tree: Tree, files: dict[str, bytes], protect=()) -> Changes:
         elif current != files[path]:
             out.changed.append(path)
     journal = tree.read(PENDING)
-    out.pending = journal is not None or interrupted(tree)
+    out.pending = interrupted(tree)
     listed = parse_manifest(tree.read(MANIFEST))
     for path, digests in parse_manifest(journal).items():
         listed.setdefault(path, set()).update(digests)
@@ -382,7 +382,8 @@ def compare(tree: Tree, files: dict[str, bytes], protect=()) -> Changes:
             out.gone.append(path)
             continue
         if not why and sha(current) not in listed[path]:
-            why = "changed since vigil wrote it"
+            why = ("changed since vigil wrote it" if listed[path] != {""} else
+                   "listed without a hash, by an older vigil (remove it yourself if it is not yours)")
         if why:
             out.kept.append((path, why))
         else:
