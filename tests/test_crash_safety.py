@@ -22,9 +22,6 @@ import yaml
 
 from conftest import ROOT
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from generate import synthesize  # noqa: E402  (the benchmark's realistic synthetic inventory)
-
 RUNS = int(os.environ.get("VIGIL_CRASH_RUNS", "32"))
 PENDING = ".vigil-generated.pending"
 
@@ -53,14 +50,30 @@ def difference(a: dict, b: dict) -> str:
     return f"only after the rerun: {only_a[:5]}; only in the fresh render: {only_b[:5]}; differ: {differ[:5]}"
 
 
+TEAMS = ("shop", "search", "identity", "data", "growth")
+
+
+def inventory(numbers, scrape_interval: str) -> dict:
+    """Services 'svc-N' spread over five teams: each one's rules, tests and dashboard are files."""
+    return {
+        "version": 1,
+        "stack": {"name": "crash", "team": "shop", "scrape_interval": scrape_interval},
+        "receivers": [{"name": "hook", "webhook": {"url": "http://127.0.0.1:9/hook"}}],
+        "routing": {"default_receiver": "hook"},
+        "teams": [{"name": t, "notify": {"critical": ["hook"], "warning": ["hook"]}} for t in TEAMS],
+        "services": [{"name": f"svc-{n:03d}", "team": TEAMS[n % len(TEAMS)], "kind": "http",
+                      "targets": [f"svc-{n:03d}.internal:8000"], "instrumentation": "prometheus-client",
+                      **({"alerts": {"error_rate": {"warning": "2%", "critical": "6%"}}} if n % 3 == 0 else {})}
+                     for n in numbers],
+    }
+
+
 @pytest.fixture(scope="module")
 def inventories(tmp_path_factory):
     """Two inventories that share a third of their services: B over A adds, changes and removes."""
     tmp = tmp_path_factory.mktemp("crash")
-    data = synthesize(90)
-    services = data["services"]
-    a = {**data, "services": services[:60]}
-    b = {**data, "services": services[30:], "stack": {**data["stack"], "scrape_interval": "30s"}}
+    a = inventory(range(60), "15s")
+    b = inventory(range(30, 90), "30s")
     paths = {}
     for name, inv in (("a", a), ("b", b)):
         paths[name] = tmp / f"{name}.yml"
