@@ -22,7 +22,7 @@ INVENTORY = ROOT / "inventory.yml"     # one secret: SLACK_WEBHOOK_URL
 
 def vigil(*args: str, home: Path, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """The CLI in a separate process, with a fake HOME and none of the inventory's secrets in its environment."""
-    env = {k: v for k, v in os.environ.items() if "WEBHOOK" not in k and "PAGER" not in k}
+    env = {k: v for k, v in os.environ.items() if not any(w in k for w in ("WEBHOOK", "PAGER", "PASSWORD"))}
     env["HOME"] = str(home)
     return subprocess.run([sys.executable, "-m", "vigil", *args], cwd=cwd or ROOT, env=env,
                           capture_output=True, text=True, timeout=180)
@@ -252,21 +252,30 @@ def test_a_full_disk_is_a_clear_error_and_the_next_run_completes(tmp_path, home)
 
 # ---------------------------------------------------------------- secrets
 
+# Prometheus's and Alertmanager's basic-auth passwords (webauth.py), which `vigil secrets` also needs.
+PASSWORDS = "VIGIL_PROMETHEUS_PASSWORD=prometheusPassword1234\nVIGIL_ALERTMANAGER_PASSWORD=alertmanagerPassword1234\n"
+
+
 def secrets(tree: Path, home: Path, tmp_path: Path, webhook: str = "https://hooks.slack.com/services/T/B/new"):
     env = tmp_path / ".env"
-    env.write_text(f"SLACK_WEBHOOK_URL={webhook}\n")
+    env.write_text(f"SLACK_WEBHOOK_URL={webhook}\n{PASSWORDS}")
     return vigil("secrets", "-i", str(INVENTORY), "--env", str(env), "-o", str(tree), home=home)
 
 
-def test_secrets_refuse_a_symlinked_secrets_folder(tmp_path, home):
-    # the reported attack: a committed alertmanager/secrets -> ../../.ssh
+@pytest.mark.parametrize("linked", ["alertmanager", "prometheus"])
+def test_secrets_refuse_a_symlinked_secrets_folder(tmp_path, home, linked):
+    # the reported attack: a committed alertmanager/secrets -> ../../.ssh (the web configs go to prometheus/ too)
     tree = tmp_path / "out"
-    (tree / "alertmanager").mkdir(parents=True)
-    (tree / "alertmanager" / "secrets").symlink_to(home / ".ssh")
+    for part in ("alertmanager", "prometheus"):
+        (tree / part).mkdir(parents=True)
+    (tree / linked / "secrets").symlink_to(home / ".ssh")
     before = snapshot(home)
     r = secrets(tree, home, tmp_path)
-    refused(r, tree / "alertmanager" / "secrets", "a symbolic link")
+    refused(r, tree / linked / "secrets", "a symbolic link")
     assert snapshot(home) == before
+    # every folder is checked before anything is written: the other one holds no secret either
+    assert not any(p.is_file() for p in (tree / ("prometheus" if linked == "alertmanager" else "alertmanager"))
+                   .rglob("*"))
 
 
 def test_secrets_refuse_a_symlinked_secret_file(tmp_path, home):
@@ -298,7 +307,7 @@ def test_secrets_remove_only_what_they_wrote(tmp_path, home):
     env = tmp_path / ".env"
     r = vigil("secrets", "-i", str(DATA / "full.yml"), "--env", str(env), "-o", str(tree), "--inbox", home=home)
     assert r.returncode == 2       # full.yml needs more secrets than the inbox can stand in for
-    env.write_text("PAGERDUTY_PAYMENTS_KEY=pd\nSMTP_PASSWORD=pw\n")
+    env.write_text(f"PAGERDUTY_PAYMENTS_KEY=pd\nSMTP_PASSWORD=pw\n{PASSWORDS}")
     r = vigil("secrets", "-i", str(DATA / "full.yml"), "--env", str(env), "-o", str(tree), "--inbox", home=home)
     assert r.returncode == 0, r.stderr
     # SLACK_WEBHOOK_URL is needed again (the inbox stands in): rewritten, not deleted
@@ -311,6 +320,6 @@ def test_secrets_remove_only_what_they_wrote(tmp_path, home):
     r = secrets(tree, home, tmp_path)
     assert r.returncode == 0, r.stderr
     names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
-    assert names == ["MY_OWN_TOKEN", "SLACK_WEBHOOK_URL", "SMTP_PASSWORD", "linked"]
+    assert names == ["MY_OWN_TOKEN", "SLACK_WEBHOOK_URL", "SMTP_PASSWORD", "authorization", "linked", "web.yml"]
     assert f"{folder / 'SMTP_PASSWORD'}: kept: changed since vigil secrets wrote it" in r.stderr
     assert (home / ".bashrc").read_text() == "# precious\n"
