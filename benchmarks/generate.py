@@ -94,15 +94,18 @@ def _service(rng: random.Random, i: int) -> dict:
         if rng.random() < 0.25:
             svc["slo"] = {"availability": rng.choice([99, 99.5, 99.9])}
             inst = svc.get("instrumentation")
-            if not isinstance(inst, dict) or "duration" in inst:
+            if inst == "spring-boot":        # Micrometer's buckets depend on its settings: name them
+                svc["instrumentation"] = inst = {"preset": "spring-boot", "buckets": [0.1, 0.25, 0.5, 1, 2.5]}
+            if not isinstance(inst, dict) or "duration" in inst or "preset" in inst:
                 # 250ms and 1s are bucket boundaries of every preset that knows its buckets
                 svc["slo"]["latency"] = {"threshold": rng.choice(["250ms", "1s"]), "objective": 99.0}
+        slo = svc.get("slo", {})
         alerts: dict = {}
-        if rng.random() < 0.15:
-            alerts["error_rate"] = {"warning": rng.choice(["0.5%", "2%"]), "critical": rng.choice(["5%", "10%"]),
-                                    "for": rng.choice(["2m", "5m"])}
+        if rng.random() < 0.15:      # with an SLO on the signal, its burn pages: the threshold alert only warns
+            alerts["error_rate"] = {"warning": rng.choice(["0.5%", "2%"]), "for": rng.choice(["2m", "5m"]),
+                                    **({} if "availability" in slo else {"critical": rng.choice(["5%", "10%"])})}
         if rng.random() < 0.08:
-            alerts["latency_p95"] = {"warning": "800ms", "critical": "3s"}
+            alerts["latency_p95"] = {"warning": "800ms", **({} if "latency" in slo else {"critical": "3s"})}
         if rng.random() < 0.05:
             alerts["down"] = {"for": "30s"}
         if rng.random() < 0.05:
