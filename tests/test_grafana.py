@@ -424,8 +424,10 @@ def live(tmp_path_factory):
                            ("every rate over two samples or more", 'min(count_over_time(up[1m])) >= 3'),
                            ("Alertmanager and the exporters up",
                             'count(up{service=~"alertmanager|blackbox|stack-host"} == 1) == 3'),
-                           ("the probes", 'probe_success{service="site"} == 1')):
-            wait_for(what, lambda e=expr: has_data(query(url, e)), 45, proc=prom)
+                           ("the probes", 'probe_success{service="site"} == 1'),
+                           # the SLOs' window group runs once a minute: its first sums come within one
+                           ("the SLO windows", 'count(service:slo_error_budget_remaining:ratio30d{service="shop"}) == 2')):
+            wait_for(what, lambda e=expr: has_data(query(url, e)), 150, proc=prom)
         yield {"url": url, "tree": tree}
     finally:
         for p in procs:
