@@ -345,7 +345,7 @@ def test_variables_and_thresholds_render_grafanas_model():
     ds = Variable.datasource("ds", "prometheus").to_dict()
     assert ds["type"] == "datasource" and ds["query"] == "prometheus"
     q = Variable.from_query("team", "label_values(up, team)", include_all=True).to_dict()
-    assert q["definition"] == q["query"] == "label_values(up, team)" and q["allValue"] == ".*"
+    assert q["query"] == "label_values(up, team)" and q["allValue"] == ".*" and "definition" not in q
     assert Thresholds.falling(10, 3).to_dict()["steps"] == [
         {"color": "red", "value": None}, {"color": "orange", "value": 3}, {"color": "green", "value": 10}]
     assert builder.GRAFANA_IMAGE == f"grafana/grafana:{builder.GRAFANA_VERSION}"

@@ -111,6 +111,10 @@ class Link:
     def data_link(self) -> dict:
         return {"title": self.title, "url": self.url, "targetBlank": self.new_tab}
 
+    def panel_link(self) -> dict:
+        """A panel's own link: the dashboard model types them as dashboard links."""
+        return {**self.dashboard_link(), "icon": "external link"}
+
 
 @dataclass(frozen=True)
 class DashboardList:
@@ -179,7 +183,7 @@ class Panel:
             "targets": [t.to_dict(ref_id(i)) for i, t in enumerate(self.targets)],
             "fieldConfig": {"defaults": defaults, "overrides": list(self.overrides)},
             "options": {**_OPTIONS.get(self.type, {}), **self.options},
-            "links": [link.data_link() for link in self.links],
+            "links": [link.panel_link() for link in self.links],
             "transformations": list(self.transformations),
         }
         if self.targets:
@@ -192,15 +196,23 @@ _OPTIONS = {
     "timeseries": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True, "calcs": []},
                    "tooltip": {"mode": "multi", "sort": "desc"}},
     "stat": {"reduceOptions": _REDUCE, "colorMode": "value", "graphMode": "area", "justifyMode": "auto",
-             "orientation": "auto", "textMode": "auto", "showPercentChange": False, "wideLayout": True},
+             "orientation": "auto", "textMode": "auto", "showPercentChange": False,
+             "percentChangeColorMode": "standard", "wideLayout": True},
     "gauge": {"reduceOptions": _REDUCE, "orientation": "auto", "showThresholdLabels": False,
-              "showThresholdMarkers": True},
+              "showThresholdMarkers": True, "shape": "gauge", "barShape": "flat", "barWidthFactor": 0.5,
+              "effects": {}, "segmentCount": 1, "segmentSpacing": 0.3, "minVizHeight": 75, "minVizWidth": 75,
+              "sizing": "auto"},
     "bargauge": {"reduceOptions": _REDUCE, "orientation": "horizontal", "displayMode": "gradient",
-                 "showUnfilled": True, "valueMode": "color", "namePlacement": "auto", "sizing": "auto"},
-    "table": {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"], "fields": ""}},
+                 "showUnfilled": True, "valueMode": "color", "namePlacement": "auto", "sizing": "auto",
+                 "maxVizHeight": 300, "minVizHeight": 16, "minVizWidth": 8,
+                 "legend": {"showLegend": False, "displayMode": "list", "placement": "bottom", "calcs": []}},
+    "table": {"showHeader": True, "cellHeight": "sm", "frameIndex": 0},
     "logs": {"showTime": True, "wrapLogMessage": True, "sortOrder": "Descending", "enableLogDetails": True,
-             "dedupStrategy": "none", "prettifyLogMessage": False, "showCommonLabels": False, "showLabels": False},
+             "dedupStrategy": "none", "prettifyLogMessage": False, "showCommonLabels": False, "showLabels": False,
+             "showLogContextToggle": False},
 }
+# The field options Grafana's table plugin requires of every column.
+TABLE_CUSTOM = {"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False}
 
 
 def timeseries(title: str, *targets: Target, unit: str = "short", thresholds: Optional[Thresholds] = None,
@@ -285,11 +297,13 @@ def table(title: str, columns: Sequence[Column], labels: Sequence[str], *, hidde
             props.append({"id": "decimals", "value": c.decimals})
         overrides.append(_by_name(c.title, props))
     for label in hidden:
-        overrides.append(_by_name(label, [{"id": "custom.hidden", "value": True}]))
+        overrides.append(_by_name(label, [{"id": "custom.hideFrom",
+                                           "value": {"viz": True, "legend": False, "tooltip": False}}]))
     for label, link in links.items():
         overrides.append(_by_name(label_titles.get(label, label), [{"id": "links", "value": [link.data_link()]}]))
     targets = tuple(Target(c.expr, instant=True, table=True) for c in columns)
     return Panel("table", title, targets, overrides=tuple(overrides), transformations=transformations,
+                 custom={**TABLE_CUSTOM, **kw.pop("custom", {})},
                  width=kw.pop("width", GRID_WIDTH), height=kw.pop("height", 10), **kw)
 
 
@@ -345,7 +359,7 @@ class Variable:
             out["current"] = ({"selected": True, "text": ["All"], "value": ["$__all"]} if self.multi
                               else {"selected": True, "text": "All", "value": "$__all"})
         if self.kind == "query":
-            out.update(datasource=PROMETHEUS, definition=self.query, refresh=2, regex="", sort=1)
+            out.update(datasource=PROMETHEUS, refresh=2, regex="", sort=1)
         elif self.kind == "custom":
             out["options"] = ([{"selected": self.include_all, "text": "All", "value": "$__all"}] if self.include_all
                               else []) + [{"selected": not self.include_all and i == 0, "text": v, "value": v}

@@ -11,7 +11,7 @@ from .. import logs as log
 from ..inventory import Service
 from ..kinds import KINDS
 from ..kinds.base import alert_params
-from .builder import UP_DOWN, Column, DashboardList, Link, Panel, TagAnnotations, Target, Thresholds, Variable, \
+from .builder import TABLE_CUSTOM, UP_DOWN, Column, DashboardList, Link, Panel, TagAnnotations, Target, Thresholds, Variable, \
     bargauge, gauge, logs, stat, table, timeseries
 from .datasources import LOKI
 
@@ -79,7 +79,7 @@ def user_panels(service: Service) -> list[Panel]:
             out.append(timeseries(p.title, Target(p.expr, p.legend), unit=p.unit, width=12))
         elif p.type == "table":
             out.append(Panel("table", p.title, (Target(p.expr, p.legend, instant=True, table=True),), unit=p.unit,
-                             width=12))
+                             custom=TABLE_CUSTOM, width=12))
         else:
             make = {"stat": stat, "gauge": gauge, "bargauge": bargauge}[p.type]
             out.append(make(p.title, Target(p.expr, p.legend), unit=p.unit, width=6, height=8))
