@@ -174,23 +174,35 @@ def test_panels_have_unique_ids_and_fit_the_grid_without_overlapping(tree):
 
 
 def test_every_query_names_a_provisioned_datasource_and_defined_variables(tree):
-    provisioned = {d["uid"] for d in load_yaml(tree / "grafana/provisioning/datasources/vigil.yml")["datasources"]}
+    provisioned = {d["uid"]: d["type"] for d in
+                   load_yaml(tree / "grafana/provisioning/datasources/vigil.yml")["datasources"]}
     for key, d in dashboards(tree).items():
         names = set(variables(d)) | set(BUILTINS)
+        # Every dashboard can be pointed at another Prometheus: its first variable picks it,
+        # the provisioned one by default, and every Prometheus query reads it.
+        chosen = d["templating"]["list"][0]
+        assert (chosen["name"], chosen["type"], chosen["query"]) == ("datasource", "datasource", "prometheus"), key
+        assert provisioned[chosen["current"]["value"]] == "prometheus"
+
+        def uid(ref: dict) -> str:
+            if ref["type"] == "prometheus":
+                assert ref["uid"] == "${datasource}", (key, ref)
+                return chosen["current"]["value"]
+            return ref["uid"]
         for v in d["templating"]["list"]:
             if v["type"] == "query":
-                assert v["datasource"]["uid"] in provisioned
+                assert uid(v["datasource"]) in provisioned
         for a in d["annotations"]["list"]:
             assert a["datasource"] == GRAFANA
         for p in panels(d):
             if p["type"] in ("row", "text"):
                 continue
             assert p["targets"], (key, p["title"])
-            assert p["datasource"]["uid"] in provisioned, (key, p["title"])
+            assert uid(p["datasource"]) in provisioned, (key, p["title"])
             refs = [t["refId"] for t in p["targets"]]
             assert len(set(refs)) == len(refs)
             for t in p["targets"]:
-                assert t["datasource"]["uid"] in provisioned and t["expr"].strip(), (key, p["title"])
+                assert uid(t["datasource"]) in provisioned and t["expr"].strip(), (key, p["title"])
                 used = {a or b or c for a, b, c in VAR.findall(t["expr"])} - {str(i) for i in range(10)}
                 assert used <= names, (key, p["title"], used - names)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
-from .datasources import GRAFANA, LOKI, PROMETHEUS
+from .datasources import DATASOURCE_VARIABLE, GRAFANA, LOKI, PROMETHEUS, PROMETHEUS_UID
 
 # The Grafana build Vigil renders for: grafana/grafana (the grafana-oss image
 # stopped receiving releases with 12.4/13.0). Its dashboard JSON model is at
@@ -327,6 +327,7 @@ class Variable:
     include_all: bool = False
     all_value: str = ".*"                # what $name becomes for "All": a regex for =~
     hide: bool = False
+    default: str = ""                    # a datasource variable's uid until one is picked
 
     @classmethod
     def from_query(cls, name: str, query: str, **kw) -> "Variable":
@@ -370,11 +371,17 @@ class Variable:
             out["current"] = {"text": self.query, "value": self.query}
             out["options"] = [{"selected": True, "text": self.query, "value": self.query}]
         else:
-            out.update(refresh=1, regex="")
+            out.update(refresh=1, regex="", current={"selected": True, "text": self.label or "Prometheus",
+                                                     "value": self.default})
         return out
 
 
 # ---------------------------------------------------------------- annotations
+
+
+# Every dashboard's first variable: which Prometheus its panels and variables read.
+PROMETHEUS_VARIABLE = Variable.datasource(DATASOURCE_VARIABLE, "prometheus", label="Prometheus",
+                                          default=PROMETHEUS_UID)
 
 
 @dataclass(frozen=True)
@@ -427,7 +434,7 @@ class Dashboard:
             "schemaVersion": SCHEMA_VERSION, "editable": False, "graphTooltip": 1, "timezone": "browser",
             "fiscalYearStartMonth": 0, "liveNow": False, "weekStart": "",
             "time": {"from": self.time_from, "to": "now"}, "timepicker": {}, "refresh": self.refresh,
-            "templating": {"list": [v.to_dict() for v in self.variables]},
+            "templating": {"list": [v.to_dict() for v in (PROMETHEUS_VARIABLE, *self.variables)]},
             "annotations": {"list": [BUILT_IN_ANNOTATIONS] + [a.to_dict() for a in self.annotations]},
             "links": [link.dashboard_link() for link in self.links],
             "panels": layout(self.rows),
