@@ -39,7 +39,7 @@ class Target:
     expr: str
     legend: str = ""
     instant: bool = False        # one value per series (stat, table), not a range
-    table: bool = False          # Grafana's "table" format: labels become columns
+    format: str = ""             # Grafana's "table" (labels become columns) or "heatmap" (buckets by le)
     datasource: dict = field(default_factory=lambda: PROMETHEUS)
 
     def to_dict(self, ref_id: str) -> dict:
@@ -47,8 +47,8 @@ class Target:
                "range": not self.instant, "instant": self.instant}
         if self.legend:
             out["legendFormat"] = self.legend
-        if self.table:
-            out["format"] = "table"
+        if self.format:
+            out["format"] = self.format
         if self.datasource["type"] == LOKI["type"]:
             out["queryType"] = "instant" if self.instant else "range"
         return out
@@ -224,9 +224,10 @@ def timeseries(title: str, *targets: Target, unit: str = "short", thresholds: Op
     return Panel("timeseries", title, tuple(targets), unit=unit, thresholds=thresholds, custom=custom, **kw)
 
 
-def stat(title: str, *targets: Target, unit: str = "short", **kw) -> Panel:
-    return Panel("stat", title, tuple(_instant(t) for t in targets), unit=unit, width=kw.pop("width", 4),
-                 height=kw.pop("height", 4), **kw)
+def stat(title: str, *targets: Target, unit: str = "short", sparkline: bool = False, **kw) -> Panel:
+    """The latest value; with `sparkline`, a range query draws its history behind it."""
+    return Panel("stat", title, tuple(t if sparkline else _instant(t) for t in targets), unit=unit,
+                 width=kw.pop("width", 4), height=kw.pop("height", 4), **kw)
 
 
 def gauge(title: str, *targets: Target, unit: str = "short", **kw) -> Panel:
@@ -241,6 +242,19 @@ def bargauge(title: str, *targets: Target, unit: str = "short", **kw) -> Panel:
 def logs(title: str, target: Target, **kw) -> Panel:
     """Log lines of a LogQL log query, newest first."""
     return Panel("logs", title, (target,), width=kw.pop("width", GRID_WIDTH), height=kw.pop("height", 12), **kw)
+
+
+def heatmap(title: str, expr: str, unit: str = "s", **kw) -> Panel:
+    """A histogram's buckets over time: `expr` gives one series per `le` (a rate by le)."""
+    options = {"calculate": False, "cellGap": 1, "yAxis": {"axisPlacement": "left", "unit": unit},
+               "color": {"mode": "scheme", "scheme": "Oranges", "fill": "dark-orange", "scale": "exponential",
+                         "exponent": 0.5, "steps": 64, "reverse": False},
+               "exemplars": {"color": "rgba(255,0,255,0.7)"}, "filterValues": {"le": 1e-9},
+               "legend": {"show": True}, "rowsFrame": {"layout": "auto"}, "showValue": "never",
+               "tooltip": {"mode": "single", "yHistogram": True, "showColorScale": False}}
+    return Panel("heatmap", title, (Target(expr, "{{le}}", format="heatmap"),), unit="short", options=options,
+                 custom={"hideFrom": {"legend": False, "tooltip": False, "viz": False},
+                         "scaleDistribution": {"type": "linear"}}, **kw)
 
 
 def text(title: str, markdown: str, **kw) -> Panel:
@@ -291,8 +305,9 @@ def table(title: str, columns: Sequence[Column], labels: Sequence[str], *, hidde
             props += [{"id": "thresholds", "value": c.thresholds.to_dict()},
                       {"id": "custom.cellOptions", "value": {"type": "color-text"}}]
         if c.mappings:
-            props += [{"id": "mappings", "value": list(c.mappings)},
-                      {"id": "custom.cellOptions", "value": {"type": "color-background"}}]
+            props.append({"id": "mappings", "value": list(c.mappings)})
+            if c.thresholds is None:     # the mapping's own colours
+                props.append({"id": "custom.cellOptions", "value": {"type": "color-background"}})
         if c.decimals is not None:
             props.append({"id": "decimals", "value": c.decimals})
         overrides.append(_by_name(c.title, props))
@@ -301,7 +316,7 @@ def table(title: str, columns: Sequence[Column], labels: Sequence[str], *, hidde
                                            "value": {"viz": True, "legend": False, "tooltip": False}}]))
     for label, link in links.items():
         overrides.append(_by_name(label_titles.get(label, label), [{"id": "links", "value": [link.data_link()]}]))
-    targets = tuple(Target(c.expr, instant=True, table=True) for c in columns)
+    targets = tuple(Target(c.expr, instant=True, format="table") for c in columns)
     return Panel("table", title, targets, overrides=tuple(overrides), transformations=transformations,
                  custom={**TABLE_CUSTOM, **kw.pop("custom", {})},
                  width=kw.pop("width", GRID_WIDTH), height=kw.pop("height", 10), **kw)
