@@ -7,6 +7,7 @@ error, and the http service's dashboard, the overview and the stack's must show 
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import urllib.parse
@@ -45,6 +46,7 @@ from vigil.dashboards.builder import (
 from vigil.dashboards.datasources import GRAFANA
 from vigil.render.grafana import DASHBOARDS_MOUNT, to_json
 from vigil.runbooks import all_runbooks
+from vigil.units import Duration
 
 APP = Path(__file__).parent / "apps" / "red_app.py"
 # The shop is the demo service itself (demo/app.py): its own synthetic traffic, broken to `errors`
@@ -261,13 +263,21 @@ def test_every_alert_has_a_runbook_where_it_links(tree):
     assert all(book.means and book.check for book in all_runbooks().values())
     books = dashboards(tree)[f"vigil/{runbooks.DASHBOARD}"]
     titles = {p["title"].split(" (")[0]: p for p in panels(books) if p["type"] == "text"}
+    by_id = {p["id"]: p for p in panels(books)}
     checked, linked = 0, 0
     for path, rule in alert_rules(tree):
         assert rule["alert"] in titles, f"{path.name}: {rule['alert']} has no runbook panel"
         assert titles[rule["alert"]]["options"]["content"].strip()
         url = rule["annotations"]["runbook_url"]
-        if f"/d/{runbooks.DASHBOARD}#" in url:
-            assert url.endswith(f"#{rule['alert'].lower()}")
+        assert f"/d/{runbooks.DASHBOARD}#" not in url, "a runbook link lands on the top of the page"
+        if f"/d/{runbooks.DASHBOARD}?" in url:
+            # It opens the alert's own panel alone: Grafana's viewPanel=panel-<id>.
+            (view,) = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["viewPanel"]
+            assert view.startswith("panel-"), url
+            panel = by_id.get(int(view.removeprefix("panel-")))
+            assert panel is not None, f"{path.name}: {rule['alert']}: {url} names no panel"
+            assert panel["title"] in (rule["alert"], f"{rule['alert']} ({rule['labels'].get('service')})"), url
+            assert panel["type"] == "text"
             linked += 1
         checked += 1
     assert checked > 10 and linked > (10 if tree == ROOT else -1)
@@ -320,6 +330,36 @@ def test_service_dashboards_read_the_thresholds_of_their_alerts(full):
     assert not any("duration" in e for e in exprs["team-data/svc-counter-only"])
 
 
+WINDOW = re.compile(r"\[(\d\w*)(?::\w*)?\]")      # a range or subquery window written as a duration
+
+
+def windows_longer_than(tree: Path, retention: Duration) -> list[str]:
+    out = []
+    for key, d in dashboards(tree).items():
+        for p in panels(d):
+            for t in prom_targets(p):
+                out += [f"{key} / {p['title']}: [{w}] in {t['expr']}" for w in WINDOW.findall(t["expr"])
+                        if Duration.parse(w) > retention]
+    return out
+
+
+def test_no_panel_window_exceeds_the_retention(tree, tmp_path):
+    """A 30-day average over 15 days of data is a 15-day one under a false title: windows follow
+    the retention, and the titles say so."""
+    inventory = load_yaml(ROOT / "inventory.yml" if tree == ROOT else DATA / "full.yml")
+    retention = Duration.parse(inventory["stack"].get("retention", "15d"))
+    assert not windows_longer_than(tree, retention)
+    short = tmp_path / "short.yml"
+    short.write_text((DATA / "full.yml").read_text().replace("retention: 30d", "retention: 3d"))
+    assert "retention: 3d" in short.read_text()
+    cut = render_tree(short, tmp_path / "tree")
+    assert not windows_longer_than(cut, Duration.parse("3d"))
+    titles = {p["title"] for p in panels(dashboards(cut)["vigil/vigil-probes"])}
+    assert "Uptime over 3d (all that is kept)" in titles
+    status = next(p for p in panels(dashboards(cut)["vigil/vigil-probes"]) if p["title"] == "Status")
+    assert "[3d]" in " ".join(t["expr"] for t in status["targets"])
+
+
 def test_dashboards_of_many_services_read_recording_rules_not_histograms(full):
     for key in ("vigil/vigil-overview", "vigil/vigil-alerts", "vigil/vigil-stack"):
         for p in panels(dashboards(full)[key]):
@@ -337,6 +377,16 @@ def test_layout_wraps_rows_and_numbers_panels():
     assert [(p["id"], p["gridPos"]["x"], p["gridPos"]["y"]) for p in out] == [
         (1, 0, 0), (2, 0, 1), (3, 10, 1), (4, 0, 5), (5, 0, 9), (7, 0, 10)]
     assert out[4]["panels"][0]["id"] == 6 and out[4]["collapsed"] is True
+
+
+def test_runbook_links_stay_put_when_alerts_come_and_go():
+    """A panel's id comes from its title alone: last month's notification still opens its runbook."""
+    assert runbooks.panel_id("HighErrorRate") == runbooks.panel_id("HighErrorRate") >= runbooks.FIRST_PANEL_ID
+    assert runbooks.panel_title("HighErrorRate", "shop") == "HighErrorRate"       # Vigil's own: one panel
+    assert runbooks.panel_title("OrdersStuck", "shop") == "OrdersStuck (shop)"   # a rule of the inventory's
+    assert runbooks.link("http://g:3000/", "ServiceDown").startswith("http://g:3000/d/vigil-runbooks?viewPanel=panel-")
+    with pytest.raises(ValueError, match="taken"):
+        layout([Row("r", (stat("a", Target("up"), id=1000), stat("b", Target("up"), id=1000)))])
 
 
 def test_builder_refuses_what_grafana_would_reject():
@@ -488,8 +538,9 @@ def test_overview_links_every_live_service_to_its_rendered_dashboard(live):
 def test_deploy_markers_and_error_panels_of_the_live_service(live):
     d = dashboards(live["tree"])["team-shop/svc-shop"]
     by_title = {p["title"]: p for p in panels(d)}
-    result = query(live["url"], expand(by_title["5xx by route"]["targets"][0]["expr"], BUILTINS))
+    every, _ = resolve(live["url"], d)
+    result = query(live["url"], expand(by_title["5xx by route"]["targets"][0]["expr"], every))
     failing = {s["metric"]["route"] for s in result["data"]["result"]}
     assert failing and failing <= {"/", "/products", "/products/{id}", "/checkout"}, failing
-    result = query(live["url"], expand(by_title["Alerts"]["targets"][0]["expr"], BUILTINS))
+    result = query(live["url"], expand(by_title["Alerts"]["targets"][0]["expr"], every))
     assert {s["metric"]["alertname"] for s in result["data"]["result"]} >= {"HighErrorRate"}

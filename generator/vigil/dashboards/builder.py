@@ -152,6 +152,7 @@ class Panel:
     custom: dict = field(default_factory=dict)
     overrides: tuple[dict, ...] = ()
     transformations: tuple[dict, ...] = ()
+    id: Optional[int] = None             # a fixed id links may name (viewPanel); else counted by the layout
 
     def __post_init__(self):
         if not 0 < self.width <= GRID_WIDTH or self.height < 1:
@@ -458,8 +459,8 @@ class Dashboard:
 
 def layout(rows: Sequence[Row]) -> list[dict]:
     """Panels in reading order: each row a full-width header, its panels left to right,
-    wrapping at the grid's width; ids count up from 1."""
-    out, y, next_id = [], 0, 1
+    wrapping at the grid's width; ids count up from 1 (but for a panel's fixed one)."""
+    out, y, next_id, fixed = [], 0, 1, set()
     for row in rows:
         header = {"id": next_id, "type": "row", "title": row.title, "collapsed": row.collapsed,
                   "gridPos": {"h": 1, "w": GRID_WIDTH, "x": 0, "y": y}, "panels": []}
@@ -470,8 +471,14 @@ def layout(rows: Sequence[Row]) -> list[dict]:
         for panel in row.panels:
             if x + panel.width > GRID_WIDTH:
                 x, y, line = 0, y + line, 0
-            placed = panel.to_dict(next_id, x, y)
-            next_id += 1
+            pid = panel.id or next_id
+            if pid in fixed or (panel.id is not None and panel.id < next_id):
+                raise ValueError(f"panel {panel.title!r}: id {pid} is taken")
+            placed = panel.to_dict(pid, x, y)
+            if panel.id is None:
+                next_id += 1
+            else:
+                fixed.add(pid)
             (header["panels"] if row.collapsed else out).append(placed)
             x += panel.width
             line = max(line, panel.height)
