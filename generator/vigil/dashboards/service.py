@@ -68,8 +68,9 @@ class Queries:
         return f"({errors} or {self.rate(by)} * 0) / ({self.rate(by)} > 0)"
 
     def quantile(self, phi: str, by: str = "") -> str:
+        """A quantile from the buckets; no series (not NaN) where there was no traffic."""
         by_le = f"{by}, le" if by else "le"
-        return f"histogram_quantile({phi}, {self.rate(by_le, metric=self.inst.duration + '_bucket')})"
+        return f"histogram_quantile({phi}, {self.rate(by_le, metric=self.inst.duration + '_bucket')}) >= 0"
 
 
 def _error_thresholds(service: Service) -> Optional[Thresholds]:
@@ -142,8 +143,9 @@ def _traffic(service: Service, inst: presets.Instrumentation, q: Queries) -> lis
 
 
 def _latency(service: Service, inst: presets.Instrumentation, q: Queries) -> list:
-    # Recorded every evaluation: the worst of each step, so a spike shows however wide the range.
-    targets = [Target(f"max_over_time({http.LATENCY.format(q=name)}{q.recorded}{RATE})", name)
+    # Recorded every evaluation: the worst of each step, so a spike shows however wide the range
+    # (`>= 0`: a step without traffic, NaN, is a gap).
+    targets = [Target(f"max_over_time({http.LATENCY.format(q=name)}{q.recorded}{RATE}) >= 0", name)
                for name, _ in http.QUANTILES]
     panels = [timeseries("Latency p50 / p95 / p99", *targets, unit="s", min=0,
                          thresholds=_latency_thresholds(service), width=12,
