@@ -558,7 +558,8 @@ def test_overview_links_every_live_service_to_its_rendered_dashboard(live):
     (table,) = [p for p in panels(found["vigil/vigil-overview"]) if p["type"] == "table"]
     rows = query(url, expand(table["targets"][0]["expr"], {"team": ".*"}))["data"]["result"]
     links = {r["metric"]["service"]: r["metric"]["dashboard"] for r in rows}
-    assert links == {"shop": "svc-shop", "worker": "svc-worker", "site": "vigil-probes?var-service=site",
+    assert links == {"shop": "svc-shop", "idle": "svc-idle", "worker": "svc-worker",
+                     "site": "vigil-probes?var-service=site",
                      "stack-host": "vigil-host?var-service=stack-host"}
     for service, path in links.items():
         uid, _, q = path.partition("?")
