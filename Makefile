@@ -97,9 +97,10 @@ demo-fix:  ## make the demo service healthy again
 smoke: venv  ## the real stack under Docker: up, healthy, dashboard, alert, logs, down (not part of make test)
 	VIGIL=$(VIGIL) scripts/smoke.sh
 
-bench: venv tools  ## benchmarks: generate at 100 / 1,000 / 10,000 services; alert latency
+bench: venv tools  ## benchmarks: generate at 100 / 1,000 / 10,000 services; alert latency; the overview at 1,000
 	$(VENV)/bin/python benchmarks/generate.py
 	$(VENV)/bin/python benchmarks/alert_latency.py
+	$(VENV)/bin/python benchmarks/dashboards.py
 
 clean-venv:  ## remove the virtualenv
 	rm -rf $(VENV)
