@@ -51,9 +51,9 @@ def up_stat(matchers: str, title: str = "Up", metric: str = "up") -> Panel:
                 thresholds=Thresholds.falling(critical=1), description=f"Whether every {metric} is 1")
 
 
-def instances_up(matchers: str) -> Panel:
+def instances_up(matchers: str, title: str = "Instances up") -> Panel:
     """How many of a service's instances answer, of how many: "1 up of 2", red when none does."""
-    return stat("Instances up", Target(f"sum(up{{{matchers}}})", "up"),
+    return stat(title, Target(f"sum(up{{{matchers}}})", "up"),
                 Target(f"count(up{{{matchers}}})", "of"), options={"textMode": "value_and_name"},
                 thresholds=Thresholds.falling(critical=1), description="Targets answering their scrape, of all")
 

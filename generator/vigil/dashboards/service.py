@@ -107,8 +107,7 @@ def _instances(service: Service, inst: presets.Instrumentation, q: Queries) -> l
         columns.append(Column("p95", q.quantile("0.95", "instance"), unit="s", thresholds=_latency_thresholds(service)))
     return [
         table("Each instance", columns, ["instance"], label_titles={"instance": "Instance"}, width=12, height=8,
-              no_value="no traffic", description="Now, per instance (over the last rate window); an empty cell: "
-                                                 "no requests"),
+              description="Now, per instance (over the last rate window); an empty cell: no requests"),
         up_timeseries(q.up).sized(12),
         timeseries("Requests by instance", Target(q.rate("instance"), "{{instance}}"), unit="reqps", min=0,
                    width=12),
