@@ -57,10 +57,15 @@ class Queries:
         self.recorded = f'{{service="{service.name}"}}'
         route = f',{inst.route_label}=~"$route"' if inst.route_label else ""
         self.raw = f'service="{service.name}",instance=~"$instance"{route}'
+        # (a histogram without the route label is narrowed by instance only)
+        self.raw_duration = self.raw if inst.duration_by_route else f'service="{service.name}",instance=~"$instance"'
         self.up = f'{matchers(job=service.name)},instance=~"$instance"'
 
-    def rate(self, by: str, extra: str = "", metric: str = "") -> str:
-        return f"sum by ({by}) (rate({metric or self.inst.requests}{{{self.raw}{extra}}}{RATE}))"
+    def rate(self, by: str, extra: str = "") -> str:
+        return f"sum by ({by}) (rate({self.inst.requests}{{{self.raw}{extra}}}{RATE}))"
+
+    def buckets(self, by: str) -> str:
+        return f"sum by ({by}) (rate({self.inst.duration}_bucket{{{self.raw_duration}}}{RATE}))"
 
     def error_ratio(self, by: str) -> str:
         """5xx over all requests; no series (not NaN) where there was no traffic."""
@@ -70,7 +75,7 @@ class Queries:
     def quantile(self, phi: str, by: str = "") -> str:
         """A quantile from the buckets; no series (not NaN) where there was no traffic."""
         by_le = f"{by}, le" if by else "le"
-        return f"histogram_quantile({phi}, {self.rate(by_le, metric=self.inst.duration + '_bucket')}) >= 0"
+        return f"histogram_quantile({phi}, {self.buckets(by_le)}) >= 0"
 
 
 def _error_thresholds(service: Service) -> Optional[Thresholds]:
@@ -149,10 +154,11 @@ def _latency(service: Service, inst: presets.Instrumentation, q: Queries) -> lis
     panels = [timeseries("Latency p50 / p95 / p99", *targets, unit="s", min=0,
                          thresholds=_latency_thresholds(service), width=12,
                          description="Service-wide, from the recording rules: the highest value in each step")]
-    if inst.route_label:
+    if inst.route_label and inst.duration_by_route:
         panels.append(timeseries("p95 by route", Target(q.quantile("0.95", inst.route_label),
                                                         f"{{{{{inst.route_label}}}}}"),
                                  unit="s", min=0, thresholds=_latency_thresholds(service), width=12))
-    panels.append(heatmap("Latency heatmap", q.rate("le", metric=inst.duration + "_bucket"), width=24,
-                          description="Requests per second by latency bucket"))
+    every_route = "" if inst.duration_by_route else f" (of every route: {inst.duration} has no route label)"
+    panels.append(heatmap("Latency heatmap", q.buckets("le"), width=24,
+                          description=f"Requests per second by latency bucket{every_route}"))
     return panels
