@@ -106,11 +106,12 @@ TOP = 10
 def ranked(metric: str, over: str, floor: bool = True) -> str:
     """The TOP services by `metric` at the end of the range, and only those, over the whole range:
     ranked once (`@ end()`), so the panel shows exactly TOP series, not the union of each step's top.
-    Each step shows the `over` (max, avg) of the recorded series within it, whatever the range."""
+    Each step shows the `over` (max, avg) of the recorded series within it, whatever the range;
+    a step without traffic (NaN) is a gap."""
     now = f"{metric}{{{T}}} @ end()"
     if floor:
         now += f" and on (service) {http.REQUESTS}{{{T}}} @ end() >= {TRAFFIC_FLOOR:.6g}"
-    return f"{over}_over_time({metric}{{{T}}}[$__rate_interval]) and on (service) topk({TOP}, {now})"
+    return f"({over}_over_time({metric}{{{T}}}[$__rate_interval]) >= 0) and on (service) topk({TOP}, {now})"
 
 
 def _top() -> list:
@@ -118,7 +119,7 @@ def _top() -> list:
     return [
         timeseries("Requests", Target(ranked(http.REQUESTS, "avg", floor=False), "{{service}}"), unit="reqps",
                    description=f"The {TOP} busiest services now, over the range"),
-        timeseries("Error ratio", Target(f"({ranked(http.ERROR_RATIO, 'max')}) >= 0", "{{service}}"),
+        timeseries("Error ratio", Target(ranked(http.ERROR_RATIO, "max"), "{{service}}"),
                    unit="percentunit", min=0, description=f"The {TOP} highest error ratios now, {floor}"),
         timeseries("p95 latency", Target(ranked(http.LATENCY.format(q="p95"), "max"), "{{service}}"),
                    unit="s", min=0, description=f"The {TOP} slowest services now, {floor}"),
