@@ -69,6 +69,7 @@ def test_the_check_finds_unknown_keys_missing_keys_and_wrong_types(tmp_path):
                        "lineWidht"),
         "missing-required": (lambda d, p: p["stat"]["options"].pop("reduceOptions"), "reduceOptions"),
         "wrong-type": (lambda d, p: p["stat"]["options"].update(colorMode="rainbow"), "rainbow"),
+        "unknown-panel-type": (lambda d, p: p["stat"].update(type="graph"), "no types known for panel type graph"),
         "override-custom": (lambda d, p: p["table"]["fieldConfig"]["overrides"].append(
             {"matcher": {"id": "byName", "options": "x"}, "properties": [{"id": "custom.hidden", "value": True}]}),
             "hidden"),
