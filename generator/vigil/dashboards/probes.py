@@ -25,24 +25,27 @@ def _expiry() -> Thresholds:
     return Thresholds.falling(p["warning"].seconds, p["critical"].seconds)
 
 
-def uptime_windows(retention: Duration) -> list[Duration]:
+UPTIME_WINDOWS = ("24h", "7d", "30d")
+
+
+def uptime_windows(retention: Duration) -> dict[Duration, str]:
     """24 h, 7 days and 30 days, each no longer than what Prometheus keeps (a 30-day average over
-    15 days of data would be a 15-day one under a false title); a window cut to the retention says so."""
-    return list(dict.fromkeys(min(Duration.parse(w), retention) for w in ("24h", "7d", "30d")))
-
-
-def _title(w: Duration, retention: Duration) -> str:
-    return f"{w} (all that is kept)" if w == retention else str(w)
+    15 days of data would be a 15-day one under a false title) -> its title, which says when a
+    window was cut to the retention."""
+    out = {}
+    for w in map(Duration.parse, UPTIME_WINDOWS):
+        out.setdefault(min(w, retention), f"{retention} (all that is kept)" if w > retention else str(w))
+    return out
 
 
 def dashboard(stack: Stack) -> Dashboard:
     windows = uptime_windows(stack.retention)
-    longest = windows[-1]
+    longest = max(windows)
     status = table("Status", [
         Column("Up", f"probe_success{{{P}}}", mappings=(UP_DOWN,)),
         Column("Response time", f"probe_duration_seconds{{{P}}}", unit="s", thresholds=_slow()),
-        *(Column(f"Uptime {_title(w, stack.retention)}", f"avg_over_time(probe_success{{{P}}}[{w}])",
-                 unit="percentunit", thresholds=UPTIME, decimals=3) for w in windows),
+        *(Column(f"Uptime {title}", f"avg_over_time(probe_success{{{P}}}[{w}])",
+                 unit="percentunit", thresholds=UPTIME, decimals=3) for w, title in windows.items()),
         Column("Certificate expires in", f"probe_ssl_earliest_cert_expiry{{{P}}} - time()", unit="dtdurations",
                thresholds=_expiry()),
     ], ["service", "instance"], label_titles={"service": "Service", "instance": "URL"},
@@ -52,7 +55,7 @@ def dashboard(stack: Stack) -> Dashboard:
                    mappings=(UP_DOWN,), width=8),
         timeseries("Response time", Target(f"probe_duration_seconds{{{P}}}", "{{service}} {{instance}}"), unit="s",
                    thresholds=_slow(), width=8),
-        bargauge(f"Uptime over {_title(longest, stack.retention)}",
+        bargauge(f"Uptime over {windows[longest]}",
                  Target(f"avg_over_time(probe_success{{{P}}}[{longest}])", "{{service}}"),
                  unit="percentunit", thresholds=UPTIME, min=0.9, max=1, decimals=3, width=8,
                  description="One value per URL, computed once for the range's end, not at every point"),
