@@ -32,7 +32,7 @@ from dashboard_queries import (
 )
 from logql import parse_errors
 from native import native_stack, Process, alertmanager, free_port, prometheus, wait_for
-from vigil import runbooks
+from vigil import runbooks, slo
 from vigil.kinds import http
 from vigil.dashboards import builder
 from vigil.dashboards.builder import (
@@ -524,8 +524,12 @@ def live(tmp_path_factory):
                             'count(up{service=~"alertmanager|blackbox|stack-host"} == 1) == 3'),
                            ("the probes", 'probe_success{service="site"} == 1')):
             wait_for(what, lambda e=expr: has_data(query(url, e)), 45, proc=prom)
-        wait_for("the idle service's 0/0", lambda: _values(query(url, f'{http.ERROR_RATIO}{{service="idle"}}'))
-                 == ["NaN"], 45, proc=prom)
+        for name in ("availability", "latency"):
+            # the SLO window group runs once a minute: its first tiles may come a minute after the start
+            expr = f'{slo.BUDGET_LEFT}{{service="shop",slo="{name}"}}'
+            wait_for(expr, lambda e=expr: has_data(query(url, e)), 150, proc=prom)
+        wait_for("the idle service's rate of 0", lambda: _values(query(url, f'{http.REQUESTS}{{service="idle"}}'))
+                 == ["0"], 45, proc=prom)
         yield {"url": url, "tree": tree}
     finally:
         for p in procs:
@@ -604,27 +608,29 @@ def test_one_replica_of_two_down_shows_and_no_traffic_is_not_nan(live):
     classes = query(url, expand(by_title["Requests by status class"]["targets"][0]["expr"], every))
     assert {s["metric"]["class"] for s in classes["data"]["result"]} >= {"2xx", "5xx"}
 
-    # No traffic: the recorded ratio is 0/0 = NaN; the overview says "no traffic" instead.
+    # No traffic: the recorded ratio and quantiles have no series (not NaN); the overview's
+    # row for the service has no error ratio, and a ratio of sums, which can be NaN, says so.
     overview = found["vigil/vigil-overview"]
     (services,) = [p for p in panels(overview) if p["title"] == "Services" and p["type"] == "table"]
     errors = next(t for t in services["targets"] if http.ERROR_RATIO in t["expr"])
-    idle = [s for s in query(url, expand(errors["expr"], {"team": ".*"}))["data"]["result"]
-            if s["metric"]["service"] == "idle"]
-    assert [s["value"][1] for s in idle] == ["NaN"]
+    rows = {s["metric"]["service"] for s in query(url, expand(errors["expr"], {"team": ".*"}))["data"]["result"]}
+    assert "shop" in rows and "idle" not in rows
     (column,) = [o for o in services["fieldConfig"]["overrides"] if o["matcher"]["options"] == "Errors"]
     mappings = next(prop["value"] for prop in column["properties"] if prop["id"] == "mappings")
     assert {"type": "special", "options": {"match": "nan", "result": {"text": "no traffic", "index": 0}}} in mappings
-    # The idle service's own ratios over time: no series rather than NaN.
     idle_d = found["team-shop/svc-idle"]
     every, _ = resolve(url, idle_d)
     for p in panels(idle_d):
         for t in prom_targets(p):
             result = query(url, expand(t["expr"], every))
-            if p["type"] == "timeseries":
-                assert "NaN" not in _values(result), (p["title"], t["expr"])
-            elif "NaN" in _values(result):
+            if "NaN" in _values(result):
+                assert p["type"] != "timeseries", (p["title"], t["expr"])
                 assert any(m.get("options", {}).get("match") == "nan"
                            for m in p["fieldConfig"]["defaults"]["mappings"]), p["title"]
+    glance = {p["title"]: p for p in panels(idle_d) if p["type"] == "stat"}
+    for title in ("Errors", "p95 latency"):
+        assert not has_data(query(url, expand(glance[title]["targets"][0]["expr"], every))), title
+        assert glance[title]["fieldConfig"]["defaults"]["noValue"] == "no traffic", title
 
 
 def test_range_panels_rank_once_and_never_read_a_window_longer_than_a_step(full):

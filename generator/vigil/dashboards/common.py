@@ -59,6 +59,7 @@ def instances_up(matchers: str, title: str = "Instances up") -> Panel:
 
 
 # A ratio over no traffic is 0/0: Prometheus says NaN, Grafana would print it. Say what it means.
+# (The recorded ratios and quantiles have no series then; a ratio of sums still can be NaN.)
 NO_TRAFFIC = {"type": "special", "options": {"match": "nan", "result": {"text": "no traffic", "index": 0}}}
 
 
