@@ -6,11 +6,12 @@ INVENTORY ?= inventory.yml
 VIGIL := $(VENV)/bin/vigil
 STAMP := $(VENV)/.installed-stamp
 LOGQL := tests/logql/node_modules/.package-lock.json
+SCHEMA := tests/grafana_schema/node_modules/.package-lock.json
 # Alertmanager runs as you, so it can read the 0600 secret files `vigil secrets` writes.
 export VIGIL_UID := $(shell id -u)
 export VIGIL_GID := $(shell id -g)
 
-.PHONY: help venv logql tools validate generate check test bench clean-venv up down reload status logs clean \
+.PHONY: help venv logql grafana-schema tools validate generate check test bench clean-venv up down reload status logs clean \
         demo-break demo-fix smoke
 
 help:  ## list the targets
@@ -33,6 +34,14 @@ $(LOGQL): tests/logql/package.json tests/logql/package-lock.json
 
 logql: $(LOGQL)  ## install Grafana's LogQL grammar for the tests (npm ci in tests/logql)
 
+# The pinned Grafana's dashboard and panel types, with TypeScript (tests/test_grafana_schema.py).
+$(SCHEMA): tests/grafana_schema/package.json tests/grafana_schema/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is not on PATH: make tools (Debian as root) or apt-get install nodejs npm" >&2; exit 1; }
+	npm ci --prefix tests/grafana_schema --no-audit --no-fund --silent
+	touch $@
+
+grafana-schema: $(SCHEMA)  ## install @grafana/schema and TypeScript for the tests (npm ci in tests/grafana_schema)
+
 tools:  ## make sure promtool/amtool and node/npm are here (installs them on Debian as root)
 	@scripts/need-tools.sh
 
@@ -47,7 +56,7 @@ check: venv tools  ## validate, check freshness, then promtool and amtool over t
 	$(VIGIL) generate -i $(INVENTORY) --check
 	$(VIGIL) check
 
-test: venv tools $(LOGQL)  ## the whole test suite (unit, golden, promtool-checked, LogQL-parsed, property-based)
+test: venv tools $(LOGQL) $(SCHEMA)  ## the whole test suite (unit, golden, promtool-checked, LogQL-parsed, property-based)
 	$(VENV)/bin/python -m pytest -q tests
 
 up: venv  ## start the stack: .env on first run, generate, start, wait until healthy, print the URLs
@@ -88,9 +97,10 @@ demo-fix:  ## make the demo service healthy again
 smoke: venv  ## the real stack under Docker: up, healthy, dashboard, alert, logs, down (not part of make test)
 	VIGIL=$(VIGIL) scripts/smoke.sh
 
-bench: venv tools  ## benchmarks: generate at 100 / 1,000 / 10,000 services; alert latency
+bench: venv tools  ## benchmarks: generate at 100 / 1,000 / 10,000 services; alert latency; the overview at 1,000
 	$(VENV)/bin/python benchmarks/generate.py
 	$(VENV)/bin/python benchmarks/alert_latency.py
+	$(VENV)/bin/python benchmarks/dashboards.py
 
 clean-venv:  ## remove the virtualenv
 	rm -rf $(VENV)

@@ -44,7 +44,12 @@ def query(url: str, expr: str) -> dict:
         with urllib.request.urlopen(urllib.request.Request(f"{url}/api/v1/query", data=data), timeout=10) as r:
             return json.loads(r.read())
     except urllib.error.HTTPError as e:
-        return json.loads(e.read() or b"{}") | {"status": "error", "code": e.code}
+        body = e.read()
+        try:
+            answer = json.loads(body or b"{}")
+        except ValueError:      # "Service Unavailable" while Prometheus starts
+            answer = {"error": body.decode(errors="replace")}
+        return answer | {"status": "error", "code": e.code}
 
 
 def has_data(result: dict) -> bool:
@@ -97,6 +102,7 @@ def expand(expr: str, values: dict) -> str:
         name = m.group(1) or m.group(2) or m.group(3)
         return values.get(name, m.group(0))
     out = VAR.sub(sub, expr)
-    left = [m.group(0) for m in VAR.finditer(out) if not (m.group(2) or "").isdigit()]
+    # ($1, ${1}: label_replace's groups, which Grafana leaves alone as no variable has a number for a name)
+    left = [m.group(0) for m in VAR.finditer(out) if not (m.group(1) or m.group(2) or "").isdigit()]
     assert not left, f"unknown variables {left} in {expr}"
     return out

@@ -20,6 +20,7 @@ import yaml
 from conftest import promtool, run_vigil, tool
 from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve
 from native import native_stack, Process, free_port, get_json, prometheus, wait_for
+from vigil import runbooks
 from vigil.kinds import host
 
 NODE_EXPORTER = "prometheus-node-exporter"
@@ -257,7 +258,7 @@ def test_overrides_reach_the_rules_and_promtool_passes_their_tests(overridden):
     assert rules[("HostOomKill", "warning")]["for"] == "10m"
     for rule in rules.values():
         assert {"service", "team", "severity"} <= set(rule["labels"])
-        assert rule["annotations"]["runbook_url"].endswith("#" + rule["alert"].lower())
+        assert rule["annotations"]["runbook_url"].endswith(f"?viewPanel=panel-{runbooks.panel_id(rule['alert'])}")
     quiet = {r["alert"] for r in host_rules(overridden, "quiet")}
     assert quiet.isdisjoint({"HostInodesFull", "HostClockSkew", "HostClockNotSynchronising", "HostOomKill"})
     tests = [f"prometheus/tests/services/{s}.test.yml" for s in ("box", "quiet")]

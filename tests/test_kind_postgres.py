@@ -34,6 +34,7 @@ import yaml
 from conftest import promtool, render_tree, rule_tests, tool
 from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve
 from native import native_stack, Process, free_port, prometheus, wait_for
+from vigil import runbooks
 from vigil.check import INSTALL
 from vigil.kinds import postgres
 from vigil.kinds.base import alert_params
@@ -396,7 +397,7 @@ def test_overrides_set_the_rules(overridden):
         assert set(r["labels"]) == {"service", "team", "severity"}
         assert set(r["annotations"]) == {"summary", "description", "runbook_url", "dashboard_url"}
         assert r["annotations"]["dashboard_url"].endswith("/d/vigil-postgres?var-service=orders-db")
-        assert r["annotations"]["runbook_url"].endswith("#" + r["alert"].lower())
+        assert r["annotations"]["runbook_url"].endswith(f"?viewPanel=panel-{runbooks.panel_id(r['alert'])}")
     other = {r["alert"] for r in alert_rules(overridden, "reports-db")}
     assert other == {"ServiceDown", "PostgresTooManyConnections", "PostgresReplicationLag", "PostgresLongTransaction"}
     assert set(postgres.RUNBOOKS) | {"ServiceDown"} == {r[0] for r in rules}

@@ -22,7 +22,7 @@ import yaml
 from conftest import promtool, render_tree, run_vigil
 from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve, traffic
 from native import native_stack, Process, free_port, prometheus, wait_for
-from vigil import slo
+from vigil import runbooks, slo
 from vigil.errors import InventoryError
 from vigil.presets import PRESETS
 from vigil.validate import load_inventory
@@ -206,7 +206,7 @@ def test_rules_are_recorded_in_one_scheme_and_alert_on_each_objective(tree):
     assert "{{ $value | humanize }}" in burns[0]["annotations"]["summary"]
     assert "exhausted" in burns[0]["annotations"]["description"]
     assert burns[0]["annotations"]["dashboard_url"].endswith("/d/svc-checkout")
-    assert burns[0]["annotations"]["runbook_url"].endswith("#errorbudgetburn")
+    assert burns[0]["annotations"]["runbook_url"].endswith(f"?viewPanel=panel-{runbooks.panel_id('ErrorBudgetBurn')}")
 
 
 def test_every_scenario_is_generated_for_each_objective(tree):

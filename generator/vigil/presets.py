@@ -27,6 +27,7 @@ class Instrumentation:
     duration: Optional[str]    # histogram in seconds, without _bucket; None: no latency rules
     route_label: Optional[str] = None   # the route (handler, path template) on the counter, for dashboards
     buckets: Optional[tuple[float, ...]] = None   # the histogram's upper bounds (s), +Inf left out; None: unknown
+    duration_by_route: bool = True     # the histogram carries route_label too (dashboards: p95 by route)
 
 
 # Default buckets of the libraries, as installed (checked against each library's source):
@@ -47,9 +48,10 @@ PRESETS = {
     "prometheus-client": Instrumentation("http_requests_total", "status", "http_request_duration_seconds", "route",
                                          PROMETHEUS_CLIENT_BUCKETS),
     # prometheus-fastapi-instrumentator: status grouped as 2xx/5xx; the "highr"
-    # histogram has the fine buckets (the default one has only 0.1, 0.5, 1).
+    # histogram has the fine buckets (the default one has only 0.1, 0.5, 1) and no labels at all.
     "prometheus-fastapi-instrumentator": Instrumentation(
-        "http_requests_total", "status", "http_request_duration_highr_seconds", "handler", FASTAPI_HIGHR_BUCKETS),
+        "http_requests_total", "status", "http_request_duration_highr_seconds", "handler", FASTAPI_HIGHR_BUCKETS,
+        duration_by_route=False),
     "starlette-exporter": Instrumentation(
         "starlette_requests_total", "status_code", "starlette_request_duration_seconds", "path",
         PROMETHEUS_CLIENT_BUCKETS),

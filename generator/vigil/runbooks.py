@@ -9,9 +9,13 @@ rest are here. Together they are the list of Vigil's own alert names
 
 from __future__ import annotations
 
+import functools
+import zlib
 from dataclasses import dataclass
+from typing import Optional
 
-DASHBOARD = "vigil-runbooks"     # its uid; alerts link to DASHBOARD#alertname
+DASHBOARD = "vigil-runbooks"     # its uid; alerts link to DASHBOARD?viewPanel=<their panel>
+FIRST_PANEL_ID = 1000             # runbook panels' ids, above the ones Grafana's layout counts up from 1
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,25 @@ def all_runbooks() -> dict[str, Runbook]:
     for module in KINDS.values():
         out.update(getattr(module, "RUNBOOKS", {}))
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _builtin() -> frozenset:
+    return frozenset(all_runbooks())
+
+
+def panel_title(alertname: str, service: Optional[str] = None) -> str:
+    """The title of an alert's panel on the runbooks dashboard: Vigil's own by name, an
+    inventory rule by name and service (two services may each have a rule of one name)."""
+    return alertname if service is None or alertname in _builtin() else f"{alertname} ({service})"
+
+
+def panel_id(title: str) -> int:
+    """A runbook panel's id, from its title alone: stable when alerts come and go, so the link in a
+    notification sent last month still opens the same panel (a clash is refused by the layout)."""
+    return FIRST_PANEL_ID + zlib.crc32(title.encode()) % 1_000_000_000
+
+
+def link(grafana_url: str, alertname: str, service: Optional[str] = None) -> str:
+    """The alert's own runbook, opened alone (viewPanel), not the top of a long page."""
+    return f"{grafana_url.rstrip('/')}/d/{DASHBOARD}?viewPanel=panel-{panel_id(panel_title(alertname, service))}"

@@ -39,7 +39,7 @@ def build(inventory: Inventory) -> list[tuple[Folder, Dashboard]]:
     """Every dashboard, in a stable order: the stack's first, then each team's services."""
     kinds = {s.kind for s in inventory.services}
     out = [(STACK_FOLDER, d) for d in (overview.dashboard(inventory), alerts.dashboard(inventory),
-                                       stack.dashboard(inventory.stack), host.dashboard(), probes.dashboard(),
+                                       stack.dashboard(inventory.stack), host.dashboard(), probes.dashboard(inventory.stack),
                                        containers.dashboard(), errors.dashboard(inventory),
                                        runbooks.dashboard(inventory))]
     out += [(STACK_FOLDER, exporters.dashboard(k)) for k in exporters.EXPORTER_KINDS if k in kinds]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Optional, Sequence
 
-from .datasources import GRAFANA, LOKI, PROMETHEUS
+from .datasources import DATASOURCE_VARIABLE, GRAFANA, LOKI, PROMETHEUS, PROMETHEUS_UID
 
 # The Grafana build Vigil renders for: grafana/grafana (the grafana-oss image
 # stopped receiving releases with 12.4/13.0). Its dashboard JSON model is at
@@ -39,7 +39,7 @@ class Target:
     expr: str
     legend: str = ""
     instant: bool = False        # one value per series (stat, table), not a range
-    table: bool = False          # Grafana's "table" format: labels become columns
+    format: str = ""             # Grafana's "table" (labels become columns) or "heatmap" (buckets by le)
     datasource: dict = field(default_factory=lambda: PROMETHEUS)
 
     def to_dict(self, ref_id: str) -> dict:
@@ -47,8 +47,8 @@ class Target:
                "range": not self.instant, "instant": self.instant}
         if self.legend:
             out["legendFormat"] = self.legend
-        if self.table:
-            out["format"] = "table"
+        if self.format:
+            out["format"] = self.format
         if self.datasource["type"] == LOKI["type"]:
             out["queryType"] = "instant" if self.instant else "range"
         return out
@@ -111,6 +111,10 @@ class Link:
     def data_link(self) -> dict:
         return {"title": self.title, "url": self.url, "targetBlank": self.new_tab}
 
+    def panel_link(self) -> dict:
+        """A panel's own link: the dashboard model types them as dashboard links."""
+        return {**self.dashboard_link(), "icon": "external link"}
+
 
 @dataclass(frozen=True)
 class DashboardList:
@@ -148,6 +152,7 @@ class Panel:
     custom: dict = field(default_factory=dict)
     overrides: tuple[dict, ...] = ()
     transformations: tuple[dict, ...] = ()
+    id: Optional[int] = None             # a fixed id links may name (viewPanel); else counted by the layout
 
     def __post_init__(self):
         if not 0 < self.width <= GRID_WIDTH or self.height < 1:
@@ -179,7 +184,7 @@ class Panel:
             "targets": [t.to_dict(ref_id(i)) for i, t in enumerate(self.targets)],
             "fieldConfig": {"defaults": defaults, "overrides": list(self.overrides)},
             "options": {**_OPTIONS.get(self.type, {}), **self.options},
-            "links": [link.data_link() for link in self.links],
+            "links": [link.panel_link() for link in self.links],
             "transformations": list(self.transformations),
         }
         if self.targets:
@@ -192,15 +197,23 @@ _OPTIONS = {
     "timeseries": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True, "calcs": []},
                    "tooltip": {"mode": "multi", "sort": "desc"}},
     "stat": {"reduceOptions": _REDUCE, "colorMode": "value", "graphMode": "area", "justifyMode": "auto",
-             "orientation": "auto", "textMode": "auto", "showPercentChange": False, "wideLayout": True},
+             "orientation": "auto", "textMode": "auto", "showPercentChange": False,
+             "percentChangeColorMode": "standard", "wideLayout": True},
     "gauge": {"reduceOptions": _REDUCE, "orientation": "auto", "showThresholdLabels": False,
-              "showThresholdMarkers": True},
+              "showThresholdMarkers": True, "shape": "gauge", "barShape": "flat", "barWidthFactor": 0.5,
+              "effects": {}, "segmentCount": 1, "segmentSpacing": 0.3, "minVizHeight": 75, "minVizWidth": 75,
+              "sizing": "auto"},
     "bargauge": {"reduceOptions": _REDUCE, "orientation": "horizontal", "displayMode": "gradient",
-                 "showUnfilled": True, "valueMode": "color", "namePlacement": "auto", "sizing": "auto"},
-    "table": {"showHeader": True, "cellHeight": "sm", "footer": {"show": False, "reducer": ["sum"], "fields": ""}},
+                 "showUnfilled": True, "valueMode": "color", "namePlacement": "auto", "sizing": "auto",
+                 "maxVizHeight": 300, "minVizHeight": 16, "minVizWidth": 8,
+                 "legend": {"showLegend": False, "displayMode": "list", "placement": "bottom", "calcs": []}},
+    "table": {"showHeader": True, "cellHeight": "sm", "frameIndex": 0},
     "logs": {"showTime": True, "wrapLogMessage": True, "sortOrder": "Descending", "enableLogDetails": True,
-             "dedupStrategy": "none", "prettifyLogMessage": False, "showCommonLabels": False, "showLabels": False},
+             "dedupStrategy": "none", "prettifyLogMessage": False, "showCommonLabels": False, "showLabels": False,
+             "showLogContextToggle": False},
 }
+# The field options Grafana's table plugin requires of every column.
+TABLE_CUSTOM = {"align": "auto", "cellOptions": {"type": "auto"}, "inspect": False}
 
 
 def timeseries(title: str, *targets: Target, unit: str = "short", thresholds: Optional[Thresholds] = None,
@@ -212,9 +225,10 @@ def timeseries(title: str, *targets: Target, unit: str = "short", thresholds: Op
     return Panel("timeseries", title, tuple(targets), unit=unit, thresholds=thresholds, custom=custom, **kw)
 
 
-def stat(title: str, *targets: Target, unit: str = "short", **kw) -> Panel:
-    return Panel("stat", title, tuple(_instant(t) for t in targets), unit=unit, width=kw.pop("width", 4),
-                 height=kw.pop("height", 4), **kw)
+def stat(title: str, *targets: Target, unit: str = "short", sparkline: bool = False, **kw) -> Panel:
+    """The latest value; with `sparkline`, a range query draws its history behind it."""
+    return Panel("stat", title, tuple(t if sparkline else _instant(t) for t in targets), unit=unit,
+                 width=kw.pop("width", 4), height=kw.pop("height", 4), **kw)
 
 
 def gauge(title: str, *targets: Target, unit: str = "short", **kw) -> Panel:
@@ -229,6 +243,19 @@ def bargauge(title: str, *targets: Target, unit: str = "short", **kw) -> Panel:
 def logs(title: str, target: Target, **kw) -> Panel:
     """Log lines of a LogQL log query, newest first."""
     return Panel("logs", title, (target,), width=kw.pop("width", GRID_WIDTH), height=kw.pop("height", 12), **kw)
+
+
+def heatmap(title: str, expr: str, unit: str = "s", **kw) -> Panel:
+    """A histogram's buckets over time: `expr` gives one series per `le` (a rate by le)."""
+    options = {"calculate": False, "cellGap": 1, "yAxis": {"axisPlacement": "left", "unit": unit},
+               "color": {"mode": "scheme", "scheme": "Oranges", "fill": "dark-orange", "scale": "exponential",
+                         "exponent": 0.5, "steps": 64, "reverse": False},
+               "exemplars": {"color": "rgba(255,0,255,0.7)"}, "filterValues": {"le": 1e-9},
+               "legend": {"show": True}, "rowsFrame": {"layout": "auto"}, "showValue": "never",
+               "tooltip": {"mode": "single", "yHistogram": True, "showColorScale": False}}
+    return Panel("heatmap", title, (Target(expr, "{{le}}", format="heatmap"),), unit="short", options=options,
+                 custom={"hideFrom": {"legend": False, "tooltip": False, "viz": False},
+                         "scaleDistribution": {"type": "linear"}}, **kw)
 
 
 def text(title: str, markdown: str, **kw) -> Panel:
@@ -279,17 +306,20 @@ def table(title: str, columns: Sequence[Column], labels: Sequence[str], *, hidde
             props += [{"id": "thresholds", "value": c.thresholds.to_dict()},
                       {"id": "custom.cellOptions", "value": {"type": "color-text"}}]
         if c.mappings:
-            props += [{"id": "mappings", "value": list(c.mappings)},
-                      {"id": "custom.cellOptions", "value": {"type": "color-background"}}]
+            props.append({"id": "mappings", "value": list(c.mappings)})
+            if c.thresholds is None:     # the mapping's own colours
+                props.append({"id": "custom.cellOptions", "value": {"type": "color-background"}})
         if c.decimals is not None:
             props.append({"id": "decimals", "value": c.decimals})
         overrides.append(_by_name(c.title, props))
     for label in hidden:
-        overrides.append(_by_name(label, [{"id": "custom.hidden", "value": True}]))
+        overrides.append(_by_name(label, [{"id": "custom.hideFrom",
+                                           "value": {"viz": True, "legend": False, "tooltip": False}}]))
     for label, link in links.items():
         overrides.append(_by_name(label_titles.get(label, label), [{"id": "links", "value": [link.data_link()]}]))
-    targets = tuple(Target(c.expr, instant=True, table=True) for c in columns)
+    targets = tuple(Target(c.expr, instant=True, format="table") for c in columns)
     return Panel("table", title, targets, overrides=tuple(overrides), transformations=transformations,
+                 custom={**TABLE_CUSTOM, **kw.pop("custom", {})},
                  width=kw.pop("width", GRID_WIDTH), height=kw.pop("height", 10), **kw)
 
 
@@ -313,6 +343,7 @@ class Variable:
     include_all: bool = False
     all_value: str = ".*"                # what $name becomes for "All": a regex for =~
     hide: bool = False
+    default: str = ""                    # a datasource variable's uid until one is picked
 
     @classmethod
     def from_query(cls, name: str, query: str, **kw) -> "Variable":
@@ -345,7 +376,7 @@ class Variable:
             out["current"] = ({"selected": True, "text": ["All"], "value": ["$__all"]} if self.multi
                               else {"selected": True, "text": "All", "value": "$__all"})
         if self.kind == "query":
-            out.update(datasource=PROMETHEUS, definition=self.query, refresh=2, regex="", sort=1)
+            out.update(datasource=PROMETHEUS, refresh=2, regex="", sort=1)
         elif self.kind == "custom":
             out["options"] = ([{"selected": self.include_all, "text": "All", "value": "$__all"}] if self.include_all
                               else []) + [{"selected": not self.include_all and i == 0, "text": v, "value": v}
@@ -356,11 +387,17 @@ class Variable:
             out["current"] = {"text": self.query, "value": self.query}
             out["options"] = [{"selected": True, "text": self.query, "value": self.query}]
         else:
-            out.update(refresh=1, regex="")
+            out.update(refresh=1, regex="", current={"selected": True, "text": self.label or "Prometheus",
+                                                     "value": self.default})
         return out
 
 
 # ---------------------------------------------------------------- annotations
+
+
+# Every dashboard's first variable: which Prometheus its panels and variables read.
+PROMETHEUS_VARIABLE = Variable.datasource(DATASOURCE_VARIABLE, "prometheus", label="Prometheus",
+                                          default=PROMETHEUS_UID)
 
 
 @dataclass(frozen=True)
@@ -413,7 +450,7 @@ class Dashboard:
             "schemaVersion": SCHEMA_VERSION, "editable": False, "graphTooltip": 1, "timezone": "browser",
             "fiscalYearStartMonth": 0, "liveNow": False, "weekStart": "",
             "time": {"from": self.time_from, "to": "now"}, "timepicker": {}, "refresh": self.refresh,
-            "templating": {"list": [v.to_dict() for v in self.variables]},
+            "templating": {"list": [v.to_dict() for v in (PROMETHEUS_VARIABLE, *self.variables)]},
             "annotations": {"list": [BUILT_IN_ANNOTATIONS] + [a.to_dict() for a in self.annotations]},
             "links": [link.dashboard_link() for link in self.links],
             "panels": layout(self.rows),
@@ -422,8 +459,8 @@ class Dashboard:
 
 def layout(rows: Sequence[Row]) -> list[dict]:
     """Panels in reading order: each row a full-width header, its panels left to right,
-    wrapping at the grid's width; ids count up from 1."""
-    out, y, next_id = [], 0, 1
+    wrapping at the grid's width; ids count up from 1 (but for a panel's fixed one)."""
+    out, y, next_id, fixed = [], 0, 1, set()
     for row in rows:
         header = {"id": next_id, "type": "row", "title": row.title, "collapsed": row.collapsed,
                   "gridPos": {"h": 1, "w": GRID_WIDTH, "x": 0, "y": y}, "panels": []}
@@ -434,8 +471,14 @@ def layout(rows: Sequence[Row]) -> list[dict]:
         for panel in row.panels:
             if x + panel.width > GRID_WIDTH:
                 x, y, line = 0, y + line, 0
-            placed = panel.to_dict(next_id, x, y)
-            next_id += 1
+            pid = panel.id or next_id
+            if pid in fixed or (panel.id is not None and panel.id < next_id):
+                raise ValueError(f"panel {panel.title!r}: id {pid} is taken")
+            placed = panel.to_dict(pid, x, y)
+            if panel.id is None:
+                next_id += 1
+            else:
+                fixed.add(pid)
             (header["panels"] if row.collapsed else out).append(placed)
             x += panel.width
             line = max(line, panel.height)

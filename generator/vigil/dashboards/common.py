@@ -11,7 +11,7 @@ from .. import logs as log
 from ..inventory import Service
 from ..kinds import KINDS
 from ..kinds.base import alert_params
-from .builder import UP_DOWN, Column, DashboardList, Link, Panel, TagAnnotations, Target, Thresholds, Variable, \
+from .builder import TABLE_CUSTOM, UP_DOWN, Column, DashboardList, Link, Panel, TagAnnotations, Target, Thresholds, Variable, \
     bargauge, gauge, logs, stat, table, timeseries
 from .datasources import LOKI
 
@@ -51,6 +51,18 @@ def up_stat(matchers: str, title: str = "Up", metric: str = "up") -> Panel:
                 thresholds=Thresholds.falling(critical=1), description=f"Whether every {metric} is 1")
 
 
+def instances_up(matchers: str, title: str = "Instances up") -> Panel:
+    """How many of a service's instances answer, of how many: "1 up of 2", red when none does."""
+    return stat(title, Target(f"sum(up{{{matchers}}})", "up"),
+                Target(f"count(up{{{matchers}}})", "of"), options={"textMode": "value_and_name"},
+                thresholds=Thresholds.falling(critical=1), description="Targets answering their scrape, of all")
+
+
+# A ratio over no traffic is 0/0: Prometheus says NaN, Grafana would print it. Say what it means.
+# (The recorded ratios and quantiles have no series then; a ratio of sums still can be NaN.)
+NO_TRAFFIC = {"type": "special", "options": {"match": "nan", "result": {"text": "no traffic", "index": 0}}}
+
+
 def up_timeseries(matchers: str) -> Panel:
     return timeseries("Targets up", Target(f"up{{{matchers}}}", "{{instance}}"), unit="short", min=0, max=1,
                       width=12, mappings=(UP_DOWN,))
@@ -78,8 +90,8 @@ def user_panels(service: Service) -> list[Panel]:
         if p.type == "timeseries":
             out.append(timeseries(p.title, Target(p.expr, p.legend), unit=p.unit, width=12))
         elif p.type == "table":
-            out.append(Panel("table", p.title, (Target(p.expr, p.legend, instant=True, table=True),), unit=p.unit,
-                             width=12))
+            out.append(Panel("table", p.title, (Target(p.expr, p.legend, instant=True, format="table"),), unit=p.unit,
+                             custom=TABLE_CUSTOM, width=12))
         else:
             make = {"stat": stat, "gauge": gauge, "bargauge": bargauge}[p.type]
             out.append(make(p.title, Target(p.expr, p.legend), unit=p.unit, width=6, height=8))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..kinds import KINDS
 from .builder import Dashboard, Row, Target, Variable, timeseries
-from .common import alerts_table, firing_count, nav, tags, uid_of, up_stat
+from .common import alerts_table, firing_count, instances_up, nav, tags, uid_of, up_stat
 
 S = 'service=~"$service"'
 EXPORTER_KINDS = ("postgres", "mysql", "redis", "nginx")
@@ -15,7 +15,7 @@ EXPORTER_KINDS = ("postgres", "mysql", "redis", "nginx")
 
 def dashboard(kind: str) -> Dashboard:
     title, up_metric, vitals = KINDS[kind].VITALS
-    glance = (up_stat(f'kind="{kind}",{S}', "Exporter up"), up_stat(S, f"{title} reachable", metric=up_metric),
+    glance = (instances_up(f'kind="{kind}",{S}', "Exporters up"), up_stat(S, f"{title} reachable", metric=up_metric),
               firing_count(S))
     panels = tuple(timeseries(name, Target(expr, legend), unit=unit) for name, expr, legend, unit in vitals)
     service = Variable.from_query("service", f'label_values(up{{kind="{kind}"}}, service)', multi=True,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..kinds import host
 from .builder import GREEN, RED, Dashboard, Row, Target, Thresholds, Variable, gauge, stat, timeseries, value_map
-from .common import firing_count, nav, tags, uid_of, up_stat
+from .common import firing_count, instances_up, nav, tags, uid_of
 
 S = 'service=~"$service",instance=~"$instance"'
 FS = f"{S},{host.FS}"
@@ -23,7 +23,7 @@ def dashboard() -> Dashboard:
     disk_used = f"1 - node_filesystem_avail_bytes{{{FS}}} / node_filesystem_size_bytes{{{FS}}}"
     inodes_used = f"1 - node_filesystem_files_free{{{FS}}} / (node_filesystem_files{{{FS}}} > 0)"
     glance = (
-        up_stat(f'kind="host",{S}'),
+        instances_up(f'kind="host",{S}', "Targets up"),
         firing_count('service=~"$service"'),
         gauge("CPU", Target(f"max({cpu_used})"), unit="percentunit", min=0, max=1, thresholds=_limits("cpu")),
         gauge("Memory", Target(f"max({mem_used})"), unit="percentunit", min=0, max=1,

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 from ..inventory import Service
 from ..kinds import job
-from . import containers
+from . import containers, process
 from .builder import Dashboard, Row, Target, timeseries
-from .common import LOG_SEARCH, alerts_table, deploy_markers, firing_count, matchers, nav, service_logs, tags, \
-    up_stat, up_timeseries, user_panels
+from .common import LOG_SEARCH, alerts_table, deploy_markers, firing_count, instances_up, matchers, nav, service_logs, \
+    tags, up_timeseries, user_panels
 
 
 def dashboard(service: Service) -> Dashboard:
     target, owner = matchers(job=service.name), matchers(service=service.name)
     scrape = timeseries("Scrape duration", Target(f"scrape_duration_seconds{{{target}}}", "{{instance}}"), unit="s")
-    rows = [Row("Targets", (up_stat(target), firing_count(owner), up_timeseries(target).sized(8), scrape)),
+    rows = [Row("Targets", (instances_up(target), firing_count(owner), up_timeseries(target).sized(8), scrape)),
             Row("Alerts", (alerts_table(owner),)),
-            Row("Saturation", containers.saturation(service.name)),
+            Row("Saturation", process.saturation(target) + containers.saturation(service.name)),
             Row("Logs and errors", service_logs(service))]
     if service.panels:
         rows.append(Row("Your panels", tuple(user_panels(service))))

@@ -12,7 +12,7 @@ from ..inventory import Inventory
 from ..kinds import KINDS, http
 from ..kinds.base import PROBE_JOB
 from .builder import UP_DOWN, Column, Dashboard, Link, Row, Target, Thresholds, Variable, stat, table, timeseries
-from .common import ALERTS, OVERVIEW, dashboard_path, nav, tags
+from .common import ALERTS, NO_TRAFFIC, OVERVIEW, dashboard_path, nav, tags
 from .slo import overview_row
 
 T = 'team=~"$team"'
@@ -61,9 +61,9 @@ def dashboard(inventory: Inventory) -> Dashboard:
     if has_http:
         columns += [Column("Requests", f"{http.REQUESTS}{{{T}}}", unit="reqps", decimals=2),
                     Column("Errors", f"{http.ERROR_RATIO}{{{T}}}", unit="percentunit",
-                           thresholds=ERROR_THRESHOLDS, decimals=2),
+                           thresholds=ERROR_THRESHOLDS, decimals=2, mappings=(NO_TRAFFIC,)),
                     Column("p95", f"{http.LATENCY.format(q='p95')}{{{T}}}", unit="s",
-                           thresholds=LATENCY_THRESHOLDS)]
+                           thresholds=LATENCY_THRESHOLDS, mappings=(NO_TRAFFIC,))]
     columns.append(Column("Firing alerts", _firing_expr(), thresholds=Thresholds.rising(critical=1)))
     services = table("Services", columns, ["service", "team", "kind"], hidden=["dashboard"],
                      label_titles={"service": "Service", "team": "Team", "kind": "Kind"},
@@ -72,7 +72,7 @@ def dashboard(inventory: Inventory) -> Dashboard:
                      description="One row per service; click its name for its dashboard")
     rows = [Row("At a glance", tuple(_glance(has_http))), Row("Services", (services,))]
     if has_http:
-        rows.append(Row("Top 10 http services", tuple(_top())))
+        rows.append(Row(f"Top {TOP} http services", tuple(_top())))
     if any(s.kind == "http" and s.slo is not None for s in inventory.services):
         rows.append(overview_row(T))
     team = Variable.from_query("team", 'label_values(up{kind!="stack"}, team)', multi=True, include_all=True)
@@ -91,17 +91,36 @@ def _glance(has_http: bool) -> list:
              thresholds=Thresholds.rising(critical=1), links=(Link("Alerts", f"/d/{ALERTS}"),)),
     ]
     if has_http:
-        panels += [stat("Requests", Target(f"sum({http.REQUESTS}{{{T}}})"), unit="reqps"),
+        panels += [stat("Requests", Target(f"sum({http.REQUESTS}{{{T}}})"), unit="reqps", sparkline=True),
                    stat("Errors", Target(f"sum({http.ERRORS}{{{T}}}) / sum({http.REQUESTS}{{{T}}})"),
-                        unit="percentunit", thresholds=ERROR_THRESHOLDS)]
+                        unit="percentunit", thresholds=ERROR_THRESHOLDS, mappings=(NO_TRAFFIC,), sparkline=True)]
     return panels
 
 
+# Ranked among services with at least this much traffic (requests per second over 5m, i.e. one
+# request a minute): a service that served one request, a failed one, is not the worst of all.
+TRAFFIC_FLOOR = 1 / 60
+TOP = 10
+
+
+def ranked(metric: str, over: str, floor: bool = True) -> str:
+    """The TOP services by `metric` at the end of the range, and only those, over the whole range:
+    ranked once (`@ end()`), so the panel shows exactly TOP series, not the union of each step's top.
+    Each step shows the `over` (max, avg) of the recorded series within it, whatever the range;
+    a step without traffic (NaN) is a gap."""
+    now = f"{metric}{{{T}}} @ end()"
+    if floor:
+        now += f" and on (service) {http.REQUESTS}{{{T}}} @ end() >= {TRAFFIC_FLOOR:.6g}"
+    return f"({over}_over_time({metric}{{{T}}}[$__rate_interval]) >= 0) and on (service) topk({TOP}, {now})"
+
+
 def _top() -> list:
+    floor = f"ranked among services with at least {TRAFFIC_FLOOR * 60:g} request a minute"
     return [
-        timeseries("Requests", Target(f"topk(10, {http.REQUESTS}{{{T}}})", "{{service}}"), unit="reqps"),
-        timeseries("Error ratio", Target(f"topk(10, {http.ERROR_RATIO}{{{T}}})", "{{service}}"),
-                   unit="percentunit", min=0),
-        timeseries("p95 latency", Target(f"topk(10, {http.LATENCY.format(q='p95')}{{{T}}})", "{{service}}"),
-                   unit="s", min=0),
+        timeseries("Requests", Target(ranked(http.REQUESTS, "avg", floor=False), "{{service}}"), unit="reqps",
+                   description=f"The {TOP} busiest services now, over the range"),
+        timeseries("Error ratio", Target(ranked(http.ERROR_RATIO, "max"), "{{service}}"),
+                   unit="percentunit", min=0, description=f"The {TOP} highest error ratios now, {floor}"),
+        timeseries("p95 latency", Target(ranked(http.LATENCY.format(q="p95"), "max"), "{{service}}"),
+                   unit="s", min=0, description=f"The {TOP} slowest services now, {floor}"),
     ]

@@ -1,13 +1,13 @@
 """Runbooks (uid vigil-runbooks): for every alert Vigil renders, what it means and
 what to look at first — Vigil's own alerts from runbooks.all_runbooks(), the inventory's
 custom rules from their summary, description and expression. Alerts link here
-(`#alertname`) unless their service or the stack names other runbooks.
+(`?viewPanel=`, its own panel: runbooks.link) unless their service or the stack names other runbooks.
 """
 
 from __future__ import annotations
 
 from ..inventory import Inventory
-from ..runbooks import DASHBOARD, all_runbooks
+from ..runbooks import DASHBOARD, all_runbooks, panel_id, panel_title
 from .builder import Dashboard, Row, text
 from .common import nav, tags
 
@@ -28,11 +28,13 @@ def _custom(service: str, team: str, rule) -> str:
 
 def dashboard(inventory: Inventory) -> Dashboard:
     books = all_runbooks()
-    custom = [(f"{r.alert} ({s.name})", _custom(s.name, s.team, r)) for s in inventory.services for r in s.rules]
+    custom = [(panel_title(r.alert, s.name), _custom(s.name, s.team, r)) for s in inventory.services for r in s.rules]
     index = ", ".join(sorted(books)) + (", " + ", ".join(t for t, _ in custom) if custom else "")
     rows = [Row("Vigil's alerts", (text("Every alert", f"{index}\n", width=24, height=3),
-                                   *(text(name, _vigil(name, books[name]), width=12, height=9) for name in sorted(books))))]
+                                   *(text(name, _vigil(name, books[name]), width=12, height=9, id=panel_id(name))
+                                     for name in sorted(books))))]
     if custom:
-        rows.append(Row("Your alerts", tuple(text(title, body, width=12, height=9) for title, body in custom)))
+        rows.append(Row("Your alerts", tuple(text(title, body, width=12, height=9, id=panel_id(title))
+                                              for title, body in custom)))
     return Dashboard(uid=DASHBOARD, title="Runbooks", tags=tags("runbooks"), rows=tuple(rows), links=nav(),
                      description="What each alert means and what to look at first")

@@ -12,6 +12,7 @@ from ..rules import promql_number
 from ..units import percent_text
 from .builder import ORANGE, RED, Link, Row, Target, Thresholds, bargauge, stat, timeseries
 
+STEP = "[$__rate_interval]"    # at least a step of the range (and four scrapes): each point covers its step
 # Budget left: red when spent, orange in its last quarter.
 BUDGET_THRESHOLDS = Thresholds(((0.0, ORANGE), (0.25, "green")), RED)
 
@@ -27,6 +28,11 @@ def _panels(service: Service, obj: slo.Objective) -> list:
 
     def ratio(w) -> str:
         return slo.ERROR_RATIO.format(w=w) + own
+
+    def worst(w) -> str:
+        """The worst of the recorded ratio within each step: wide ranges hide no spike (no traffic,
+        NaN: a gap)."""
+        return f"(max_over_time({ratio(w)}{STEP}) >= 0)"
     objective = float(obj.percent / 100)
     good = Thresholds(((objective, "green"),), RED)
     panels = [
@@ -36,11 +42,12 @@ def _panels(service: Service, obj: slo.Objective) -> list:
         stat("Error budget left (30d)", Target(f"{slo.BUDGET_LEFT}{own}"), unit="percentunit",
              thresholds=BUDGET_THRESHOLDS, description="1 - (bad share over 30 days) / (1 - objective); "
                                                        "negative: overspent"),
-        timeseries("SLI", *(Target(f"1 - {ratio(w)}", f"over {w}") for w in (slo.WINDOWS[0], slo.WINDOWS[2],
+        timeseries("SLI", *(Target(f"1 - {worst(w)}", f"over {w}") for w in (slo.WINDOWS[0], slo.WINDOWS[2],
                                                                                    slo.PERIOD)),
                    unit="percentunit", thresholds=good, width=8,
                    description=f"Share of requests {obj.promise}; the line is the objective"),
-        timeseries("Error budget left", Target(f"{slo.BUDGET_LEFT}{own}", "budget left"), unit="percentunit",
+        timeseries("Error budget left", Target(f"min_over_time({slo.BUDGET_LEFT}{own}{STEP})", "budget left"),
+                   unit="percentunit",
                    thresholds=BUDGET_THRESHOLDS, width=8),
     ]
     for br in slo.BURN_RATES:
@@ -48,7 +55,7 @@ def _panels(service: Service, obj: slo.Objective) -> list:
         colour = RED if br.severity == "critical" else ORANGE
         panels.append(timeseries(
             f"Burn rate {br.long} / {br.short} ({br.severity} above {f}×)",
-            *(Target(f"{ratio(w)} / {obj.budget_text}", f"over {w}") for w in (br.long, br.short)),
+            *(Target(f"{worst(w)} / {obj.budget_text}", f"over {w}") for w in (br.long, br.short)),
             unit="short", min=0, thresholds=Thresholds(((br.factor, colour),)), width=6,
             description=f"How fast the error budget goes (1: it lasts 30 days). ErrorBudgetBurn ({br.severity}) "
                         f"fires when both lines are above {f}."))

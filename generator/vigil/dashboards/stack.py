@@ -47,10 +47,15 @@ def dashboard(s: Stack) -> Dashboard:
         stat("Stored in blocks", Target(f"sum(prometheus_tsdb_storage_blocks_bytes{PROM})"), unit="bytes"),
         timeseries("Samples ingested", Target(f"rate(prometheus_tsdb_head_samples_appended_total{PROM}{rate})",
                                               "samples/s"), unit="ops"),
-        timeseries("Slowest rule groups", Target(f"topk(10, prometheus_rule_group_last_duration_seconds{PROM})",
-                                                 "{{rule_group}}"), unit="s"),
-        timeseries("Slowest scrapes", Target("topk(10, max by (job) (scrape_duration_seconds))", "{{job}}"),
-                   unit="s"),
+        # Ranked once, at the end of the range: ten series, not the union of every step's ten.
+        timeseries("Slowest rule groups", Target(
+            f"prometheus_rule_group_last_duration_seconds{PROM} and on (rule_group) "
+            f"topk(10, prometheus_rule_group_last_duration_seconds{PROM} @ end())", "{{rule_group}}"), unit="s",
+            description="The 10 slowest now, over the range"),
+        timeseries("Slowest scrapes", Target(
+            "max by (job) (scrape_duration_seconds) and on (job) "
+            "topk(10, max by (job) (scrape_duration_seconds @ end()))", "{{job}}"), unit="s",
+            description="The 10 slowest jobs now (their slowest target), over the range"),
         timeseries("Alerts sent to Alertmanager",
                    Target(f"sum(rate(prometheus_notifications_sent_total{PROM}{rate}))", "sent"),
                    Target(f"sum(rate(prometheus_notifications_errors_total{PROM}{rate}))", "errors"),

@@ -55,8 +55,9 @@ class Context:
     def runbook(self, service: Optional[Service], alertname: str) -> str:
         if service is not None and service.runbook_url:
             return service.runbook_url
-        base = self.stack.runbook_base_url or f"{self.stack.grafana_url.rstrip('/')}/d/{runbooks.DASHBOARD}"
-        return f"{base}#{alertname.lower()}"
+        if self.stack.runbook_base_url:
+            return f"{self.stack.runbook_base_url}#{alertname.lower()}"
+        return runbooks.link(self.stack.grafana_url, alertname, service and service.name)
 
     def dashboard(self, path: str) -> str:
         return f"{self.stack.grafana_url.rstrip('/')}/d/{path}"
