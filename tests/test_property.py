@@ -78,7 +78,8 @@ label_names = (st.sampled_from(["tier", "region", "zone", "status", "code", "mod
                                 "env", "stack", "route", "method", "cpu", "quantile", "rule_group", "exported_job"])
                | idents).filter(lambda n: not n.startswith("__") and n not in RESERVED_LABELS)
 label_values = st.text(string.ascii_letters + string.digits + " -_./:@é\"\\{}", min_size=1, max_size=16) | \
-    st.text(min_size=1, max_size=6)       # any Unicode: Prometheus label values are any non-empty UTF-8
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=6)   # any printable Unicode
+# (Prometheus takes any UTF-8; Vigil refuses control characters in a label value, a validation rule)
 hostnames = st.sampled_from(["checkout", "10.0.0.7", "127.0.0.1", "[::1]", "api.internal", "db-1.example.com",
                              "node_exporter"]) | slugs(15)
 ports = st.integers(1, 65535)
