@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import stack as stack_part
+from . import stack as stack_part, tracker_rules
 from .inventory import Inventory
 from .kinds import KINDS
 from .kinds.base import Context, Probe, ScrapeJob
@@ -38,8 +38,26 @@ def plan(inventory: Inventory) -> Plan:
     files = [RuleFile("rules/stack.yml", stack_rules.groups, stack_rules.tests)]
     services = [(stack_part.STACK_HOST, host)]
     services += [(s.name, KINDS[s.kind].plan(s, ctx)) for s in inventory.services]
+    if inventory.stack.error_tracker.enabled:
+        _errors(inventory, ctx, jobs, files[0], dict(services))
     for name, p in services:
         jobs += p.jobs
         probes += p.probes
         files.append(RuleFile(f"rules/services/{name}.yml", p.groups, p.tests))
     return Plan(inventory, jobs, probes, files)
+
+
+def _errors(inventory: Inventory, ctx: Context, jobs: list, stack_file: RuleFile, plans: dict) -> None:
+    """The error tracker's exporter is scraped; each reporting service gets its error alerts, the stack
+    ErrorTrackerDown. Its series carry their own service and team, which win over the job's (honor_labels)."""
+    labels = {"service": tracker_rules.EXPORTER, "team": stack_part.team_of(inventory.stack), "kind": tracker_rules.JOB}
+    jobs.append(ScrapeJob(tracker_rules.JOB, (inventory.stack.endpoints.errors_exporter,), labels, honor_labels=True))
+    group, tests = tracker_rules.stack_plan(inventory.stack, ctx, stack_part.team_of(inventory.stack),
+                                            stack_part.DASHBOARD)
+    stack_file.groups.append(group)
+    stack_file.tests.extend(tests)
+    for s in inventory.services:
+        if s.errors:
+            group, tests = tracker_rules.plan(s, ctx, KINDS[s.kind].dashboard(s))
+            plans[s.name].groups.append(group)
+            plans[s.name].tests.extend(tests)

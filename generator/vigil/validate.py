@@ -13,7 +13,7 @@ from pathlib import Path as FsPath
 
 from pydantic import BaseModel, ValidationError
 
-from . import logs, presets, slo
+from . import logs, presets, slo, tracker
 from .errors import InventoryError, Problem, did_you_mean
 from .inventory import Inventory, Receiver, Service
 from .kinds import BUILTIN_ALERTNAMES, KINDS, alert_specs
@@ -46,7 +46,13 @@ def validate(doc: Document) -> Inventory:
     problems = doc.problems + [p for p in problems if (p.line, p.where) not in read]
     if problems:
         raise InventoryError(problems)
-    return inventory
+    return _resolved(inventory)
+
+
+def _resolved(inventory: Inventory) -> Inventory:
+    """Defaults that depend on more than one section, settled once: whether each service reports errors."""
+    services = [s.model_copy(update={"errors": tracker.reports(s, inventory.stack)}) for s in inventory.services]
+    return inventory.model_copy(update={"services": services})
 
 
 # ---------------------------------------------------------------- pydantic errors, in the user's words
@@ -226,6 +232,8 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
         if service is not None:
             retention = inventory.stack.retention if inventory else None
             problems += [doc.problem(at + path, msg) for path, msg in _kind_problems(service, retention)]
+            if inventory is not None:
+                problems += [doc.problem(at + path, msg) for path, msg in tracker.problems(service, inventory.stack)]
         elif isinstance(raw.get("kind"), str) and raw["kind"] in KINDS and isinstance(raw.get("alerts"), dict):
             # a service with shape problems: its alert overrides need only its kind, report them now too
             _, _, found = alert_params(KINDS[raw["kind"]].ALERTS, raw["alerts"])

@@ -25,6 +25,7 @@ class ScrapeJob:
     labels: dict
     metrics_path: str = "/metrics"
     password_of: str | None = None   # the stack part (webauth.PARTS) whose password the target asks for
+    honor_labels: bool = False       # the target's own service and team labels win (the errors exporter)
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,8 @@ def _job(job) -> dict:
         out["metrics_path"] = job.metrics_path
     if job.password_of:
         out.update(_basic_auth(job.password_of))
+    if job.honor_labels:
+        out["honor_labels"] = True
     out["static_configs"] = [{"targets": list(job.targets), "labels": dict(job.labels)}]
     return out
 

@@ -1,0 +1,113 @@
+"""The error tracker's alerts, like a kind's: rules and their promtool tests from the
+same parameters, over what `vigil errors exporter` (tracker_exporter.py) exposes.
+
+Per reporting service, in its own rule file (rules/services/<name>.yml), so its
+team, runbook and dashboard are the service's:
+- ErrorIssueOpen (warning): an issue is open in the tracker — new, or regressed
+  after it was resolved. It follows the issue: resolving or muting it in Bugsink
+  resolves the alert; a regression fires it again.
+- ErrorEventsSpiking (critical): the service sends more than `stack.error_tracker.spike`
+  events a minute.
+And for the stack: ErrorTrackerDown (warning) when the exporter cannot read Bugsink.
+"""
+
+from __future__ import annotations
+
+from .inventory import Service, Stack
+from .kinds.base import Context, annotations
+from .rules import Alert, Check, Expect, Level, RuleGroup, RuleTest, rate_threshold_tests, selector, silent_test, \
+    threshold_alerts, firing_tests
+from .runbooks import Runbook
+from .tracker_exporter import EVENTS, ISSUE, UP, USERS
+from .units import Duration
+
+JOB = "errors"          # the exporter's scrape job (kind errors: its series carry their own service and team)
+EXPORTER = "errors-exporter"    # its Compose service, and the service label of its own `up`
+SPIKE_WINDOW = Duration.parse("5m")
+SPIKE_FOR = Duration.parse("2m")
+DOWN_FOR = Duration.parse("5m")
+
+RUNBOOKS = {
+    "ErrorIssueOpen": Runbook(
+        "The service raised an exception that the error tracker (Bugsink) grouped into an issue that is open: "
+        "new, or seen again after it was resolved (regressed). It resolves when the issue is resolved or muted "
+        "in Bugsink.",
+        ("The issue in Bugsink (the link in the message): stack trace, request, user, release, breadcrumbs.",
+         "Its request id (tag request_id) in the service's logs: the Logs panel of its dashboard.",
+         "A deploy just before it (the release, the deploy markers).")),
+    "ErrorEventsSpiking": Runbook(
+        "The service sends error events to the tracker faster than stack.error_tracker.spike a minute.",
+        ("The newest issues on the Errors row of its dashboard and in Bugsink.",
+         "A deploy just before it started; roll back if so.")),
+    "ErrorTrackerDown": Runbook(
+        "The errors exporter cannot read Bugsink's API (or cannot be scraped): error alerts are blind.",
+        ("`docker compose ps bugsink errors-exporter` and their logs.",
+         "BUGSINK_API_TOKEN in .env (`make up` creates it once).")),
+}
+
+_DETAILS = {"issue": "5f0c1d2e-0000-4000-8000-000000000001", "short_id": "SHOP-1", "state": "new",
+            "type": "PaymentDeclined", "message": "card ending 0002 declined", "culprit": "app in charge",
+            "release": "shop@1.4.2", "url": "http://localhost:8010/issues/issue/5f0c1d2e-0000-4000-8000-000000000001/"}
+
+SUMMARY = "{{ $labels.type }} in {{ $labels.service }}: {{ $labels.message }}"
+USERS_OF = ('{{ with printf `' + USERS + '{issue="%s"}` $labels.issue | query }}{{ . | first | value }}'
+            '{{ else }}0{{ end }}')
+DESCRIPTION = ('{{ if eq $labels.state "regressed" }}Regressed{{ else }}New{{ end }} issue {{ $labels.short_id }} '
+               "at {{ $labels.culprit }} (release {{ $labels.release }}): {{ $value }} events, " + USERS_OF +
+               " users. {{ $labels.url }}")
+
+
+def plan(service: Service, ctx: Context, dash: str) -> tuple[RuleGroup, list[RuleTest]]:
+    """The error alerts of one reporting service and their tests."""
+    sel = f'{{service="{service.name}"}}'
+    labels = {"service": service.name, "team": service.team}
+    out = {"job": JOB, "instance": ctx.stack.endpoints.errors_exporter, "kind": JOB, **labels}
+    issue = Alert("ErrorIssueOpen", f"{ISSUE}{sel} > 0", Duration(0), {**labels, "severity": "warning"},
+                  {**annotations(ctx, service, dash, "ErrorIssueOpen", SUMMARY, DESCRIPTION),
+                   "issue_url": "{{ $labels.url }}"})
+    details = {**out, **_DETAILS}
+    users = selector(USERS, {k: details[k] for k in ("job", "instance", "kind", "service", "issue")})
+    fired = Expect({**details, "severity": "warning", "team": service.team},
+                   {"summary": f"{_DETAILS['type']} in {service.name}: {_DETAILS['message']}",
+                    "description": f"New issue {_DETAILS['short_id']} at {_DETAILS['culprit']} (release "
+                                   f"{_DETAILS['release']}): 6 events, 3 users. {_DETAILS['url']}",
+                    "issue_url": _DETAILS["url"],
+                    **{k: issue.annotations[k] for k in ("runbook_url", "dashboard_url")}})
+    # Open for 10 scrapes, then gone (resolved): quiet again once the last sample is out of the 5m lookback.
+    step, scrape = ctx.timing.step, ctx.timing.scrape
+    gone = Duration(-(-(10 * scrape + 300_000 + step) // step) * step)
+    tests = [
+        RuleTest("ErrorIssueOpen: fires with the issue's details, resolves with it",
+                 [(selector(ISSUE, details), f"6x10 _x{gone // scrape}"), (users, f"3x10 _x{gone // scrape}")],
+                 [Check(Duration(2 * step), issue.name, (fired,)), Check(gone, issue.name)]),
+        silent_test("ErrorIssueOpen: quiet without open issues", issue.name,
+                    [(selector("vigil_errors_open_issues", out), "0x{n}")], ctx.timing, 0),
+    ]
+    spike = ctx.stack.error_tracker.spike
+    levels = [Level("critical", spike / 60, f"{spike:g}/min")]
+    spiking = threshold_alerts(
+        "ErrorEventsSpiking", f"sum by (service, team) (rate({EVENTS}{sel}[{SPIKE_WINDOW}]))", levels, SPIKE_FOR,
+        labels, lambda lv: annotations(
+            ctx, service, dash, "ErrorEventsSpiking", "{{ $labels.service }} is raising errors fast",
+            "{{ $labels.service }} sent {{ $value | humanize }} error events a second to the tracker over 5m "
+            f"(more than {lv.text})."))
+    tests += rate_threshold_tests(spiking, levels, lambda v: [(selector(EVENTS, out), f"0+{v * ctx.timing.scrape.seconds:g}x{{n}}")],
+                                  labels, ctx.timing, SPIKE_WINDOW)
+    return RuleGroup(f"errors:{service.name}", [issue, *spiking]), tests
+
+
+def stack_plan(stack: Stack, ctx: Context, team: str, dash: str) -> tuple[RuleGroup, list[RuleTest]]:
+    """ErrorTrackerDown: the exporter answers but cannot read Bugsink, or cannot be scraped."""
+    labels = {"team": team}
+    out = {"job": JOB, "instance": stack.endpoints.errors_exporter, "kind": JOB, "service": EXPORTER, "team": team}
+    down = Alert("ErrorTrackerDown", f'{UP}{{job="{JOB}"}} == 0 or up{{job="{JOB}"}} == 0', DOWN_FOR,
+                 {**labels, "severity": "warning"},
+                 annotations(ctx, None, dash, "ErrorTrackerDown", "The error tracker cannot be read",
+                             "The errors exporter ({{ $labels.instance }}) has not read Bugsink's API for 5m: "
+                             "new and regressed error issues are not alerted on."))
+    tests = [silent_test("ErrorTrackerDown: quiet while read", down.name,
+                         [(selector(UP, out), "1x{n}"), (selector("up", out), "1x{n}")], ctx.timing, DOWN_FOR),
+             firing_tests("ErrorTrackerDown: fires when Bugsink cannot be read", [down],
+                          [(selector(UP, out), "0x{n}"), (selector("up", out), "1x{n}")],
+                          out, 0, ctx.timing)]
+    return RuleGroup("vigil:errors", [down]), tests
