@@ -7,11 +7,15 @@ VIGIL := $(VENV)/bin/vigil
 STAMP := $(VENV)/.installed-stamp
 LOGQL := tests/logql/node_modules/.package-lock.json
 SCHEMA := tests/grafana_schema/node_modules/.package-lock.json
+# Bugsink (the error tracker the tests run natively) in its own virtualenv: a server, not a library the
+# tests import, with its own pins (requirements-bugsink.txt) that need not agree with the test venv's.
+BUGSINK_VENV ?= .venv-bugsink
+BUGSINK := $(BUGSINK_VENV)/.installed-stamp
 # Alertmanager runs as you, so it can read the 0600 secret files `vigil secrets` writes.
 export VIGIL_UID := $(shell id -u)
 export VIGIL_GID := $(shell id -g)
 
-.PHONY: help venv logql grafana-schema tools validate generate check test bench clean-venv up down reload status logs clean \
+.PHONY: help venv bugsink logql grafana-schema tools validate generate check test bench clean-venv up down reload status logs clean \
         demo-break demo-fix smoke
 
 help:  ## list the targets
@@ -31,6 +35,13 @@ $(LOGQL): tests/logql/package.json tests/logql/package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "npm is not on PATH: make tools (Debian as root) or apt-get install nodejs npm" >&2; exit 1; }
 	npm ci --prefix tests/logql --no-audit --no-fund --silent
 	touch $@
+
+$(BUGSINK): requirements-bugsink.txt
+	$(PYTHON) -m venv $(BUGSINK_VENV)
+	$(BUGSINK_VENV)/bin/pip install -q --disable-pip-version-check -r requirements-bugsink.txt
+	touch $@
+
+bugsink: $(BUGSINK)  ## install Bugsink (the error tracker the tests run) into .venv-bugsink
 
 logql: $(LOGQL)  ## install Grafana's LogQL grammar for the tests (npm ci in tests/logql)
 
@@ -56,7 +67,7 @@ check: venv tools  ## validate, check freshness, then promtool and amtool over t
 	$(VIGIL) generate -i $(INVENTORY) --check
 	$(VIGIL) check
 
-test: venv tools $(LOGQL) $(SCHEMA)  ## the whole test suite (unit, golden, promtool-checked, LogQL-parsed, property-based)
+test: venv tools $(LOGQL) $(SCHEMA) $(BUGSINK)  ## the whole test suite (unit, golden, promtool-checked, LogQL-parsed, property-based)
 	$(VENV)/bin/python -m pytest -q tests
 
 up: venv  ## start the stack: .env on first run, generate, start, wait until healthy, print the URLs
@@ -70,6 +81,8 @@ reload: venv  ## apply inventory changes to the running stack in place (no resta
 	$(VIGIL) secrets -i $(INVENTORY) --inbox
 	docker compose up -d --build --remove-orphans --wait   # new or changed services only
 	$(VIGIL) reload -i $(INVENTORY)
+	@# new reporting services get their Bugsink project and DSN (nothing when the tracker is off)
+	if docker compose config --services | grep -qx bugsink; then $(VIGIL) errors provision -i $(INVENTORY) --env .env; fi
 	@# Alloy (the log shipper: which team owns which container) reloads on POST /-/reload; its port is
 	@# not published and its image has no curl, hence bash's /dev/tcp.
 	docker compose exec -T alloy bash -c 'exec 3<>/dev/tcp/127.0.0.1/12345 && \
@@ -97,10 +110,11 @@ demo-fix:  ## make the demo service healthy again
 smoke: venv  ## the real stack under Docker: up, healthy, dashboard, alert, logs, down (not part of make test)
 	VIGIL=$(VIGIL) scripts/smoke.sh
 
-bench: venv tools  ## benchmarks: generate at 100 / 1,000 / 10,000 services; alert latency; the overview at 1,000
+bench: venv tools $(BUGSINK)  ## benchmarks: generate at 100 / 1,000 / 10,000 services; alert latency; the overview at 1,000; errors
 	$(VENV)/bin/python benchmarks/generate.py
 	$(VENV)/bin/python benchmarks/alert_latency.py
 	$(VENV)/bin/python benchmarks/dashboards.py
+	$(VENV)/bin/python benchmarks/errors.py
 
 clean-venv:  ## remove the virtualenv
 	rm -rf $(VENV)

@@ -9,6 +9,10 @@ Metrics in Vigil's `prometheus-client` convention: http_requests_total{method,ro
 http_request_duration_seconds{method,route}, plus demo_checkouts_total / demo_checkout_failures_total.
 Logs: one JSON object a line on stdout, with the field names of generator/vigil/logs.py.
 Env: DEMO_MODE (ok) the mode at start; DEMO_TRAFFIC_RPS (5) synthetic requests a second, 0 for none.
+Errors: with SENTRY_DSN set, unhandled exceptions go to the error tracker with the real sentry-sdk: route,
+request id (tag request_id, the same as in the log line), user id (X-User-ID, else the shopper's), breadcrumbs
+of the backend calls, release SENTRY_RELEASE. SENTRY_DSN_HOST (host:port) replaces the DSN's address: in
+Compose the DSN names the tracker's public address, the demo reaches it as bugsink:8010.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 from urllib.request import ProxyHandler, Request, build_opener
 
+import sentry_sdk
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 MODES = ("ok", "errors", "latency", "down")
@@ -69,6 +74,7 @@ def log(level: str, msg: str, **fields) -> None:
 
 def query(backend: str) -> None:
     """A call to a backend: a few milliseconds, or slow / failing as the mode says."""
+    sentry_sdk.add_breadcrumb(category="query", message=f"query {backend}", level="info")
     time.sleep(random.uniform(0.002, 0.03))
     if state["mode"] == "latency":
         time.sleep(random.uniform(1.0, 3.0))
@@ -147,6 +153,33 @@ def route_of(path: str) -> str:
     return path if path in TEMPLATES else "unmatched"
 
 
+def init_errors() -> bool:
+    """The real Sentry SDK, when SENTRY_DSN names a project. Events leave from a background thread:
+    a tracker that is down or slow never holds up a request."""
+    dsn = os.environ.get("SENTRY_DSN", "").strip()
+    if not dsn:
+        return False
+    host = os.environ.get("SENTRY_DSN_HOST", "").strip()
+    if host:
+        parts = urlsplit(dsn)
+        dsn = parts._replace(netloc=f"{parts.username}@{host}").geturl()
+    sentry_sdk.init(dsn=dsn, release=os.environ.get("SENTRY_RELEASE", "demo@1.0.0"),
+                    environment=os.environ.get("SENTRY_ENVIRONMENT", "demo"), default_integrations=False,
+                    send_default_pii=False, max_breadcrumbs=20, shutdown_timeout=2)
+    return True
+
+
+def report(exc: BaseException, req, method: str, route: str) -> None:
+    """One unhandled exception with its request: route, request id, user, and the breadcrumbs so far."""
+    with sentry_sdk.new_scope() as scope:
+        scope.set_tag("request_id", req.request_id)
+        scope.set_tag("route", route)
+        scope.set_user({"id": req.headers.get("X-User-ID") or f"shopper-{random.randint(1, 40)}"})
+        scope.set_context("request", {"method": method, "url": req.url_path, "route": route})
+        scope.set_transaction_name(f"{method} {route}")
+        sentry_sdk.capture_exception(exc)
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "vigil-demo/1"
 
@@ -154,6 +187,10 @@ class Handler(BaseHTTPRequestHandler):
         log("warning", fmt % args, client=self.client_address[0])
 
     def do_GET(self):
+        with sentry_sdk.isolation_scope():   # this request's breadcrumbs, user and tags only
+            self.handle_request()
+
+    def handle_request(self):
         start = time.perf_counter()
         self.url_path = urlsplit(self.path).path
         incoming = self.headers.get("X-Request-ID", "")
@@ -184,6 +221,7 @@ class Handler(BaseHTTPRequestHandler):
                 payload = {"error": "internal server error", "request_id": self.request_id}
                 msg = f"{method} {route} failed: {type(exc).__name__}: {exc}"
                 fields = {"error_type": type(exc).__name__, "stacktrace": traceback.format_exc()}
+                report(exc, self, method, route)
             if route != "/metrics":
                 REQUESTS.labels(method, route, str(status)).inc()
                 DURATION.labels(method, route).observe(time.perf_counter() - start)
@@ -257,6 +295,7 @@ def serve(host: str, port: int) -> int:
         print(f"DEMO_MODE must be one of {', '.join(MODES)} and DEMO_TRAFFIC_RPS a number >= 0", file=sys.stderr)
         return 2
     state["mode"] = mode
+    reporting = init_errors()
     server = Server((host, port), Handler)
     stop = threading.Event()
 
@@ -269,7 +308,8 @@ def serve(host: str, port: int) -> int:
     if rps > 0:
         local = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
         threading.Thread(target=traffic, args=(f"http://{local}:{port}", rps, stop), daemon=True).start()
-    log("warning" if mode != "ok" else "info", f"listening on {host}:{port}", mode=mode, traffic_rps=rps)
+    log("warning" if mode != "ok" else "info", f"listening on {host}:{port}", mode=mode, traffic_rps=rps,
+        errors_to_tracker=reporting)
     server.serve_forever(poll_interval=0.1)
     server.server_close()
     log("info", "stopped")

@@ -32,10 +32,33 @@ for name in GF_SECURITY_ADMIN_PASSWORD VIGIL_PROMETHEUS_PASSWORD VIGIL_ALERTMANA
   ensure_password "$name"
 done
 
+# Secrets generated once, each only where .env has none (an older .env gains the new ones too).
+ensure_secret() {
+  if ! grep -q "^$1=." .env; then
+    value=$(python3 -c 'import secrets; print(secrets.token_urlsafe(36))')
+    if grep -q "^$1=" .env; then sed -i.bak "s|^$1=.*|$1=${value}|" .env && rm -f .env.bak
+    else printf '%s=%s\n' "$1" "$value" >> .env; fi
+  fi
+}
+
 "$VIGIL" generate -i "$INVENTORY"
 # Slack receivers whose webhook .env leaves empty deliver to the local inbox instead.
 "$VIGIL" secrets -i "$INVENTORY" --inbox
+tracker=$(docker compose config --services | grep -qx bugsink && echo yes || true)
+if [ -n "$tracker" ]; then ensure_secret BUGSINK_SECRET_KEY; ensure_secret BUGSINK_ADMIN_PASSWORD; fi
 docker compose up -d --build --remove-orphans --wait --wait-timeout 240
+
+if [ -n "$tracker" ]; then
+  # The error tracker: an API token created once, then one team per team and one project per reporting
+  # service (vigil errors provision, idempotent), their DSNs into .env; the exporter and the demo pick them up.
+  if ! grep -q '^BUGSINK_API_TOKEN=.' .env; then
+    token=$(docker compose exec -T bugsink bugsink-manage create_auth_token | tail -n 1 | tr -d '\r')
+    sed -i.bak '/^BUGSINK_API_TOKEN=/d' .env && rm -f .env.bak
+    printf 'BUGSINK_API_TOKEN=%s\n' "$token" >> .env
+  fi
+  "$VIGIL" errors provision -i "$INVENTORY" --env .env
+  docker compose up -d --wait --wait-timeout 120 errors-exporter $(docker compose config --services | grep -x demo || true)
+fi
 
 bind=$(docker compose port grafana 3000 2>/dev/null | cut -d: -f1)
 bind=${bind:-127.0.0.1}
@@ -46,5 +69,11 @@ Vigil is up.
   Prometheus    http://${bind}:9090   user vigil, password: VIGIL_PROMETHEUS_PASSWORD in .env
   Alertmanager  http://${bind}:9093   user vigil, password: VIGIL_ALERTMANAGER_PASSWORD in .env
   Inbox         http://${bind}:8025   Slack messages of receivers without a webhook in .env
+MSG
+[ -z "$tracker" ] || cat <<MSG
+  Bugsink       http://${bind}:8010   errors; user admin@vigil.local, password: BUGSINK_ADMIN_PASSWORD in .env
+                DSNs: SENTRY_DSN_<SERVICE> in .env, or vigil errors dsn SERVICE
+MSG
+cat <<MSG
 Break the demo service and watch an alert arrive: make demo-break MODE=errors (then make demo-fix)
 MSG

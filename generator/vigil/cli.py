@@ -11,7 +11,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import annotate, check, envfile, inbox, live, webauth
+from . import annotate, check, envfile, inbox, live, tracker, tracker_exporter, webauth
 from .errors import InventoryError, did_you_mean
 from .plan import plan
 from .render import compose, render
@@ -298,6 +298,72 @@ def cmd_annotate(args) -> int:
     return 0
 
 
+def _tracker_client(args):
+    token = os.environ.get(tracker.TOKEN) or envfile.read_env(Path(args.env)).get(tracker.TOKEN)
+    if not token:
+        print(f"{args.env}: {tracker.TOKEN} is not set (make up creates it: bugsink-manage create_auth_token)",
+              file=sys.stderr)
+        return None
+    return tracker.Client(args.url, token)
+
+
+def cmd_errors_provision(args) -> int:
+    inventory = _inventory(args)
+    if inventory is None:
+        return EXIT_INVALID
+    if not tracker.enabled(inventory.stack):
+        print(f"{args.inventory}: stack.error_tracker is off: nothing to provision")
+        return 0
+    client = _tracker_client(args)
+    if client is None:
+        return EXIT_INVALID
+    try:
+        done = tracker.provision(client, inventory)
+    except tracker.TrackerError as e:
+        print(f"vigil errors provision: {e}", file=sys.stderr)
+        return 1
+    tracker.set_env(Path(args.env), {tracker.dsn_variable(s): dsn for s, dsn in done.dsns.items()})
+    print(f"error tracker: {len(done.teams_created)} teams and {len(done.projects_created)} projects created "
+          f"({', '.join(done.teams_created + done.projects_created) or 'all there already'}); "
+          f"{len(done.dsns)} DSNs in {args.env}")
+    if done.orphans:
+        print(f"kept (no longer in the inventory, data kept): {', '.join(done.orphans)}")
+    return 0
+
+
+def cmd_errors_dsn(args) -> int:
+    inventory = _inventory(args)
+    if inventory is None:
+        return EXIT_INVALID
+    by_name = {s.name: s for s in inventory.services}
+    if args.service not in by_name or not by_name[args.service].errors:
+        known = [s.name for s in tracker.reporting(inventory)]
+        hint = did_you_mean(args.service, known) or f" (reporting services: {', '.join(known) or 'none'})"
+        print(f"{args.inventory}: {args.service!r} is not a service that reports errors{hint}", file=sys.stderr)
+        return EXIT_INVALID
+    dsn = envfile.read_env(Path(args.env)).get(tracker.dsn_variable(args.service))
+    if not dsn:
+        print(f"{args.env}: {tracker.dsn_variable(args.service)} is not set (run vigil errors provision, "
+              f"or make up)", file=sys.stderr)
+        return 1
+    print(dsn)
+    return 0
+
+
+def cmd_errors_exporter(args) -> int:
+    token = os.environ.get(tracker.TOKEN) or envfile.read_env(Path(args.env)).get(tracker.TOKEN) or ""
+    if not token:   # still serve: vigil_errors_up 0 makes ErrorTrackerDown say what is wrong
+        print(f"{tracker.TOKEN} is not set: every read of the tracker will fail", file=sys.stderr)
+    exporter = tracker_exporter.Exporter(tracker.Client(args.url, token), args.public_url)
+    server = tracker_exporter.serve(exporter, args.host, args.port)
+    print(f"errors exporter on http://{args.host}:{args.port}/metrics, reading {args.url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="vigil", description="Render a Prometheus/Alertmanager/Grafana/Loki "
                                                                  "stack from one inventory.")
@@ -352,6 +418,24 @@ def main(argv=None) -> int:
     rl.add_argument("--grafana-url", default=live.GRAFANA_URL)
     rl.add_argument("--env", default=".env", help="where GRAFANA_TOKEN or the admin password are (default: .env)")
     rl.set_defaults(run=cmd_reload)
+
+    er = sub.add_parser("errors", help="the error tracker (Bugsink): provision, DSNs, the exporter")
+    esub = er.add_subparsers(dest="errors_command", required=True)
+    url = os.environ.get("VIGIL_BUGSINK_URL", "http://127.0.0.1:8010")
+    ep = esub.add_parser("provision", help="one team per team, one project per reporting service; DSNs into .env")
+    ed = esub.add_parser("dsn", help="the DSN a service's Sentry SDK sends to")
+    ed.add_argument("service")
+    ex = esub.add_parser("exporter", help="serve Bugsink's issues as Prometheus metrics")
+    ex.add_argument("--host", default="127.0.0.1")
+    ex.add_argument("--port", type=int, default=9188)
+    ex.add_argument("--public-url", default=os.environ.get("VIGIL_BUGSINK_PUBLIC_URL", "http://localhost:8010"),
+                    help="where people open the tracker: base of the issue links")
+    for p, run in ((ep, cmd_errors_provision), (ed, cmd_errors_dsn), (ex, cmd_errors_exporter)):
+        p.add_argument("-i", "--inventory", default="inventory.yml")
+        p.add_argument("--env", default=".env", help=f"where {tracker.TOKEN} is and the DSNs go (default: .env)")
+        p.add_argument("--url", default=url, help="where Bugsink's API is reached (default: $VIGIL_BUGSINK_URL or "
+                                                  "http://127.0.0.1:8010)")
+        p.set_defaults(run=run)
 
     c = sub.add_parser("check", help="run promtool and amtool over the rendered tree")
     c.add_argument("-o", "--output", default=".", help="the rendered tree (default: here)")

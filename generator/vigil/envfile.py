@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import dotenv, exporters, webauth
+from . import dotenv, exporters, tracker, webauth
 from .inventory import Inventory
 from .write import Tree, listing, parse_manifest, sha
 
@@ -59,6 +59,14 @@ def compose_needs(inventory: Inventory) -> list[Need]:
     for service, exporter in exporters.run_by_stack(inventory):
         for s in exporter.settings:
             out.append(Need(exporters.variable(service, s), s.what, (exporters.host(service),), required=s.required))
+    if tracker.enabled(inventory.stack):
+        out += [Need(tracker.SECRET_KEY, "Bugsink's secret key (make up generates it)", ("bugsink",)),
+                Need(tracker.ADMIN, f"Bugsink admin password, user {tracker.ADMIN_EMAIL} (make up generates it)",
+                     ("bugsink",)),
+                Need(tracker.TOKEN, "Bugsink API token (make up creates it once Bugsink runs)",
+                     ("errors-exporter",), required=False)]
+        out += [Need(tracker.dsn_variable(s.name), "Sentry DSN of the service (vigil errors provision writes it)",
+                     (s.name,), required=False) for s in tracker.reporting(inventory)]
     return out
 
 

@@ -43,6 +43,8 @@ from ..envfile import GRAFANA_PASSWORD
 from ..exporters import host as exporter_host, run_by_stack, variable
 from ..inventory import Endpoints, Inventory
 from ..plan import Plan
+from .. import tracker
+from ..tracker_rules import EXPORTER as ERRORS_EXPORTER
 from .grafana import DASHBOARDS_MOUNT
 from .yamlout import dump
 
@@ -94,6 +96,7 @@ LIMITS = {
     "prometheus": ("4g", 1024), "loki": ("2g", 1024), "grafana": ("1g", 1024), "alloy": ("1g", 512),
     "alertmanager": ("512m", 512), "cadvisor": ("512m", 512), "inbox": ("256m", 128), DEMO: ("256m", 128),
     "docker-socket-proxy": ("128m", 128), "volumes-init": ("64m", 32),
+    "bugsink": ("1g", 512),      # gunicorn and snappea's workers (tracker.py)
 }
 DEFAULT_LIMITS = ("256m", 256)   # the exporters, node-exporter, blackbox
 # Capabilities given back after cap_drop: [ALL], and why. Nothing else needs any: no service binds a
@@ -107,6 +110,7 @@ CAPS = {
 TMPFS = {
     "grafana": ("/tmp",), "loki": ("/tmp",), "alloy": ("/tmp",), "cadvisor": ("/tmp",),
     "inbox": ("/tmp",), DEMO: ("/tmp",),
+    "bugsink": ("/tmp",), "errors-exporter": ("/tmp",),   # Bugsink's snappea queue is /tmp/snappea.sqlite3
     "docker-socket-proxy": ("/tmp", "/run"),   # its entrypoint writes /tmp/haproxy.cfg; HAProxy /run/haproxy.pid
 }
 
@@ -320,6 +324,16 @@ def compose(inv: Inventory) -> dict:
             "ports": publish(int(DEMO_TARGET.rsplit(":", 1)[1])),
             # healthcheck: demo/Dockerfile's HEALTHCHECK
         }
+        if any(s.name == DEMO and s.errors for s in inv.services):
+            # its DSN (`vigil errors provision` writes it to .env) names the tracker's public address;
+            # inside the stack the demo reaches it by its Compose name
+            services[DEMO]["environment"] = {"SENTRY_DSN": f"${{{tracker.dsn_variable(DEMO)}:-}}",
+                                             "SENTRY_DSN_HOST": stack.endpoints.bugsink,
+                                             "SENTRY_RELEASE": "demo@1.0.0"}
+    volumes = list(VOLUMES)
+    if tracker.enabled(stack):
+        services.update(_tracker(inv, publish))
+        volumes.append(TRACKER_VOLUME)
     for service, exporter in run_by_stack(inv):
         svc = {**base(exporter.image)}
         if exporter.user:
@@ -337,7 +351,39 @@ def compose(inv: Inventory) -> dict:
                                           f"http://127.0.0.1:{exporter.port}{exporter.health_path}"])
         services[exporter_host(service)] = svc
     return {"name": stack.name, "services": {n: harden(n, svc) for n, svc in services.items()},
-            "networks": {DOCKER_API_NETWORK: {"internal": True}}, "volumes": {v: {} for v in VOLUMES}}
+            "networks": {DOCKER_API_NETWORK: {"internal": True}}, "volumes": {v: {} for v in volumes}}
+
+
+TRACKER_VOLUME = "bugsink-data"
+
+
+def _python_get(component: str, path: str, start: str = "20s") -> dict:
+    """For Python images without curl or wget."""
+    url = f"http://127.0.0.1:{port(component)}{path}"
+    return _health(["CMD", "python", "-c", f"import urllib.request as u; u.urlopen('{url}', timeout=4)"], start)
+
+
+def _tracker(inv: Inventory, publish) -> dict:
+    """Bugsink (SQLite on its volume, settings from the environment, secrets from .env) and the exporter
+    that turns its issues into metrics (`vigil errors exporter`, image generator/Dockerfile). The API
+    token the exporter reads is created once by `make up` (scripts/up.sh)."""
+    stack = inv.stack
+    out = {"bugsink": {
+        "image": tracker.IMAGE, "restart": "unless-stopped",
+        "environment": {k: _literal(v) if "${" not in v else v for k, v in tracker.container_env(stack).items()},
+        "volumes": [f"{TRACKER_VOLUME}:/data"],
+        "ports": publish(port("bugsink")),
+        "healthcheck": _python_get("bugsink", "/health/ready", "60s"),   # migrations run at start
+    }, ERRORS_EXPORTER: {
+        "build": {"context": ".", "dockerfile": "generator/Dockerfile"},
+        "restart": "unless-stopped",
+        "command": ["errors", "exporter", "--host", "0.0.0.0", "--port", str(port("errors_exporter")),
+                    "--url", f"http://{stack.endpoints.bugsink}", "--public-url", _literal(stack.error_tracker.url)],
+        "environment": {tracker.TOKEN: f"${{{tracker.TOKEN}:-}}"},
+        "healthcheck": _python_get("errors_exporter", "/-/healthy"),
+        "depends_on": _healthy("bugsink"),
+    }}
+    return out
 
 
 def has_demo(inv: Inventory) -> bool:
