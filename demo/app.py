@@ -11,7 +11,7 @@ Logs: one JSON object a line on stdout, with the field names of generator/vigil/
 Env: DEMO_MODE (ok) the mode at start; DEMO_TRAFFIC_RPS (5) synthetic requests a second, 0 for none.
 Errors: with SENTRY_DSN set, unhandled exceptions go to the error tracker with the real sentry-sdk: route,
 request id (tag request_id, the same as in the log line), user id (X-User-ID, else the shopper's), breadcrumbs
-of the backend calls, release SENTRY_RELEASE. SENTRY_DSN_HOST (host:port) replaces the DSN's address: in
+of the backend calls, release SENTRY_RELEASE. SENTRY_TRACKER_HOST (host:port) replaces the DSN's address: in
 Compose the DSN names the tracker's public address, the demo reaches it as bugsink:8010.
 """
 
@@ -159,7 +159,7 @@ def init_errors() -> bool:
     dsn = os.environ.get("SENTRY_DSN", "").strip()
     if not dsn:
         return False
-    host = os.environ.get("SENTRY_DSN_HOST", "").strip()
+    host = os.environ.get("SENTRY_TRACKER_HOST", "").strip()
     if host:
         parts = urlsplit(dsn)
         dsn = parts._replace(netloc=f"{parts.username}@{host}").geturl()

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 import yaml
 
-from vigil import envfile, exporters, webauth
+from vigil import envfile, exporters, tracker, webauth
 from vigil.inventory import Endpoints
 from vigil.plan import plan
 from vigil.render import compose, loki, render
@@ -43,9 +43,13 @@ HOST_PATHS = {
 # Rendered directories the stack reads; other rendered files (.env.example, the schema,
 # docker-compose.yml itself, the manifest) are for people and tools, not containers.
 PRODUCT_DIRS = ("prometheus", "alertmanager", "grafana", "blackbox", "loki")
-PUBLISHED = {"grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "demo": 8000, "inbox": 8025}   # not Loki
+PUBLISHED = {"grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "demo": 8000, "inbox": 8025,   # not Loki
+             "bugsink": 8010}
 # Services built from this repository: their Dockerfile pins the base image and has the HEALTHCHECK.
-BUILT = {compose.DEMO: "demo/Dockerfile", compose.INBOX: "generator/Dockerfile"}
+BUILT = {compose.DEMO: "demo/Dockerfile", compose.INBOX: "generator/Dockerfile",
+         "errors-exporter": "generator/Dockerfile"}
+# Built from an image whose HEALTHCHECK asks another command (the inbox's): their own, with that image's python.
+OWN_HEALTHCHECK = {"errors-exporter"}
 # What each image has to check its own health with (see render/compose.py, exporters.py).
 HEALTH_TOOLS = {
     "prom/": "wget",                         # quay.io/prometheus/busybox
@@ -56,12 +60,14 @@ HEALTH_TOOLS = {
     "gcr.io/cadvisor/": "wget",              # alpine
     "tecnativa/docker-socket-proxy:": "wget",  # haproxy's alpine image
     "oliver006/redis_exporter:": "wget",     # the -alpine variant only
+    "bugsink/bugsink:": "python",            # python:slim: no curl or wget
 }
 NO_HEALTHCHECK = {
     "nginx/nginx-prometheus-exporter:": "FROM scratch: no shell, no HTTP client",
 }
 STATE = {"prometheus": "/prometheus", "alertmanager": "/alertmanager", "grafana": "/var/lib/grafana",
-         "loki": loki.LOKI_DATA, "alloy": loki.ALLOY_DATA}
+         "loki": loki.LOKI_DATA, "alloy": loki.ALLOY_DATA,
+         "bugsink": "/data"}
 PINNED = re.compile(r"^[a-z0-9./_-]+:v?[0-9]+\.[0-9]+\.[0-9]+(-[a-z0-9.-]+)?$")
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 OPTIONAL_VARIABLES = {"VIGIL_UID", "VIGIL_GID", "GF_SECURITY_ADMIN_USER"}   # with defaults in the file
@@ -238,6 +244,9 @@ def test_every_long_running_service_checks_its_health_with_a_tool_its_image_has(
     _, _, _, model = case
     for name, service in long_running(model).items():
         assert service["restart"] == "unless-stopped", name
+        if name in OWN_HEALTHCHECK:
+            assert service["healthcheck"]["test"][:2] == ["CMD", "python"], name
+            continue
         if name in BUILT:   # its Dockerfile's HEALTHCHECK, which Compose keeps
             assert "healthcheck" not in service
             assert "HEALTHCHECK" in (ROOT / BUILT[name]).read_text()
@@ -372,7 +381,7 @@ def test_loki_and_alloy(case):
     # Alloy gives the stack's own containers' logs to stack.team: it must know every one of them
     own = {n for n in model["services"] if n != compose.DEMO and n not in
            {exporters.host(s) for s, _ in exporters.run_by_stack(inventory)}}
-    assert set(loki.STACK_SERVICES) == own
+    assert set(loki.stack_services(inventory.stack)) == own
 
 
 def test_host_watchers(case):
@@ -414,7 +423,8 @@ def test_exporters_are_run_where_prometheus_scrapes_them(case):
         assert f"--web.listen-address=:{exporter.port}" in services[name]["command"]
     expected = {exporters.host(s) for s in inventory.services if s.kind in exporters.EXPORTERS and s.targets is None}
     assert {exporters.host(s) for s, _ in run} == expected
-    assert {n for n in services if n.endswith("-exporter")} == expected | {"node-exporter"}
+    tracker_exporter = {tracker.EXPORTER} if tracker.enabled(inventory.stack) else set()
+    assert {n for n in services if n.endswith("-exporter")} == expected | {"node-exporter"} | tracker_exporter
 
 
 def test_demo_runs_only_when_the_inventory_watches_it(case):

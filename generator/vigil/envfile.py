@@ -65,8 +65,10 @@ def compose_needs(inventory: Inventory) -> list[Need]:
                      ("bugsink",)),
                 Need(tracker.TOKEN, "Bugsink API token (make up creates it once Bugsink runs)",
                      ("errors-exporter",), required=False)]
-        out += [Need(tracker.dsn_variable(s.name), "Sentry DSN of the service (vigil errors provision writes it)",
-                     (s.name,), required=False) for s in tracker.reporting(inventory)]
+        from .render.compose import DEMO, has_demo   # the one service Compose runs with a DSN
+        if has_demo(inventory) and any(s.name == DEMO and s.errors for s in inventory.services):
+            out.append(Need(tracker.dsn_variable(DEMO), "Sentry DSN of the demo (vigil errors provision writes it)",
+                            (DEMO,), required=False))
     return out
 
 

@@ -18,11 +18,11 @@ from .kinds.base import Context, annotations
 from .rules import Alert, Check, Expect, Level, RuleGroup, RuleTest, rate_threshold_tests, selector, silent_test, \
     threshold_alerts, firing_tests
 from .runbooks import Runbook
+from .tracker import EXPORTER
 from .tracker_exporter import EVENTS, ISSUE, UP, USERS
 from .units import Duration
 
 JOB = "errors"          # the exporter's scrape job (kind errors: its series carry their own service and team)
-EXPORTER = "errors-exporter"    # its Compose service, and the service label of its own `up`
 SPIKE_WINDOW = Duration.parse("5m")
 SPIKE_FOR = Duration.parse("2m")
 DOWN_FOR = Duration.parse("5m")

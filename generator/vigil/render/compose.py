@@ -44,7 +44,6 @@ from ..exporters import host as exporter_host, run_by_stack, variable
 from ..inventory import Endpoints, Inventory
 from ..plan import Plan
 from .. import tracker
-from ..tracker_rules import EXPORTER as ERRORS_EXPORTER
 from .grafana import DASHBOARDS_MOUNT
 from .yamlout import dump
 
@@ -328,7 +327,7 @@ def compose(inv: Inventory) -> dict:
             # its DSN (`vigil errors provision` writes it to .env) names the tracker's public address;
             # inside the stack the demo reaches it by its Compose name
             services[DEMO]["environment"] = {"SENTRY_DSN": f"${{{tracker.dsn_variable(DEMO)}:-}}",
-                                             "SENTRY_DSN_HOST": stack.endpoints.bugsink,
+                                             "SENTRY_TRACKER_HOST": stack.endpoints.bugsink,
                                              "SENTRY_RELEASE": "demo@1.0.0"}
     volumes = list(VOLUMES)
     if tracker.enabled(stack):
@@ -368,20 +367,20 @@ def _tracker(inv: Inventory, publish) -> dict:
     that turns its issues into metrics (`vigil errors exporter`, image generator/Dockerfile). The API
     token the exporter reads is created once by `make up` (scripts/up.sh)."""
     stack = inv.stack
-    out = {"bugsink": {
+    out = {tracker.SERVICE: {
         "image": tracker.IMAGE, "restart": "unless-stopped",
         "environment": {k: _literal(v) if "${" not in v else v for k, v in tracker.container_env(stack).items()},
         "volumes": [f"{TRACKER_VOLUME}:/data"],
         "ports": publish(port("bugsink")),
         "healthcheck": _python_get("bugsink", "/health/ready", "60s"),   # migrations run at start
-    }, ERRORS_EXPORTER: {
+    }, tracker.EXPORTER: {
         "build": {"context": ".", "dockerfile": "generator/Dockerfile"},
         "restart": "unless-stopped",
         "command": ["errors", "exporter", "--host", "0.0.0.0", "--port", str(port("errors_exporter")),
                     "--url", f"http://{stack.endpoints.bugsink}", "--public-url", _literal(stack.error_tracker.url)],
         "environment": {tracker.TOKEN: f"${{{tracker.TOKEN}:-}}"},
         "healthcheck": _python_get("errors_exporter", "/-/healthy"),
-        "depends_on": _healthy("bugsink"),
+        "depends_on": _healthy(tracker.SERVICE),
     }}
     return out
 

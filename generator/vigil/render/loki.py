@@ -17,7 +17,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .. import logs, webauth
+from .. import logs, tracker, webauth
 from .. import stack as stack_part
 from ..inventory import Stack
 from ..kinds import KINDS
@@ -56,6 +56,11 @@ CONTAINER_NAME_LABEL = "__meta_docker_container_name"
 # The stack's own Compose services (render/compose.py), whose logs belong to stack.team.
 STACK_SERVICES = ("prometheus", "alertmanager", "volumes-init", "grafana", "loki", "alloy", "node-exporter",
                   "cadvisor", "blackbox", "inbox", "docker-socket-proxy")
+
+
+def stack_services(stack: Stack) -> tuple[str, ...]:
+    """STACK_SERVICES, and the error tracker's when it runs."""
+    return STACK_SERVICES + (tracker.COMPOSE_SERVICES if tracker.enabled(stack) else ())
 
 
 def render(plan: Plan) -> dict[str, bytes]:
@@ -248,7 +253,7 @@ def team_rules(plan: Plan) -> list[tuple[str, str]]:
     inv = plan.inventory
     out = [(s.name, s.team) for s in inv.services]
     out += [(exporter_host(s), s.team) for s, _ in run_by_stack(inv)]
-    out.append(("|".join(STACK_SERVICES), stack_part.team_of(inv.stack)))
+    out.append(("|".join(stack_services(inv.stack)), stack_part.team_of(inv.stack)))
     return out
 
 

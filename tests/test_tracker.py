@@ -1,0 +1,311 @@
+"""The error tracker for real: Bugsink as a plain process (tests/tracker_native.py), the real
+sentry-sdk sending to it, `vigil errors provision` over its API, the errors exporter scraped by
+the real Prometheus, and the alert reaching the team's Slack channel (a local inbox) through the
+real Alertmanager with the rendered configs."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_vigil
+from native import Process, alertmanager, free_port, get_json, native_stack, prometheus, wait_for
+from tracker_native import Bugsink
+from vigil import inbox, tracker, tracker_exporter
+
+APP = Path(__file__).parent / "apps" / "sentry_app.py"
+DEMO = ROOT / "demo" / "app.py"
+
+
+@pytest.fixture(scope="module")
+def bugsink(tmp_path_factory):
+    b = Bugsink(tmp_path_factory.mktemp("bugsink")).start()
+    yield b
+    b.stop()
+
+
+def _inventory(tmp: Path, body: str, ports: dict | None = None, **endpoints) -> Path:
+    ports = ports or {"prom": free_port(), "closed": free_port()}
+    head = native_stack("errs", ports, ("shop", "platform"), **endpoints)
+    head = head.replace("  endpoints:\n", "  error_tracker: {enabled: true, url: http://errors.example.test}\n"
+                                          "  endpoints:\n", 1)
+    path = tmp / "inventory.yml"
+    path.write_text(head + body)
+    return path
+
+
+SERVICES = """\
+  - {name: checkout, team: shop, kind: http, targets: ["127.0.0.1:1"]}
+  - {name: worker, team: platform, kind: job, targets: ["127.0.0.1:2"]}
+  - {name: legacy, team: platform, kind: http, targets: ["127.0.0.1:3"], errors: false}
+  - {name: orders-db, team: shop, kind: postgres, targets: ["127.0.0.1:4"]}
+"""
+
+
+def _provision(inv: Path, env: Path, b: Bugsink) -> subprocess.CompletedProcess:
+    r = run_vigil("errors", "provision", "-i", str(inv), "--env", str(env), "--url", b.url)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_provisioning_creates_exactly_the_teams_and_projects_once(bugsink, tmp_path):
+    inv = _inventory(tmp_path, SERVICES)
+    env = tmp_path / ".env"
+    env.write_text(f"# mine\nOTHER=kept\n{tracker.TOKEN}={bugsink.token}\n")
+    first = _provision(inv, env, bugsink)
+    assert "2 teams and 2 projects created" in first.stdout
+    c = bugsink.client()
+    teams = {t["id"]: t["name"] for t in c.all("/teams/")}
+    projects = {p["name"]: teams[p["team"]] for p in c.all("/projects/")}
+    assert projects == {"checkout": "shop", "worker": "platform"}    # legacy opts out; postgres cannot report
+    assert sorted(teams.values()) == ["platform", "shop"]
+
+    again = _provision(inv, env, bugsink)
+    assert "0 teams and 0 projects created (all there already)" in again.stdout
+    assert len(c.all("/projects/")) == 2 and len(c.all("/teams/")) == 2
+    values = dict(line.split("=", 1) for line in env.read_text().splitlines() if "=" in line and line[0] != "#")
+    by_name = {p["name"]: p["dsn"] for p in c.all("/projects/")}
+    assert values["SENTRY_DSN_CHECKOUT"] == by_name["checkout"] and values["SENTRY_DSN_WORKER"] == by_name["worker"]
+    assert values["OTHER"] == "kept" and "# mine" in env.read_text()
+    dsn = run_vigil("errors", "dsn", "checkout", "-i", str(inv), "--env", str(env))
+    assert dsn.returncode == 0 and dsn.stdout.strip() == by_name["checkout"]
+
+    # A service gone from the inventory keeps its project (and its events).
+    inv.write_text(inv.read_text().replace('  - {name: worker, team: platform, kind: job, targets: ["127.0.0.1:2"]}\n',
+                                           ""))
+    gone = _provision(inv, env, bugsink)
+    assert "kept (no longer in the inventory, data kept): worker" in gone.stdout
+    assert {p["name"] for p in c.all("/projects/")} == {"checkout", "worker"}
+
+
+def test_provisioning_without_token_or_tracker_says_so(bugsink, tmp_path):
+    inv = _inventory(tmp_path, SERVICES)
+    r = run_vigil("errors", "provision", "-i", str(inv), "--env", str(tmp_path / "none.env"), "--url", bugsink.url)
+    assert r.returncode == 2 and f"{tracker.TOKEN} is not set" in r.stderr
+    env = tmp_path / ".env"
+    env.write_text(f"{tracker.TOKEN}=wrong\n")
+    r = run_vigil("errors", "provision", "-i", str(inv), "--env", str(env), "--url", bugsink.url)
+    assert r.returncode == 1 and "HTTP 40" in r.stderr and "Traceback" not in r.stderr
+
+
+def _project(b: Bugsink, name: str, team: str = "shop") -> dict:
+    c = b.client()
+    teams = {t["name"]: t["id"] for t in c.all("/teams/")}
+    if team not in teams:
+        teams[team] = c.call("/teams/", {"name": team})["id"]
+    found = [p for p in c.all("/projects/") if p["name"] == name]
+    if not found:
+        c.call("/projects/", {"name": name, "team": teams[team]})
+        found = [p for p in c.all("/projects/") if p["name"] == name]
+    return found[0]
+
+
+def _raise(dsn: str, release: str, rounds: int = 3) -> None:
+    r = subprocess.run([sys.executable, str(APP), dsn, release, str(rounds)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def test_two_exceptions_three_times_are_two_issues_of_six_events_with_stack_traces(bugsink):
+    project = _project(bugsink, "grouping")
+    _raise(project["dsn"], "shop@2.0.0")
+    c = bugsink.client()
+    issues = wait_for("two issues with three events each", lambda: (
+        lambda found: found if sorted(i["digested_event_count"] for i in found) == [3, 3] else None)(
+        c.all("/issues/", project=project["id"])), 60)
+    assert {i["calculated_type"] for i in issues} == {"ZeroDivisionError", "KeyError"}
+    events = [e for i in issues for e in c.all("/events/", issue=i["id"])]
+    assert len(events) == 6
+    for e in events:
+        data = c.call(f"/events/{e['id']}/")["data"]
+        frames = data["exception"]["values"][-1]["stacktrace"]["frames"]
+        assert frames[-1]["function"] in ("apply_discount", "load_customer"), frames[-1]
+        assert data["release"] == "shop@2.0.0" and data["tags"]["request_id"].startswith("req-")
+        assert data["user"]["id"].startswith("user-")
+        assert any(b["message"].startswith("loading") for b in data["breadcrumbs"]["values"])
+    # The exporter's view of them: events, users, culprit.
+    metrics = tracker_exporter.Exporter(c, "http://errors.example.test").collect()
+    zero = next(line for line in metrics.splitlines()
+                if line.startswith(tracker_exporter.ISSUE) and 'type="ZeroDivisionError"' in line)
+    assert 'service="grouping"' in zero and 'team="shop"' in zero and 'state="new"' in zero
+    assert 'culprit="__main__ in apply_discount"' in zero and 'release="shop@2.0.0"' in zero
+    assert zero.endswith(" 3")
+    assert 'http://errors.example.test/issues/issue/' in zero
+    assert f'{tracker_exporter.OPEN}{{service="grouping",team="shop"}} 2' in metrics
+    assert f'{tracker_exporter.EVENTS}{{service="grouping",team="shop"}} 6' in metrics
+
+
+def _messages(box, channel: str, alertname: str, status: str) -> list[dict]:
+    out = []
+    for m in box.snapshot():
+        p = m["payload"]
+        out += [a for a in p.get("attachments", []) if p.get("channel") == channel and alertname in a["title"]
+                and f"[{status}" in a["title"]]
+    return out
+
+
+def test_a_new_issue_and_its_regression_reach_the_team(bugsink, tmp_path):
+    """raise -> Bugsink -> exporter -> Prometheus (ErrorIssueOpen) -> Alertmanager -> #shop-oncall;
+    resolve in Bugsink -> resolved; raise again -> fires again as a regression."""
+    project = _project(bugsink, "payments")
+    slack = inbox.serve("127.0.0.1", 0)
+    hook = f"http://127.0.0.1:{slack.server_address[1]}/slack"
+    ports = {"prom": free_port(), "closed": free_port(), "am": free_port(), "exp": free_port()}
+    exporter = tracker_exporter.serve(tracker_exporter.Exporter(bugsink.client(), "http://errors.example.test"),
+                                      "127.0.0.1", ports["exp"])
+    inv = _inventory(tmp_path, '  - {name: payments, team: shop, kind: http, targets: ["127.0.0.1:%d"]}\n'
+                     % ports["closed"], ports, alertmanager=ports["am"])
+    text = inv.read_text().replace("    cadvisor:", f"    errors_exporter: 127.0.0.1:{ports['exp']}\n    cadvisor:")
+    text = text.replace("receivers:\n", 'receivers:\n  - name: shop-oncall\n'
+                                        '    slack: {channel: "#shop-oncall", webhook: SHOP_SLACK}\n')
+    text = text.replace("  - name: shop\n    notify: {critical: [hook], warning: [hook]}",
+                        "  - name: shop\n    notify: {critical: [shop-oncall], warning: [shop-oncall]}")
+    text = text.replace("routing: {default_receiver: hook}", "routing:\n  default_receiver: hook\n  timings:\n"
+                        "    critical: {group_wait: 1s, group_interval: 1s}\n"
+                        "    warning: {group_wait: 1s, group_interval: 1s}")
+    inv.write_text(text)
+    (tmp_path / ".env").write_text(f"SHOP_SLACK={hook}/shop\n")
+    tree = tmp_path / "tree"
+    for args in (("generate",), ("secrets", "--env", str(tmp_path / ".env"))):
+        r = run_vigil(*args, "-i", str(inv), "-o", str(tree))
+        assert r.returncode == 0, r.stderr
+    am = alertmanager(tree / "alertmanager", ports["am"], tmp_path / "am", tmp_path / "am.log").start()
+    prom = prometheus(tree, ports["prom"], tmp_path / "prom", tmp_path / "prom.log").start()
+    try:
+        raised = time.monotonic()
+        _raise(project["dsn"], "payments@1.0.0", rounds=1)
+        firing = wait_for("ErrorIssueOpen for ZeroDivisionError in #shop-oncall", lambda: [
+            a for a in _messages(slack.inbox, "#shop-oncall", "ErrorIssueOpen", "FIRING")
+            if "ZeroDivisionError in payments" in a["text"]], 90, proc=prom)
+        took = time.monotonic() - raised
+        text = firing[0]["text"]
+        assert "*Team:* shop" in text and "*Severity:* warning" in text
+        assert "New issue PAYMENTS-" in text and "at __main__ in apply_discount" in text
+        assert "(release payments@1.0.0): 1 events, 1 users." in text
+        issue = next(i for i in bugsink.client().all("/issues/", project=project["id"])
+                     if i["calculated_type"] == "ZeroDivisionError")
+        assert f"http://errors.example.test/issues/issue/{issue['id']}/" in text
+        assert took < 60, f"raise -> notification took {took:.1f}s"
+
+        bugsink.client().call(f"/issues/{issue['id']}/resolve/", {})
+        wait_for("the resolved message", lambda: [
+            a for a in _messages(slack.inbox, "#shop-oncall", "ErrorIssueOpen", "RESOLVED")
+            if "ZeroDivisionError" in a["text"]], 420, every=1, proc=prom)
+
+        _raise(project["dsn"], "payments@1.0.1", rounds=1)
+        wait_for("the regression re-alerts", lambda: [
+            a for a in _messages(slack.inbox, "#shop-oncall", "ErrorIssueOpen", "FIRING")
+            if "Regressed issue" in a["text"] and "ZeroDivisionError" in a["text"]], 90, proc=prom)
+    finally:
+        for p in (prom, am):
+            p.stop()
+        exporter.shutdown()
+        slack.shutdown()
+
+
+def test_the_exporter_reports_an_unreachable_tracker_as_down():
+    dead = tracker.Client(f"http://127.0.0.1:{free_port()}", "x", timeout=2)
+    metrics = tracker_exporter.Exporter(dead, "http://errors.example.test").collect()
+    assert f"{tracker_exporter.UP} 0" in metrics.splitlines()
+    assert not [line for line in metrics.splitlines() if line.startswith(tracker_exporter.ISSUE)]
+
+
+class _BlackHole:
+    """Accepts connections and never answers: a hung tracker, the worst case for an app."""
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                self.held.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self):
+        self.sock.close()
+        for s in self.held:
+            s.close()
+
+
+def _demo(tmp: Path, env: dict) -> tuple[Process, str]:
+    port = free_port()
+    proc = Process([sys.executable, str(DEMO), "serve", "--port", str(port)], tmp, tmp / "demo.log")
+    proc.proc = subprocess.Popen(proc.args, cwd=tmp, stdout=open(proc.log, "ab"), stderr=subprocess.STDOUT,
+                                 env={**__import__("os").environ, "DEMO_TRAFFIC_RPS": "0", **env})
+    url = f"http://127.0.0.1:{port}"
+    wait_for("the demo", lambda: urllib.request.urlopen(f"{url}/health", timeout=5).status == 200, 60, proc=proc)
+    return proc, url
+
+
+def _get(url: str, headers: dict | None = None) -> tuple[int, dict, float]:
+    start = time.monotonic()
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, dict(r.headers), time.monotonic() - start
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), time.monotonic() - start
+
+
+def test_a_hung_or_dead_tracker_neither_breaks_nor_slows_the_app(tmp_path):
+    hole = _BlackHole()
+    try:
+        for where in (f"127.0.0.1:{hole.port}", f"127.0.0.1:{free_port()}"):
+            proc, url = _demo(tmp_path, {"SENTRY_DSN": f"http://key@{where}/1", "DEMO_MODE": "errors"})
+            try:
+                answers = [_get(f"{url}/products") for _ in range(30)]
+                statuses = {s for s, _, _ in answers}
+                assert 500 in statuses, statuses                   # errors were raised and reported...
+                assert statuses <= {200, 500}                      # ...and every request was answered
+                # Each answer as quick as without a tracker: the SDK sends from its own thread. (Generous bound
+                # for a busy machine; the backend calls sleep at most 30ms.)
+                assert max(t for _, _, t in answers) < 5, [round(t, 2) for _, _, t in answers]
+                assert _get(f"{url}/health")[0] == 200
+            finally:
+                proc.stop()
+    finally:
+        hole.close()
+
+
+def test_the_demo_reports_unhandled_exceptions_with_request_context(bugsink, tmp_path):
+    project = _project(bugsink, "demo-app")
+    host = bugsink.url.removeprefix("http://")
+    # As in Compose: the DSN names another address, SENTRY_TRACKER_HOST the one the demo reaches.
+    dsn = project["dsn"].replace(host, "errors.example.test:8010")
+    proc, url = _demo(tmp_path, {"SENTRY_DSN": dsn, "SENTRY_TRACKER_HOST": host, "SENTRY_RELEASE": "demo@9.9.9",
+                                 "DEMO_MODE": "errors"})
+    try:
+        ids = []
+        for i in range(40):
+            status, headers, _ = _get(f"{url}/products", {"X-User-ID": "alice", "X-Request-ID": f"rq-{i}"})
+            if status == 500:
+                ids.append(headers["X-Request-ID"])
+        assert ids
+        c = bugsink.client()
+        (issue,) = wait_for("the demo's issue", lambda: c.all("/issues/", project=project["id"]), 60)
+        assert issue["calculated_type"] == "UpstreamUnavailable"
+        event = c.call(f"/events/{c.all('/events/', issue=issue['id'])[0]['id']}/")["data"]
+        assert event["release"] == "demo@9.9.9" and event["user"]["id"] == "alice"
+        assert event["tags"]["route"] == "/products" and event["tags"]["request_id"] in ids
+        assert event["exception"]["values"][-1]["stacktrace"]["frames"][-1]["function"] == "query"
+        assert [b["message"] for b in event["breadcrumbs"]["values"]] == ["query catalog-db"]
+    finally:
+        proc.stop()
+    # The same request id is in the demo's log line of that request: from the event to Loki and back.
+    logged = [json.loads(line) for line in (tmp_path / "demo.log").read_text().splitlines() if line.startswith("{")]
+    assert any(rec.get("request_id") == event["tags"]["request_id"] and rec.get("status") == 500 for rec in logged)
