@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_vigil
-from native import Process, alertmanager, free_port, get_json, native_stack, prometheus, wait_for
-from tracker_native import Bugsink
-from vigil import inbox, tracker, tracker_exporter
+from native import Process, free_port, native_stack, wait_for
+from tracker_native import AlertPath, Bugsink
+from vigil import tracker, tracker_exporter
 
 APP = Path(__file__).parent / "apps" / "sentry_app.py"
 DEMO = ROOT / "demo" / "app.py"
@@ -144,72 +144,40 @@ def test_two_exceptions_three_times_are_two_issues_of_six_events_with_stack_trac
     assert f'{tracker_exporter.EVENTS}{{service="grouping",team="shop"}} 6' in metrics
 
 
-def _messages(box, channel: str, alertname: str, status: str) -> list[dict]:
-    out = []
-    for m in box.snapshot():
-        p = m["payload"]
-        out += [a for a in p.get("attachments", []) if p.get("channel") == channel and alertname in a["title"]
-                and f"[{status}" in a["title"]]
-    return out
-
-
 def test_a_new_issue_and_its_regression_reach_the_team(bugsink, tmp_path):
     """raise -> Bugsink -> exporter -> Prometheus (ErrorIssueOpen) -> Alertmanager -> #shop-oncall;
     resolve in Bugsink -> resolved; raise again -> fires again as a regression."""
     project = _project(bugsink, "payments")
-    slack = inbox.serve("127.0.0.1", 0)
-    hook = f"http://127.0.0.1:{slack.server_address[1]}/slack"
-    ports = {"prom": free_port(), "closed": free_port(), "am": free_port(), "exp": free_port()}
-    exporter = tracker_exporter.serve(tracker_exporter.Exporter(bugsink.client(), "http://errors.example.test"),
-                                      "127.0.0.1", ports["exp"])
-    inv = _inventory(tmp_path, '  - {name: payments, team: shop, kind: http, targets: ["127.0.0.1:%d"]}\n'
-                     % ports["closed"], ports, alertmanager=ports["am"])
-    text = inv.read_text().replace("    cadvisor:", f"    errors_exporter: 127.0.0.1:{ports['exp']}\n    cadvisor:")
-    text = text.replace("receivers:\n", 'receivers:\n  - name: shop-oncall\n'
-                                        '    slack: {channel: "#shop-oncall", webhook: SHOP_SLACK}\n')
-    text = text.replace("  - name: shop\n    notify: {critical: [hook], warning: [hook]}",
-                        "  - name: shop\n    notify: {critical: [shop-oncall], warning: [shop-oncall]}")
-    text = text.replace("routing: {default_receiver: hook}", "routing:\n  default_receiver: hook\n  timings:\n"
-                        "    critical: {group_wait: 1s, group_interval: 1s}\n"
-                        "    warning: {group_wait: 1s, group_interval: 1s}")
-    inv.write_text(text)
-    (tmp_path / ".env").write_text(f"SHOP_SLACK={hook}/shop\n")
-    tree = tmp_path / "tree"
-    for args in (("generate",), ("secrets", "--env", str(tmp_path / ".env"))):
-        r = run_vigil(*args, "-i", str(inv), "-o", str(tree))
-        assert r.returncode == 0, r.stderr
-    am = alertmanager(tree / "alertmanager", ports["am"], tmp_path / "am", tmp_path / "am.log").start()
-    prom = prometheus(tree, ports["prom"], tmp_path / "prom", tmp_path / "prom.log").start()
+    path = AlertPath(bugsink, tmp_path, "payments")
+
+    def arrived(status: str, *words: str):
+        return lambda: [a for a in path.messages("#shop-oncall", "ErrorIssueOpen", status)
+                        if all(w in a["text"] for w in words)]
     try:
         raised = time.monotonic()
         _raise(project["dsn"], "payments@1.0.0", rounds=1)
-        firing = wait_for("ErrorIssueOpen for ZeroDivisionError in #shop-oncall", lambda: [
-            a for a in _messages(slack.inbox, "#shop-oncall", "ErrorIssueOpen", "FIRING")
-            if "ZeroDivisionError in payments" in a["text"]], 90, proc=prom)
+        firing = wait_for("ErrorIssueOpen for ZeroDivisionError in #shop-oncall",
+                          arrived("FIRING", "ZeroDivisionError in payments"), 120, proc=path.prom)
         took = time.monotonic() - raised
         text = firing[0]["text"]
-        assert "*Team:* shop" in text and "*Severity:* warning" in text
+        assert "*Service:* payments" in text and "*Team:* shop" in text and "*Severity:* warning" in text
         assert "New issue PAYMENTS-" in text and "at __main__ in apply_discount" in text
         assert "(release payments@1.0.0): 1 events, 1 users." in text
         issue = next(i for i in bugsink.client().all("/issues/", project=project["id"])
                      if i["calculated_type"] == "ZeroDivisionError")
-        assert f"http://errors.example.test/issues/issue/{issue['id']}/" in text
-        assert took < 60, f"raise -> notification took {took:.1f}s"
+        assert f"{AlertPath.PUBLIC}/issues/issue/{issue['id']}/" in text
+        assert took < 90, f"raise -> notification took {took:.1f}s"
+        assert not path.messages("#ops-alerts", "ErrorIssueOpen", "FIRING")     # the other team's channel
 
         bugsink.client().call(f"/issues/{issue['id']}/resolve/", {})
-        wait_for("the resolved message", lambda: [
-            a for a in _messages(slack.inbox, "#shop-oncall", "ErrorIssueOpen", "RESOLVED")
-            if "ZeroDivisionError" in a["text"]], 420, every=1, proc=prom)
+        wait_for("the resolved message", arrived("RESOLVED", "ZeroDivisionError"), 120, proc=path.prom)
 
         _raise(project["dsn"], "payments@1.0.1", rounds=1)
-        wait_for("the regression re-alerts", lambda: [
-            a for a in _messages(slack.inbox, "#shop-oncall", "ErrorIssueOpen", "FIRING")
-            if "Regressed issue" in a["text"] and "ZeroDivisionError" in a["text"]], 90, proc=prom)
+        (again,) = wait_for("the regression re-alerts", arrived("FIRING", "Regressed issue", "ZeroDivisionError"),
+                            120, proc=path.prom)
+        assert "(release payments@1.0.1): 2 events" in again["text"]
     finally:
-        for p in (prom, am):
-            p.stop()
-        exporter.shutdown()
-        slack.shutdown()
+        path.stop()
 
 
 def test_the_exporter_reports_an_unreachable_tracker_as_down():
@@ -309,3 +277,50 @@ def test_the_demo_reports_unhandled_exceptions_with_request_context(bugsink, tmp
     # The same request id is in the demo's log line of that request: from the event to Loki and back.
     logged = [json.loads(line) for line in (tmp_path / "demo.log").read_text().splitlines() if line.startswith("{")]
     assert any(rec.get("request_id") == event["tags"]["request_id"] and rec.get("status") == 500 for rec in logged)
+
+
+BASE = """\
+version: 1
+stack:
+  name: v
+{tracker}receivers:
+  - {{name: ops, webhook: {{url: "http://127.0.0.1:1/hook"}}}}
+routing: {{default_receiver: ops}}
+teams:
+  - {{name: shop, notify: {{critical: [ops]}}}}
+services:
+{services}"""
+
+
+@pytest.mark.parametrize("tracker_section, services, where, says", [
+    ("", '  - {name: a, team: shop, kind: http, targets: ["a:1"], errors: true}\n',
+     ":10: services[0].errors:", "stack.error_tracker is off"),
+    ("  error_tracker: {enabled: true}\n", '  - {name: db, team: shop, kind: postgres, errors: true}\n',
+     ":11: services[0].errors:", "kind postgres cannot report errors"),
+    ("  error_tracker: {enabled: true, spam: 1}\n", '  - {name: a, team: shop, kind: http, targets: ["a:1"]}\n',
+     ":4: stack.error_tracker.spam:", "unknown key 'spam'"),
+    ("  error_tracker:\n    enabled: true\n    spike: 0\n", '  - {name: a, team: shop, kind: http, targets: ["a:1"]}\n',
+     ":7: stack.error_tracker.spike:", "greater than 0"),
+    ("  error_tracker: {enabled: yes please}\n", "", ":4: stack.error_tracker.enabled:", "true or false"),
+])
+def test_invalid_tracker_settings_are_located_errors(tmp_path, tracker_section, services, where, says):
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(BASE.format(tracker=tracker_section, services=services or "  []\n"))
+    r = run_vigil("generate", "-i", str(inv), "-o", str(tmp_path / "out"))
+    assert r.returncode == 2 and not (tmp_path / "out").exists(), r.stdout
+    line = next((x for x in r.stderr.splitlines() if where in x), r.stderr)
+    assert line.startswith(str(inv)) and says in line, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_reporting_defaults_follow_the_kind_and_the_tracker():
+    from vigil.load import load_text
+    from vigil.validate import validate
+    services = ('  - {name: web, team: shop, kind: http, targets: ["a:1"]}\n'
+                '  - {name: work, team: shop, kind: job, targets: ["a:2"]}\n'
+                '  - {name: quiet, team: shop, kind: http, targets: ["a:3"], errors: false}\n'
+                '  - {name: db, team: shop, kind: redis}\n')
+    on = validate(load_text(BASE.format(tracker="  error_tracker: {enabled: true}\n", services=services), "i.yml"))
+    assert {s.name: s.errors for s in on.services} == {"web": True, "work": True, "quiet": False, "db": False}
+    off = validate(load_text(BASE.format(tracker="", services=services), "i.yml"))
+    assert not any(s.errors for s in off.services)

@@ -31,7 +31,7 @@ def _bin(name: str) -> str:
 
 
 class Bugsink:
-    def __init__(self, tmp: Path, port: int | None = None):
+    def __init__(self, tmp: Path, port: int | None = None, **settings: str):
         self.tmp, self.port = tmp, port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         template = next((VENV / "lib").glob("python3*/site-packages/bugsink/conf_templates/docker.py.template"),
@@ -46,7 +46,7 @@ class Bugsink:
                     "SNAPPEA_DATABASE_PATH": str(tmp / "snappea.sqlite3"),
                     "SECRET_KEY": secrets.token_urlsafe(50),
                     "CREATE_SUPERUSER": f"{tracker.ADMIN_EMAIL}:{ADMIN_PASSWORD}",
-                    "PYTHONPATH": str(tmp), "DJANGO_SETTINGS_MODULE": SETTINGS})
+                    "PYTHONPATH": str(tmp), "DJANGO_SETTINGS_MODULE": SETTINGS, **settings})
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith(("SENTRY", "DJANGO"))}, **env}
         self.proc: Process | None = None
         self.token = ""
@@ -78,3 +78,99 @@ class Bugsink:
 
     def client(self) -> tracker.Client:
         return tracker.Client(self.url, self.token)
+
+
+# ---------------------------------------------------------------- the alert path, raise -> team's channel
+
+INVENTORY = """\
+version: 1
+stack:
+  name: errs
+  team: platform
+  scrape_interval: 1s
+  evaluation_interval: 1s
+  error_tracker: {{enabled: true, url: "{public}"}}
+  endpoints:
+    prometheus: 127.0.0.1:{prom}
+    alertmanager: 127.0.0.1:{am}
+    errors_exporter: 127.0.0.1:{exp}
+    grafana: 127.0.0.1:{closed}
+    loki: 127.0.0.1:{closed}
+    alloy: 127.0.0.1:{closed}
+    blackbox: 127.0.0.1:{closed}
+    node_exporter: 127.0.0.1:{closed}
+    cadvisor: 127.0.0.1:{closed}
+receivers:
+  - name: ops
+    slack: {{channel: "#ops-alerts", webhook: OPS_SLACK}}
+  - name: shop-oncall
+    slack: {{channel: "#shop-oncall", webhook: SHOP_SLACK}}
+routing:
+  default_receiver: ops
+  timings:
+    critical: {{group_wait: 1s, group_interval: 1s}}
+    warning: {{group_wait: 1s, group_interval: 1s}}
+teams:
+  - name: shop
+    notify: {{critical: [shop-oncall], warning: [shop-oncall]}}
+  - name: platform
+    notify: {{critical: [ops], warning: [ops]}}
+services:
+  # up (it scrapes Alertmanager's /metrics): a service that is down inhibits its other alerts
+  - {{name: {service}, team: shop, kind: http, targets: ["127.0.0.1:{am}"]}}
+"""
+
+
+class AlertPath:
+    """The real Prometheus and Alertmanager with configs rendered for a one-service inventory,
+    the errors exporter reading `bugsink`, and a Slack-compatible inbox for the team's channel."""
+    PUBLIC = "http://errors.example.test"
+
+    def __init__(self, bugsink: Bugsink, tmp: Path, service: str):
+        from conftest import run_vigil
+        from native import alertmanager, prometheus
+        from vigil import inbox, tracker_exporter
+        self.slack = inbox.serve("127.0.0.1", 0)
+        hook = f"http://127.0.0.1:{self.slack.server_address[1]}/slack"
+        ports = {k: free_port() for k in ("prom", "am", "exp", "closed")}
+        self.exporter = tracker_exporter.serve(tracker_exporter.Exporter(bugsink.client(), self.PUBLIC),
+                                               "127.0.0.1", ports["exp"])
+        (tmp / "inventory.yml").write_text(INVENTORY.format(public=self.PUBLIC, service=service, **ports))
+        (tmp / ".env").write_text(f"OPS_SLACK={hook}/ops\nSHOP_SLACK={hook}/shop\n")
+        tree = tmp / "tree"
+        for args in (("generate",), ("secrets", "--env", str(tmp / ".env"))):
+            r = run_vigil(*args, "-i", str(tmp / "inventory.yml"), "-o", str(tree))
+            assert r.returncode == 0, r.stderr
+        self.prom_url = f"http://127.0.0.1:{ports['prom']}"
+        self.am = alertmanager(tree / "alertmanager", ports["am"], tmp / "am", tmp / "am.log").start()
+        self.prom = prometheus(tree, ports["prom"], tmp / "prom", tmp / "prom.log").start()
+
+    def messages(self, channel: str, alertname: str, status: str) -> list[dict]:
+        """Slack attachments that reached `channel` about `alertname` in `status`."""
+        out = []
+        for m in self.slack.inbox.snapshot():
+            p = m["payload"]
+            out += [a for a in p.get("attachments", []) if p.get("channel") == channel
+                    and alertname in a["title"] and f"[{status}" in a["title"]]
+        return out
+
+    def stop(self) -> None:
+        for p in (self.prom, self.am):
+            p.stop()
+        self.exporter.shutdown()
+        self.slack.shutdown()
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of a process and all its descendants (gunicorn's master and workers)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, StopIteration):
+            continue
+    return total

@@ -65,8 +65,8 @@ def compose_needs(inventory: Inventory) -> list[Need]:
                      ("bugsink",)),
                 Need(tracker.TOKEN, "Bugsink API token (make up creates it once Bugsink runs)",
                      ("errors-exporter",), required=False)]
-        from .render.compose import DEMO, has_demo   # the one service Compose runs with a DSN
-        if has_demo(inventory) and any(s.name == DEMO and s.errors for s in inventory.services):
+        from .render.compose import DEMO, demo_reports   # the one service Compose runs with a DSN
+        if demo_reports(inventory):
             out.append(Need(tracker.dsn_variable(DEMO), "Sentry DSN of the demo (vigil errors provision writes it)",
                             (DEMO,), required=False))
     return out

@@ -15,8 +15,8 @@ from typing import Annotated, Any, ClassVar, Literal, Optional
 from urllib.parse import parse_qsl, urlsplit
 
 import re2
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema, \
-    field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, \
+    WithJsonSchema, field_validator
 
 from .units import Duration, parse_percent
 
@@ -277,7 +277,7 @@ class Logs(Strict):
 
 class ErrorTracker(Strict):
     """The Sentry-compatible error tracker (Bugsink) in the stack: one project per reporting service."""
-    enabled: bool = False
+    enabled: StrictBool = False
     url: Url = Field("http://localhost:8010", description=(
         "where people and apps outside the stack reach the tracker: base of issue links and of DSNs"))
     spike: Annotated[float, Field(gt=0)] = Field(
@@ -458,7 +458,7 @@ class Service(Strict):
     alerts: dict[str, Any] = Field({}, description="per alert: thresholds and `for` to override; `disabled: [names]`")
     rules: list[UserRule] = []
     panels: list[Panel] = []
-    errors: Optional[bool] = Field(None, description=(
+    errors: Optional[StrictBool] = Field(None, description=(
         "whether it reports exceptions to the error tracker with a Sentry SDK (default: yes for http and job "
         "when stack.error_tracker is enabled)"))
 

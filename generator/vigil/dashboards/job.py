@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..inventory import Service
 from ..kinds import job
-from . import containers, process
+from . import containers, process, tracker
 from .builder import Dashboard, Row, Target, timeseries
 from .common import LOG_SEARCH, alerts_table, deploy_markers, firing_count, instances_up, matchers, nav, service_logs, \
     tags, up_timeseries, user_panels
@@ -19,6 +19,7 @@ def dashboard(service: Service) -> Dashboard:
             Row("Alerts", (alerts_table(owner),)),
             Row("Saturation", process.saturation(target) + containers.saturation(service.name)),
             Row("Logs and errors", service_logs(service))]
+    rows += tracker.rows(service)
     if service.panels:
         rows.append(Row("Your panels", tuple(user_panels(service))))
     return Dashboard(uid=job.dashboard(service), title=service.name, tags=tags("job", service.team),

@@ -14,7 +14,7 @@ from typing import Optional
 from .. import presets
 from ..inventory import Service
 from ..kinds import http
-from . import containers, process, slo
+from . import containers, process, slo, tracker
 from .builder import UP_DOWN, Column, Dashboard, Row, Target, Thresholds, Variable, heatmap, stat, table, timeseries
 from .common import LOG_SEARCH, NO_TRAFFIC, alerts_table, deploy_markers, firing_count, instances_up, matchers, nav, \
     params, service_logs, tags, up_timeseries, user_panels
@@ -34,6 +34,7 @@ def dashboard(service: Service) -> Dashboard:
     rows += [Row("Alerts", (alerts_table(matchers(service=service.name)),)),
              Row("Saturation", process.saturation(q.up) + containers.saturation(service.name)),
              Row("Logs and errors", service_logs(service))]
+    rows += tracker.rows(service)
     if service.panels:
         rows.append(Row("Your panels", tuple(user_panels(service))))
     variables = [Variable.from_query("instance", f"label_values(up{{{matchers(job=service.name)}}}, instance)",

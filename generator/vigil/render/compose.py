@@ -323,7 +323,7 @@ def compose(inv: Inventory) -> dict:
             "ports": publish(int(DEMO_TARGET.rsplit(":", 1)[1])),
             # healthcheck: demo/Dockerfile's HEALTHCHECK
         }
-        if any(s.name == DEMO and s.errors for s in inv.services):
+        if demo_reports(inv):
             # its DSN (`vigil errors provision` writes it to .env) names the tracker's public address;
             # inside the stack the demo reaches it by its Compose name
             services[DEMO]["environment"] = {"SENTRY_DSN": f"${{{tracker.dsn_variable(DEMO)}:-}}",
@@ -388,3 +388,8 @@ def _tracker(inv: Inventory, publish) -> dict:
 def has_demo(inv: Inventory) -> bool:
     """The demo app runs when the inventory watches it: a service `demo` scraped at demo:8000."""
     return any(s.name == DEMO and DEMO_TARGET in (s.targets or ()) for s in inv.services)
+
+
+def demo_reports(inv: Inventory) -> bool:
+    """The demo runs and reports its errors: Compose hands it its DSN."""
+    return has_demo(inv) and any(s.name == DEMO and s.errors for s in inv.services)
