@@ -12,13 +12,14 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, run_vigil
-from native import Process, free_port, native_stack, wait_for
+from native import Process, free_port, get_json, native_stack, wait_for
 from tracker_native import AlertPath, Bugsink
 from vigil import tracker, tracker_exporter
 
@@ -168,16 +169,30 @@ def test_a_new_issue_and_its_regression_reach_the_team(bugsink, tmp_path):
         assert f"{AlertPath.PUBLIC}/issues/issue/{issue['id']}/" in text
         assert took < 90, f"raise -> notification took {took:.1f}s"
         assert not path.messages("#ops-alerts", "ErrorIssueOpen", "FIRING")     # the other team's channel
+        _errors_row_shows_data(path, tmp_path / "tree/grafana/dashboards/team-shop/svc-payments.json")
 
         bugsink.client().call(f"/issues/{issue['id']}/resolve/", {})
-        wait_for("the resolved message", arrived("RESOLVED", "ZeroDivisionError"), 120, proc=path.prom)
+        # its group (alertname, service) still holds the KeyError issue: a message that lists it resolved
+        wait_for("the resolved message", arrived("", "✅ *ZeroDivisionError in payments"), 120, proc=path.prom)
 
         _raise(project["dsn"], "payments@1.0.1", rounds=1)
-        (again,) = wait_for("the regression re-alerts", arrived("FIRING", "Regressed issue", "ZeroDivisionError"),
-                            120, proc=path.prom)
-        assert "(release payments@1.0.1): 2 events" in again["text"]
+        again = wait_for("the regression re-alerts", arrived("FIRING", "Regressed issue", "ZeroDivisionError"),
+                         120, proc=path.prom)
+        assert "(release payments@1.0.1): 2 events" in again[0]["text"]
     finally:
         path.stop()
+
+
+def _errors_row_shows_data(path: AlertPath, board: Path) -> None:
+    """Every query of the service dashboard's Errors row, run by the real Prometheus: all show data."""
+    exprs = [t["expr"] for p in json.loads(board.read_text())["panels"] for t in p.get("targets", [])
+             if "vigil_errors_" in t.get("expr", "")]
+    assert len(exprs) == 4, exprs
+    for expr in exprs:
+        got = wait_for(f"data for {expr}", lambda: get_json(
+            f"{path.prom_url}/api/v1/query?query={urllib.parse.quote(expr.replace('$__rate_interval', '1m'))}"
+        )["data"]["result"], 30)
+        assert got, expr
 
 
 def test_the_exporter_reports_an_unreachable_tracker_as_down():

@@ -72,7 +72,7 @@ def container_env(stack: Stack) -> dict:
     """Bugsink's settings (its image reads them from the environment), secrets from .env."""
     tracker = stack.error_tracker
     host = urlsplit(tracker.url).hostname
-    port = stack.endpoints.model_fields["bugsink"].default.rsplit(":", 1)[1]
+    port = type(stack.endpoints).model_fields["bugsink"].default.rsplit(":", 1)[1]
     return {
         "PORT": port,
         "BASE_URL": tracker.url.rstrip("/"),
