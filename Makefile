@@ -81,8 +81,7 @@ reload: venv  ## apply inventory changes to the running stack in place (no resta
 	$(VIGIL) secrets -i $(INVENTORY) --inbox
 	docker compose up -d --build --remove-orphans --wait   # new or changed services only
 	$(VIGIL) reload -i $(INVENTORY)
-	@# new reporting services get their Bugsink project and DSN (nothing when the tracker is off)
-	if docker compose config --services | grep -qx bugsink; then $(VIGIL) errors provision -i $(INVENTORY) --env .env; fi
+	VIGIL=$(VIGIL) INVENTORY=$(INVENTORY) scripts/tracker.sh   # new reporting services: projects, DSNs
 	@# Alloy (the log shipper: which team owns which container) reloads on POST /-/reload; its port is
 	@# not published and its image has no curl, hence bash's /dev/tcp.
 	docker compose exec -T alloy bash -c 'exec 3<>/dev/tcp/127.0.0.1/12345 && \

@@ -44,21 +44,11 @@ ensure_secret() {
 "$VIGIL" generate -i "$INVENTORY"
 # Slack receivers whose webhook .env leaves empty deliver to the local inbox instead.
 "$VIGIL" secrets -i "$INVENTORY" --inbox
-tracker=$(docker compose config --services | grep -qx bugsink && echo yes || true)
+tracker=$(grep -qx "  bugsink:" docker-compose.yml && echo yes || true)   # the inventory turns it on
 if [ -n "$tracker" ]; then ensure_secret BUGSINK_SECRET_KEY; ensure_secret BUGSINK_ADMIN_PASSWORD; fi
 docker compose up -d --build --remove-orphans --wait --wait-timeout 240
 
-if [ -n "$tracker" ]; then
-  # The error tracker: an API token created once, then one team per team and one project per reporting
-  # service (vigil errors provision, idempotent), their DSNs into .env; the exporter and the demo pick them up.
-  if ! grep -q '^BUGSINK_API_TOKEN=.' .env; then
-    token=$(docker compose exec -T bugsink bugsink-manage create_auth_token | tail -n 1 | tr -d '\r')
-    sed -i.bak '/^BUGSINK_API_TOKEN=/d' .env && rm -f .env.bak
-    printf 'BUGSINK_API_TOKEN=%s\n' "$token" >> .env
-  fi
-  "$VIGIL" errors provision -i "$INVENTORY" --env .env
-  docker compose up -d --wait --wait-timeout 120 errors-exporter $(docker compose config --services | grep -x demo || true)
-fi
+VIGIL=$VIGIL INVENTORY=$INVENTORY scripts/tracker.sh   # the error tracker's token, projects and DSNs
 
 bind=$(docker compose port grafana 3000 2>/dev/null | cut -d: -f1)
 bind=${bind:-127.0.0.1}

@@ -298,8 +298,12 @@ def cmd_annotate(args) -> int:
     return 0
 
 
+def _tracker_token(args) -> str:
+    return os.environ.get(tracker.TOKEN) or envfile.read_env(Path(args.env)).get(tracker.TOKEN) or ""
+
+
 def _tracker_client(args):
-    token = os.environ.get(tracker.TOKEN) or envfile.read_env(Path(args.env)).get(tracker.TOKEN)
+    token = _tracker_token(args)
     if not token:
         print(f"{args.env}: {tracker.TOKEN} is not set (make up creates it: bugsink-manage create_auth_token)",
               file=sys.stderr)
@@ -351,7 +355,7 @@ def cmd_errors_dsn(args) -> int:
 
 
 def cmd_errors_exporter(args) -> int:
-    token = os.environ.get(tracker.TOKEN) or envfile.read_env(Path(args.env)).get(tracker.TOKEN) or ""
+    token = _tracker_token(args)
     if not token:   # still serve: vigil_errors_up 0 makes ErrorTrackerDown say what is wrong
         print(f"{tracker.TOKEN} is not set: every read of the tracker will fail", file=sys.stderr)
     exporter = tracker_exporter.Exporter(tracker.Client(args.url, token), args.public_url)

@@ -49,11 +49,9 @@ def plan(inventory: Inventory) -> Plan:
 
 def _errors(inventory: Inventory, ctx: Context, jobs: list, stack_file: RuleFile, plans: dict) -> None:
     """The error tracker's exporter is scraped; each reporting service gets its error alerts, the stack
-    ErrorTrackerDown. Its series carry their own service and team, which win over the job's (honor_labels)."""
-    labels = {"service": tracker_rules.EXPORTER, "team": stack_part.team_of(inventory.stack), "kind": tracker_rules.JOB}
-    jobs.append(ScrapeJob(tracker_rules.JOB, (inventory.stack.endpoints.errors_exporter,), labels, honor_labels=True))
-    group, tests = tracker_rules.stack_plan(inventory.stack, ctx, stack_part.team_of(inventory.stack),
-                                            stack_part.DASHBOARD)
+    ErrorTrackerDown."""
+    jobs.append(tracker_rules.scrape_job(inventory.stack))
+    group, tests = tracker_rules.stack_plan(ctx)
     stack_file.groups.append(group)
     stack_file.tests.extend(tests)
     for s in inventory.services:

@@ -14,7 +14,8 @@ And for the stack: ErrorTrackerDown (warning) when the exporter cannot read Bugs
 from __future__ import annotations
 
 from .inventory import Service, Stack
-from .kinds.base import Context, annotations
+from . import stack as stack_part
+from .kinds.base import Context, ScrapeJob, annotations
 from .rules import Alert, Check, Expect, Level, RuleGroup, RuleTest, rate_threshold_tests, selector, silent_test, \
     threshold_alerts, firing_tests
 from .runbooks import Runbook
@@ -96,8 +97,16 @@ def plan(service: Service, ctx: Context, dash: str) -> tuple[RuleGroup, list[Rul
     return RuleGroup(f"errors:{service.name}", [issue, *spiking]), tests
 
 
-def stack_plan(stack: Stack, ctx: Context, team: str, dash: str) -> tuple[RuleGroup, list[RuleTest]]:
+def scrape_job(stack: Stack) -> ScrapeJob:
+    """The exporter's job. Its series carry their own service and team, which win over the job's
+    (honor_labels); its own `up` is the stack's."""
+    return ScrapeJob(JOB, (stack.endpoints.errors_exporter,),
+                     {"service": EXPORTER, "team": stack_part.team_of(stack), "kind": JOB}, honor_labels=True)
+
+
+def stack_plan(ctx: Context) -> tuple[RuleGroup, list[RuleTest]]:
     """ErrorTrackerDown: the exporter answers but cannot read Bugsink, or cannot be scraped."""
+    stack, team, dash = ctx.stack, stack_part.team_of(ctx.stack), stack_part.DASHBOARD
     labels = {"team": team}
     out = {"job": JOB, "instance": stack.endpoints.errors_exporter, "kind": JOB, "service": EXPORTER, "team": team}
     down = Alert("ErrorTrackerDown", f'{UP}{{job="{JOB}"}} == 0 or up{{job="{JOB}"}} == 0', DOWN_FOR,
