@@ -134,7 +134,7 @@ class AlertPath:
         hook = f"http://127.0.0.1:{self.slack.server_address[1]}/slack"
         ports = {k: free_port() for k in ("prom", "am", "exp", "closed")}
         self.exporter = tracker_exporter.serve(tracker_exporter.Exporter(bugsink.client(), self.PUBLIC),
-                                               "127.0.0.1", ports["exp"])
+                                               "127.0.0.1", ports["exp"], interval=0.5)
         (tmp / "inventory.yml").write_text(INVENTORY.format(public=self.PUBLIC, service=service, **ports))
         (tmp / ".env").write_text(f"OPS_SLACK={hook}/ops\nSHOP_SLACK={hook}/shop\n")
         tree = tmp / "tree"

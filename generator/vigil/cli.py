@@ -359,7 +359,7 @@ def cmd_errors_exporter(args) -> int:
     if not token:   # still serve: vigil_errors_up 0 makes ErrorTrackerDown say what is wrong
         print(f"{tracker.TOKEN} is not set: every read of the tracker will fail", file=sys.stderr)
     exporter = tracker_exporter.Exporter(tracker.Client(args.url, token), args.public_url)
-    server = tracker_exporter.serve(exporter, args.host, args.port)
+    server = tracker_exporter.serve(exporter, args.host, args.port, args.interval)
     print(f"errors exporter on http://{args.host}:{args.port}/metrics, reading {args.url}", flush=True)
     try:
         threading.Event().wait()
@@ -432,6 +432,7 @@ def main(argv=None) -> int:
     ex = esub.add_parser("exporter", help="serve Bugsink's issues as Prometheus metrics")
     ex.add_argument("--host", default="127.0.0.1")
     ex.add_argument("--port", type=int, default=9188)
+    ex.add_argument("--interval", type=float, default=5.0, help="seconds between two readings of Bugsink (5)")
     ex.add_argument("--public-url", default=os.environ.get("VIGIL_BUGSINK_PUBLIC_URL", "http://localhost:8010"),
                     help="where people open the tracker: base of the issue links")
     for p, run in ((ep, cmd_errors_provision), (ed, cmd_errors_dsn), (ex, cmd_errors_exporter)):

@@ -6,9 +6,10 @@ e-mail receivers, inhibitions and silences included); Bugsink refuses webhooks
 to non-public addresses by default, which is what every receiver in a local
 stack is; and Prometheus keeps the history that the dashboards graph.
 
-It reads the REST API on every scrape (a handful of calls per service) and
-keeps only a small cache of what does not change while an issue gets no new
-event (its culprit, users and whether it regressed). Projects are services
+It reads the REST API in a loop of its own (a handful of calls per service,
+every --interval) and answers scrapes from the last reading, so a slow Bugsink
+never makes a scrape time out; it keeps a small cache of what does not change
+while an issue gets no new event (its culprit, users and whether it regressed). Projects are services
 and Bugsink teams are inventory teams, by name (tracker.py): no state here.
 """
 
@@ -121,11 +122,21 @@ class Exporter:
         return lines
 
 
-def serve(exporter: Exporter, host: str, port: int) -> ThreadingHTTPServer:
+def serve(exporter: Exporter, host: str, port: int, interval: float = 5.0) -> ThreadingHTTPServer:
+    """Read Bugsink every `interval` seconds in the background; serve the last reading."""
+    latest = [""]          # until the first reading: no series (ErrorTrackerDown waits 5m anyway)
+    stop = threading.Event()
+
+    def loop():
+        while True:
+            latest[0] = exporter.collect()
+            if stop.wait(interval):
+                return
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             if self.path.split("?")[0] == "/metrics":
-                body, kind, status = exporter.collect().encode(), "text/plain; version=0.0.4", 200
+                body, kind, status = latest[0].encode(), "text/plain; version=0.0.4", 200
             elif self.path == "/-/healthy":
                 body, kind, status = b"ok\n", "text/plain", 200
             else:
@@ -139,7 +150,17 @@ def serve(exporter: Exporter, host: str, port: int) -> ThreadingHTTPServer:
         def log_message(self, fmt, *args):
             pass
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request, client_address):   # a scraper that hung up: nothing to say
+            pass
+
+        def shutdown(self):
+            stop.set()
+            super().shutdown()
+
+    server = Server((host, port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=loop, daemon=True).start()
     return server
