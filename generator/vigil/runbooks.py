@@ -90,7 +90,7 @@ SHARED = {
 def all_runbooks() -> dict[str, Runbook]:
     """Every alert Vigil renders itself -> its runbook: SHARED and each kind module's RUNBOOKS."""
     from .kinds import KINDS     # the kinds import Runbook from here
-    from .tracker_rules import RUNBOOKS as TRACKER
+    from .tracker import RUNBOOKS as TRACKER
     out = {**SHARED, **TRACKER}
     for module in KINDS.values():
         out.update(getattr(module, "RUNBOOKS", {}))

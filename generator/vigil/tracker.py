@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .inventory import Inventory, Service, Stack
+from .runbooks import Runbook
 
 IMAGE = "bugsink/bugsink:2.6.2"       # the same release as requirements-bugsink.txt (the tests' Bugsink)
 REPORTING_KINDS = ("http", "job")       # kinds whose own code can carry a Sentry SDK
@@ -32,6 +33,26 @@ SERVICE = "bugsink"                      # its Compose service
 EXPORTER = "errors-exporter"            # the exporter's Compose service, and the service label of its own `up`
 COMPOSE_SERVICES = (SERVICE, EXPORTER)
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))   # the stack's own address: never a proxy
+
+
+# What the error alerts (tracker_rules.py) mean; here, with no import of the kinds, for runbooks.all_runbooks.
+RUNBOOKS = {
+    "ErrorIssueOpen": Runbook(
+        "The service raised an exception that the error tracker (Bugsink) grouped into an issue that is open: "
+        "new, or seen again after it was resolved (regressed). It resolves when the issue is resolved or muted "
+        "in Bugsink.",
+        ("The issue in Bugsink (the link in the message): stack trace, request, user, release, breadcrumbs.",
+         "Its request id (tag request_id) in the service's logs: the Logs panel of its dashboard.",
+         "A deploy just before it (the release, the deploy markers).")),
+    "ErrorEventsSpiking": Runbook(
+        "The service sends error events to the tracker faster than stack.error_tracker.spike a minute.",
+        ("The newest issues on the Errors row of its dashboard and in Bugsink.",
+         "A deploy just before it started; roll back if so.")),
+    "ErrorTrackerDown": Runbook(
+        "The errors exporter cannot read Bugsink's API (or cannot be scraped): error alerts are blind.",
+        ("`docker compose ps bugsink errors-exporter` and their logs.",
+         "BUGSINK_API_TOKEN in .env (`make up` creates it once).")),
+}
 
 
 def dsn_variable(service: str) -> str:

@@ -13,12 +13,11 @@ And for the stack: ErrorTrackerDown (warning) when the exporter cannot read Bugs
 
 from __future__ import annotations
 
-from .inventory import Service, Stack
 from . import stack as stack_part
+from .inventory import Service, Stack
 from .kinds.base import Context, ScrapeJob, annotations
-from .rules import Alert, Check, Expect, Level, RuleGroup, RuleTest, rate_threshold_tests, selector, silent_test, \
-    threshold_alerts, firing_tests
-from .runbooks import Runbook
+from .rules import Alert, Check, Expect, Level, RuleGroup, RuleTest, firing_tests, rate_threshold_tests, selector, \
+    silent_test, threshold_alerts
 from .tracker import EXPORTER
 from .tracker_exporter import EVENTS, ISSUE, UP, USERS
 from .units import Duration
@@ -28,23 +27,6 @@ SPIKE_WINDOW = Duration.parse("5m")
 SPIKE_FOR = Duration.parse("2m")
 DOWN_FOR = Duration.parse("5m")
 
-RUNBOOKS = {
-    "ErrorIssueOpen": Runbook(
-        "The service raised an exception that the error tracker (Bugsink) grouped into an issue that is open: "
-        "new, or seen again after it was resolved (regressed). It resolves when the issue is resolved or muted "
-        "in Bugsink.",
-        ("The issue in Bugsink (the link in the message): stack trace, request, user, release, breadcrumbs.",
-         "Its request id (tag request_id) in the service's logs: the Logs panel of its dashboard.",
-         "A deploy just before it (the release, the deploy markers).")),
-    "ErrorEventsSpiking": Runbook(
-        "The service sends error events to the tracker faster than stack.error_tracker.spike a minute.",
-        ("The newest issues on the Errors row of its dashboard and in Bugsink.",
-         "A deploy just before it started; roll back if so.")),
-    "ErrorTrackerDown": Runbook(
-        "The errors exporter cannot read Bugsink's API (or cannot be scraped): error alerts are blind.",
-        ("`docker compose ps bugsink errors-exporter` and their logs.",
-         "BUGSINK_API_TOKEN in .env (`make up` creates it once).")),
-}
 
 _DETAILS = {"issue": "5f0c1d2e-0000-4000-8000-000000000001", "short_id": "SHOP-1", "state": "new",
             "type": "PaymentDeclined", "message": "card ending 0002 declined", "culprit": "app in charge",
