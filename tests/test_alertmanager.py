@@ -614,7 +614,8 @@ def test_env_example_lists_every_variable_empty(tmp_path, inventory, variables):
 def test_committed_env_example_matches_the_example_inventory():
     lines = [l for l in (ROOT / ".env.example").read_text().splitlines() if l.strip() and not l.startswith("#")]
     assert lines == ["SLACK_WEBHOOK_URL=", "GF_SECURITY_ADMIN_PASSWORD=", "VIGIL_PROMETHEUS_PASSWORD=",
-                     "VIGIL_ALERTMANAGER_PASSWORD="]
+                     "VIGIL_ALERTMANAGER_PASSWORD=", "BUGSINK_SECRET_KEY=", "BUGSINK_ADMIN_PASSWORD=",
+                     "BUGSINK_API_TOKEN=", "SENTRY_DSN_DEMO="]
 
 
 def test_secrets_with_a_missing_pagerduty_key_writes_nothing(tmp_path):

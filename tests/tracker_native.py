@@ -89,6 +89,7 @@ stack:
   team: platform
   scrape_interval: 1s
   evaluation_interval: 1s
+  basic_auth: false             # no passwords: test_basic_auth.py runs the pair with them
   error_tracker: {{enabled: true, url: "{public}"}}
   endpoints:
     prometheus: 127.0.0.1:{prom}
