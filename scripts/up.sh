@@ -15,10 +15,10 @@ fi
 
 # A random password for each variable .env leaves empty (or lacks): Grafana's admin, and user
 # vigil's on Prometheus and Alertmanager (stack.basic_auth). Never one already set.
-ensure_password() {
+ensure_password() {   # NAME [random bytes, default 18]
   local name=$1 password
   if grep -q "^${name}=..*" .env; then return 0; fi
-  password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+  password=$(python3 -c "import secrets; print(secrets.token_urlsafe(${2:-18}))")
   if grep -q "^${name}=" .env; then
     sed -i.bak "s|^${name}=.*|${name}=${password}|" .env && rm -f .env.bak
   else
@@ -32,20 +32,14 @@ for name in GF_SECURITY_ADMIN_PASSWORD VIGIL_PROMETHEUS_PASSWORD VIGIL_ALERTMANA
   ensure_password "$name"
 done
 
-# Secrets generated once, each only where .env has none (an older .env gains the new ones too).
-ensure_secret() {
-  if ! grep -q "^$1=." .env; then
-    value=$(python3 -c 'import secrets; print(secrets.token_urlsafe(36))')
-    if grep -q "^$1=" .env; then sed -i.bak "s|^$1=.*|$1=${value}|" .env && rm -f .env.bak
-    else printf '%s=%s\n' "$1" "$value" >> .env; fi
-  fi
-}
-
 "$VIGIL" generate -i "$INVENTORY"
 # Slack receivers whose webhook .env leaves empty deliver to the local inbox instead.
 "$VIGIL" secrets -i "$INVENTORY" --inbox
 tracker=$(grep -qx "  bugsink:" docker-compose.yml && echo yes || true)   # the inventory turns it on
-if [ -n "$tracker" ]; then ensure_secret BUGSINK_SECRET_KEY; ensure_secret BUGSINK_ADMIN_PASSWORD; fi
+if [ -n "$tracker" ]; then   # Bugsink's image runs `check --deploy`: a SECRET_KEY of 50 characters or more
+  ensure_password BUGSINK_SECRET_KEY 48
+  ensure_password BUGSINK_ADMIN_PASSWORD
+fi
 docker compose up -d --build --remove-orphans --wait --wait-timeout 240
 
 VIGIL=$VIGIL INVENTORY=$INVENTORY scripts/tracker.sh   # the error tracker's token, projects and DSNs
