@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -44,11 +45,34 @@ class Process:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 
 
-def get_json(url: str, data=None, timeout: float = 5.0):
-    req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None else None,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read() or b"null")
+class NotReady(OSError):
+    """A server that answers, but not yet with what was asked: 503 while it starts, or a
+    body that is not JSON (Prometheus' plain-text "Service Unavailable")."""
+
+
+def get_json(url: str, data=None, timeout: float = 5.0, patience: float = 120.0):
+    """The JSON answer of `url`, waiting up to `patience` seconds through a starting
+    server's 503 and non-JSON answers (a busy machine starts servers slowly)."""
+    deadline = time.monotonic() + patience
+    while True:
+        req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None else None,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                body = r.read()
+            try:
+                return json.loads(body or b"null")
+            except ValueError:
+                raise NotReady(f"{url}: not JSON: {body[:80]!r}") from None
+        except urllib.error.HTTPError as e:
+            if e.code != 503:
+                raise
+            last: OSError = NotReady(f"{url}: 503 {e.read()[:80]!r}")
+        except NotReady as e:
+            last = e
+        if time.monotonic() >= deadline:
+            raise last
+        time.sleep(0.25)
 
 
 def wait_for(what: str, check, timeout: float, every: float = 0.25, proc: Process | None = None):
@@ -60,7 +84,7 @@ def wait_for(what: str, check, timeout: float, every: float = 0.25, proc: Proces
             result = check()
             if result:
                 return result
-        except OSError as e:   # not listening yet
+        except OSError as e:   # not listening yet, or still starting (NotReady)
             last = e
         if proc is not None and proc.proc.poll() is not None:
             raise AssertionError(f"{what}: {proc.args[0]} exited with {proc.proc.returncode}:\n{proc.tail()}")

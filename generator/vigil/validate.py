@@ -226,6 +226,11 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
         if service is not None:
             retention = inventory.stack.retention if inventory else None
             problems += [doc.problem(at + path, msg) for path, msg in _kind_problems(service, retention)]
+            probed = "url" if service.kind == "probe" else "health_url" if service.health_url else None
+            if probed and inventory is not None and inventory.stack.endpoints.blackbox is None:
+                problems.append(doc.problem(at + (probed,), "stack.endpoints.blackbox is null (not run here), so "
+                                                            "nothing probes it (give the blackbox exporter's "
+                                                            "host:port, or remove it)"))
         elif isinstance(raw.get("kind"), str) and raw["kind"] in KINDS and isinstance(raw.get("alerts"), dict):
             # a service with shape problems: its alert overrides need only its kind, report them now too
             _, _, found = alert_params(KINDS[raw["kind"]].ALERTS, raw["alerts"])
