@@ -75,6 +75,10 @@ def _problem(doc: Document, err: dict) -> Problem:
                 "model_attributes_type"):
         want = {"string_type": "a string", "int_type": "a whole number", "float_type": "a number",
                 "bool_type": "true or false", "list_type": "a list"}.get(kind, "a mapping")
+        if value is None and want in ("a mapping", "a list") and loc and isinstance(loc[-1], str):
+            # `stack:` with its keys not indented under it: YAML reads an empty value
+            return doc.problem(loc, f"expected {want}, but nothing is indented under {loc[-1]!r} (indent what "
+                                    f"belongs to it by two more spaces than {loc[-1]!r}, with spaces, not tabs)")
         hint = " (YAML reads yes/no/on/off/true/false as booleans: quote it)" if isinstance(value, bool) \
             else " (quote it)" if want == "a string" and isinstance(value, (int, float, datetime.date)) else ""
         return doc.problem(loc, f"expected {want}, got {_show(value)}{hint}")
