@@ -104,11 +104,15 @@ def prometheus(tree: Path, port: int, data: Path, log: Path, basic_auth: bool = 
                     "--rules.alert.resend-delay=1s", *_web_config(basic_auth)], tree / "prometheus", log)
 
 
-def alertmanager(config_dir: Path, port: int, data: Path, log: Path, basic_auth: bool = False) -> Process:
+def alertmanager(config_dir: Path, port: int, data: Path, log: Path, basic_auth: bool = False,
+                 external_url: bool = True) -> Process:
+    """external_url=False starts it as a user might natively: without --web.external-url, so it
+    believes it is at http://HOSTNAME:port (the inventory's URLs must make the links right)."""
     # Run from its config directory: Alertmanager reads *_file paths relative to its working directory.
     return Process([tool("prometheus-alertmanager"), "--config.file=alertmanager.yml", f"--storage.path={data}",
                     f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-                    f"--web.external-url=http://127.0.0.1:{port}", *_web_config(basic_auth)], config_dir, log)
+                    *([f"--web.external-url=http://127.0.0.1:{port}"] * external_url), *_web_config(basic_auth)],
+                   config_dir, log)
 
 
 ENDPOINTS = ("prometheus", "alertmanager", "grafana", "loki", "alloy", "blackbox", "node_exporter", "cadvisor")
