@@ -270,7 +270,7 @@ def mrkdwn(text: str, chat: str = "slack") -> str:
             return keep(f"<pre>{html.escape(m.group(1).strip(chr(10)))}</pre>")
         return keep(f"<code>{html.escape(m.group(2))}</code>")
 
-    text = _CODE.sub(code, text.replace("\x00", ""))
+    text = _CODE.sub(code, text.replace("\x00", "").strip("\n"))
     if chat == "slack":
         def slack_link(m: re.Match) -> str:
             target, label = m.group(1), m.group(2)
