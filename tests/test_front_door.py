@@ -100,6 +100,18 @@ def test_a_probe_without_a_blackbox_exporter_is_an_error(tmp_path):
     assert ":36: services[0].health_url: stack.endpoints.blackbox is null" in r.stderr, r.stderr
 
 
+def test_compose_gives_prometheus_and_alertmanager_the_inventorys_urls(tmp_path):
+    text = NATIVE.format(am=9093, prom=9090, api=8000).replace(
+        "  alertmanager_url: http://127.0.0.1:9093\n",
+        "  alertmanager_url: https://am.example.com/\n  prometheus_url: https://prom.example.com\n")
+    tree = _render(tmp_path, text)
+    services = yaml.safe_load((tree / "docker-compose.yml").read_text())["services"]
+    assert "--web.external-url=https://am.example.com" in services["alertmanager"]["command"]
+    assert "--web.external-url=https://prom.example.com" in services["prometheus"]["command"]
+    links = (tree / "alertmanager/templates/links.tmpl").read_text()
+    assert '{{ define "vigil.alertmanager_url" }}{{ "https://am.example.com" }}{{ end }}' in links
+
+
 def test_endpoints_left_out_keep_their_compose_defaults():
     from vigil.validate import load_inventory
     ep = load_inventory(ROOT / "inventory.yml").stack.endpoints

@@ -245,8 +245,16 @@ def test_discord_and_mattermost_render_as_slack_compatible_webhooks(chats):
     r = subprocess.run([tool("amtool"), "check-config", "alertmanager.yml"], cwd=chats["tree"] / "alertmanager",
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+    # Routed like Slack: a critical pages all three, as the real routing tree says (amtool).
     routes = yaml.safe_load((chats["tree"] / "alertmanager/tests/routes.yml").read_text())["cases"]
-    assert {"team": "ops", "severity": "critical", "alertname": "ServiceDown"} in [c["labels"] for c in routes]
+    critical = next(c for c in routes if c["labels"] == {"team": "ops", "severity": "critical",
+                                                         "alertname": "ServiceDown"})
+    assert critical["receivers"] == ["slack", "discord", "mattermost"]
+    r = subprocess.run([tool("amtool"), "config", "routes", "test", "--config.file=alertmanager.yml",
+                        "--verify.receivers=slack,discord,mattermost", "team=ops", "severity=critical",
+                        "alertname=ServiceDown"], cwd=chats["tree"] / "alertmanager", capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def test_vigil_secrets_appends_slack_to_a_discord_webhook(tmp_path):

@@ -21,14 +21,14 @@ from .write import MANIFEST, OutputError, Tree, compare, diff, inputs_digest, re
 EXIT_STALE, EXIT_INVALID = 1, 2
 
 
-def _inventory(args):
+def _inventory(args, then: str = "nothing written"):
     try:
         return load_inventory(args.inventory)
     except InventoryError as e:
         for p in e.problems:
             print(p, file=sys.stderr)
         n = len(e.problems)
-        print(f"{args.inventory}: {n} problem{'s' * (n != 1)}; nothing written", file=sys.stderr)
+        print(f"{args.inventory}: {n} problem{'s' * (n != 1)}; {then}", file=sys.stderr)
         return None
 
 
@@ -259,7 +259,7 @@ def _urls(args, *parts: str) -> list[str] | None:
     variable leaves one open. None after reporting why not."""
     inventory = None
     if any(not (getattr(args, f"{p}_url") or os.environ.get(live.ENV[p])) for p in parts):
-        inventory = _inventory(args)
+        inventory = _inventory(args, then=f"the stack's URLs come from it (or give --{parts[0]}-url and the like)")
         if inventory is None:
             return None
     return [live.url(p, getattr(args, f"{p}_url"), inventory) for p in parts]
