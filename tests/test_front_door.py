@@ -146,6 +146,11 @@ def native(tmp_path_factory):
         chat.shutdown()
 
 
+def _firing_messages(env) -> list[dict]:
+    return [a for m in env["inbox"].snapshot() for a in m["payload"].get("attachments", [])
+            if "ServiceDown" in a["title"] and "FIRING" in a["title"]]
+
+
 def _status(env, *extra: str) -> subprocess.CompletedProcess:
     """`vigil status` with no URL flag at all: they come from the inventory."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
@@ -153,43 +158,10 @@ def _status(env, *extra: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, capture_output=True, text=True, timeout=120, env=clean)
 
 
-def test_status_reads_the_inventory_marks_held_alerts_and_exits_by_what_it_sees(native):
-    wait_for("the api target scraped down", lambda: [
-        t for t in get_json(f"{native['prom_url']}/api/v1/targets")["data"]["activeTargets"]
-        if t["labels"].get("service") == "api" and t["health"] == "down"], 60)
-    wait_for("ServiceDown firing", lambda: [a for a in get_json(f"{native['prom_url']}/api/v1/alerts")["data"]["alerts"]
-                                            if a["labels"]["alertname"] == "ServiceDown"
-                                            and a["state"] == "firing"], 60)
-    r = _status(native)
-    assert r.returncode == 4, r.stdout + r.stderr          # a critical fires, unsilenced
-    assert "targets: 2 up, 1 down" in r.stdout, r.stdout
-    line = next(l for l in r.stdout.splitlines() if "ServiceDown" in l)
-    assert "[silenced]" not in line
-
-    # A regex silence over it: marked, shown as a regex, and the exit says "targets down" only.
-    now = time.time()
-    get_json(f"{native['am_url']}/api/v2/silences", {
-        "matchers": [{"name": "service", "value": "api|nothing", "isRegex": True, "isEqual": True}],
-        "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 5)),
-        "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 600)),
-        "createdBy": "test", "comment": "maintenance"})
-
-    def silenced():
-        r = _status(native)
-        return r if "[silenced]" in r.stdout else None
-    r = wait_for("ServiceDown marked silenced", silenced, 60)
-    assert r.returncode == 3, r.stdout + r.stderr
-    assert 'service=~"api|nothing"' in r.stdout and "service=api|nothing" not in r.stdout, r.stdout
-    assert "by test: maintenance" in r.stdout
-
-
 def test_the_silence_link_of_a_real_notification_opens_on_the_running_alertmanager(native):
     """Alertmanager here was started without --web.external-url (it believes it is at its
     host name); the Silence button still opens it, at the inventory's stack.alertmanager_url."""
-    def page():
-        return [a for m in native["inbox"].snapshot() for a in m["payload"].get("attachments", [])
-                if "ServiceDown" in a["title"] and "FIRING" in a["title"]]
-    (message,) = wait_for("the ServiceDown message", page, 90)[:1]
+    (message,) = wait_for("the ServiceDown message", lambda: _firing_messages(native), 120)[:1]
     links = {b["text"]: b["url"] for b in message["actions"]} | {"title": message["title_link"]}
     assert set(links) == {"Runbook", "Dashboard", "Silence", "title"}
     status = get_json(f"{native['am_url']}/api/v2/status")
@@ -208,6 +180,38 @@ def test_the_silence_link_of_a_real_notification_opens_on_the_running_alertmanag
     params = urllib.parse.urlencode([("filter", m) for m in matchers] + [("silenced", "true")])
     alerts = get_json(f"{native['am_url']}/api/v2/alerts?{params}")
     assert [a["labels"]["alertname"] for a in alerts] == ["ServiceDown"], alerts
+
+
+def test_status_reads_the_inventory_marks_held_alerts_and_exits_by_what_it_sees(native):
+    wait_for("the api target scraped down", lambda: [
+        t for t in get_json(f"{native['prom_url']}/api/v1/targets")["data"]["activeTargets"]
+        if t["labels"].get("service") == "api" and t["health"] == "down"], 60)
+    wait_for("ServiceDown firing", lambda: [a for a in get_json(f"{native['prom_url']}/api/v1/alerts")["data"]["alerts"]
+                                            if a["labels"]["alertname"] == "ServiceDown"
+                                            and a["state"] == "firing"], 60)
+    r = _status(native)
+    assert r.returncode == 4, r.stdout + r.stderr          # a critical fires, unsilenced
+    assert "targets: 2 up, 1 down" in r.stdout, r.stdout
+    line = next(l for l in r.stdout.splitlines() if "ServiceDown" in l)
+    assert "[silenced]" not in line
+
+    # A regex silence over it: marked, shown as a regex, and the exit says "targets down" only.
+    # (Once its message is out: the link test reads it, whatever order the tests run in.)
+    wait_for("the ServiceDown message", lambda: _firing_messages(native), 120)
+    now = time.time()
+    get_json(f"{native['am_url']}/api/v2/silences", {
+        "matchers": [{"name": "service", "value": "api|nothing", "isRegex": True, "isEqual": True}],
+        "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 5)),
+        "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 600)),
+        "createdBy": "test", "comment": "maintenance"})
+
+    def silenced():
+        r = _status(native)
+        return r if "[silenced]" in r.stdout else None
+    r = wait_for("ServiceDown marked silenced", silenced, 60)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert 'service=~"api|nothing"' in r.stdout and "service=api|nothing" not in r.stdout, r.stdout
+    assert "by test: maintenance" in r.stdout
 
 
 # ---------------------------------------------------------------- hostile answers

@@ -281,8 +281,8 @@ KINDS = [
 STACK = [
     case("receiver without a channel", edit('    slack: {channel: "#ops", webhook: SLACK_WEBHOOK_URL}\n', ""), 5,
          "receivers[0]", "receiver 'ops' sends nowhere (give one of: slack, discord, mattermost, pagerduty, email, webhook)"),
-    case("receiver with a null channel", edit('{channel: "#ops", webhook: SLACK_WEBHOOK_URL}', "~"), 5,
-         "receivers[0]", "receiver 'ops' sends nowhere"),
+    case("receiver with a null channel", edit('{channel: "#ops", webhook: SLACK_WEBHOOK_URL}', "~"), 6,
+         "receivers[0].slack", "slack is empty: receiver 'ops' sends nowhere (indent its keys under 'slack'"),
     case("scrape_interval 500ms", edit("  name: demo\n", "  name: demo\n  scrape_interval: 500ms\n"), 4,
          "stack.scrape_interval", "500ms is outside 1s..1m"),
     case("scrape_interval 5m", edit("  name: demo\n", "  name: demo\n  scrape_interval: 5m\n"), 4,

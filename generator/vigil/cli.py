@@ -312,7 +312,8 @@ def cmd_annotate(args) -> int:
         return EXIT_INVALID
     try:
         auth = live.grafana_credential(Path(args.env))
-        ident = annotate.post(live.url("grafana", args.grafana_url, inventory), auth, by_name[args.service], args.text, args.tag)
+        grafana = live.url("grafana", args.grafana_url, inventory)
+        ident = annotate.post(grafana, auth, by_name[args.service], args.text, args.tag)
     except live.Unreachable as e:
         print(f"vigil annotate: {e}", file=sys.stderr)
         return 1

@@ -220,9 +220,8 @@ class Endpoints(Strict):
         """The base URL of a part from this machine: a Compose service through the port
         docker-compose.yml publishes, anything else at its endpoint."""
         address = self.address(part)
-        host, port = address.rsplit(":", 1)
         if address == self.compose_address(part):
-            return f"http://localhost:{port}"
+            return f"http://localhost:{address.rsplit(':', 1)[1]}"
         return f"http://{address}"
 
 
