@@ -50,29 +50,36 @@ class NotReady(OSError):
     body that is not JSON (Prometheus' plain-text "Service Unavailable")."""
 
 
-def get_json(url: str, data=None, timeout: float = 5.0, patience: float = 120.0):
-    """The JSON answer of `url`, waiting up to `patience` seconds through a starting
-    server's 503 and non-JSON answers (a busy machine starts servers slowly)."""
+def api_answer(req: urllib.request.Request, timeout: float = 5.0, patience: float = 120.0) -> tuple[int, object]:
+    """(status, JSON body) of an API request, errors included (Prometheus explains a 400 in JSON),
+    waiting up to `patience` seconds through a starting server's 503 and non-JSON answers (a busy
+    machine starts servers slowly); NotReady when it never answers properly."""
     deadline = time.monotonic() + patience
     while True:
-        req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None else None,
-                                     headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as r:
-                body = r.read()
-            try:
-                return json.loads(body or b"null")
-            except ValueError:
-                raise NotReady(f"{url}: not JSON: {body[:80]!r}") from None
+                code, body = r.status, r.read()
         except urllib.error.HTTPError as e:
-            if e.code != 503:
-                raise
-            last: OSError = NotReady(f"{url}: 503 {e.read()[:80]!r}")
-        except NotReady as e:
-            last = e
+            code, body = e.code, e.read()
+        if code != 503:
+            try:
+                return code, json.loads(body or b"null")
+            except ValueError:
+                pass
         if time.monotonic() >= deadline:
-            raise last
+            raise NotReady(f"{req.full_url}: {code} {body[:80]!r}")
         time.sleep(0.25)
+
+
+def get_json(url: str, data=None, timeout: float = 5.0, patience: float = 120.0):
+    """The JSON answer of `url` (POSTing `data` as JSON if given); an HTTP error other than a
+    starting server's 503 raises, as urlopen does."""
+    req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    code, answer = api_answer(req, timeout, patience)
+    if not 200 <= code < 300:
+        raise urllib.error.HTTPError(url, code, f"{code}: {answer}", None, None)
+    return answer
 
 
 def wait_for(what: str, check, timeout: float, every: float = 0.25, proc: Process | None = None):
