@@ -35,6 +35,7 @@ stack:
   team: platform
   scrape_interval: 1s
   evaluation_interval: 1s
+  basic_auth: false
   alertmanager_url: http://127.0.0.1:{am}
   endpoints:
     prometheus: 127.0.0.1:{prom}
@@ -97,7 +98,7 @@ def test_a_probe_without_a_blackbox_exporter_is_an_error(tmp_path):
     (tmp_path / "inventory.yml").write_text(text)
     r = run_vigil("validate", "-i", str(tmp_path / "inventory.yml"))
     assert r.returncode == 2, r.stdout
-    assert ":36: services[0].health_url: stack.endpoints.blackbox is null" in r.stderr, r.stderr
+    assert ":37: services[0].health_url: stack.endpoints.blackbox is null" in r.stderr, r.stderr
 
 
 def test_compose_gives_prometheus_and_alertmanager_the_inventorys_urls(tmp_path):

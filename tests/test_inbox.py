@@ -183,6 +183,7 @@ stack:
   team: ops
   scrape_interval: 1s
   evaluation_interval: 1s
+  basic_auth: false
   alertmanager_url: http://127.0.0.1:{am}
   endpoints:
     prometheus: 127.0.0.1:{closed}
