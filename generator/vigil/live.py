@@ -157,7 +157,8 @@ def _reload(url: str, credential=None) -> tuple[bool, str]:
 PARTS = ("prometheus", "alertmanager", "grafana")
 
 
-def reload(parts, prometheus: str, alertmanager: str, grafana: str, grafana_auth=None) -> list[tuple[str, bool, str]]:
+def reload(parts, prometheus: str, alertmanager: str, grafana: str | None = None,
+           grafana_auth=None) -> list[tuple[str, bool, str]]:
     """Applies the rendered files to the running parts in place: no restart, no data lost.
     Prometheus and Alertmanager check a new config before they take it and keep the old one
     if it is refused. Returns (part, done, detail) for each part."""
