@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 INVENTORY ?= inventory.yml
 VIGIL := $(VENV)/bin/vigil
+DOCKER ?= docker
+# Two stamps: running the stack needs only the generator's runtime (requirements.txt);
+# the test dependencies (pytest, hypothesis, the preset apps' libraries) come with `make test`.
+RUNTIME := $(VENV)/.runtime-stamp
 STAMP := $(VENV)/.installed-stamp
 LOGQL := tests/logql/node_modules/.package-lock.json
 SCHEMA := tests/grafana_schema/node_modules/.package-lock.json
@@ -15,19 +19,28 @@ BUGSINK := $(BUGSINK_VENV)/.installed-stamp
 export VIGIL_UID := $(shell id -u)
 export VIGIL_GID := $(shell id -g)
 
-.PHONY: help venv bugsink logql grafana-schema tools validate generate check test bench clean-venv up down reload status logs clean \
-        demo-break demo-fix smoke
+.PHONY: help venv runtime docker bugsink logql grafana-schema tools validate generate check test bench clean-venv \
+        up down reload status logs clean demo-break demo-fix smoke
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
 
-$(STAMP): requirements.txt requirements-test.txt generator/pyproject.toml
+$(RUNTIME): requirements.txt generator/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e generator
 	touch $@
 
-venv: $(STAMP)  ## set up .venv from the pinned requirements
+$(STAMP): $(RUNTIME) requirements-test.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+runtime: $(RUNTIME)  ## set up .venv with what running the stack needs (the generator)
+venv: $(STAMP)  ## set up .venv for development and tests (the generator and the test dependencies)
+
+# The one Docker check every target that runs Compose starts with (before anything is installed).
+docker:
+	@DOCKER=$(DOCKER) scripts/need-docker.sh
 
 # Grafana's LogQL grammar (tests/logql.py). npm ci writes $(LOGQL), its record of what it installed;
 # the touch keeps it newer than the lock for make whatever npm does with its time.
@@ -56,13 +69,13 @@ grafana-schema: $(SCHEMA)  ## install @grafana/schema and TypeScript for the tes
 tools:  ## make sure promtool/amtool and node/npm are here (installs them on Debian as root)
 	@scripts/need-tools.sh
 
-validate: venv  ## check inventory.yml
+validate: runtime  ## check inventory.yml
 	$(VIGIL) validate -i $(INVENTORY)
 
-generate: venv  ## render every config from inventory.yml
+generate: runtime  ## render every config from inventory.yml
 	$(VIGIL) generate -i $(INVENTORY)
 
-check: venv tools  ## validate, check freshness, then promtool and amtool over the rendered files
+check: runtime tools  ## validate, check freshness, then promtool and amtool over the rendered files
 	$(VIGIL) validate -i $(INVENTORY)
 	$(VIGIL) generate -i $(INVENTORY) --check
 	$(VIGIL) check
@@ -70,43 +83,43 @@ check: venv tools  ## validate, check freshness, then promtool and amtool over t
 test: venv tools $(LOGQL) $(SCHEMA) $(BUGSINK)  ## the whole test suite (unit, golden, promtool-checked, LogQL-parsed, property-based)
 	$(VENV)/bin/python -m pytest -q tests
 
-up: venv  ## start the stack: .env on first run, generate, start, wait until healthy, print the URLs
-	VIGIL=$(VIGIL) INVENTORY=$(INVENTORY) scripts/up.sh
+up: docker runtime  ## start the stack: .env on first run, generate, start, wait until healthy, print the URLs
+	DOCKER=$(DOCKER) VIGIL=$(VIGIL) INVENTORY=$(INVENTORY) scripts/up.sh
 
-down:  ## stop the stack (keeps its data: metrics, silences, dashboards, logs)
-	docker compose down
+down: docker  ## stop the stack (keeps its data: metrics, silences, dashboards, logs)
+	$(DOCKER) compose down
 
-reload: venv  ## apply inventory changes to the running stack in place (no restart, no data lost)
+reload: docker runtime  ## apply inventory changes to the running stack in place (no restart, no data lost)
 	$(VIGIL) generate -i $(INVENTORY)
 	$(VIGIL) secrets -i $(INVENTORY) --inbox
-	docker compose up -d --build --remove-orphans --wait   # new or changed services only
+	$(DOCKER) compose up -d --build --remove-orphans --wait   # new or changed services only
 	$(VIGIL) reload -i $(INVENTORY)
 	VIGIL=$(VIGIL) INVENTORY=$(INVENTORY) scripts/tracker.sh   # new reporting services: projects, DSNs
 	@# Alloy (the log shipper: which team owns which container) reloads on POST /-/reload; its port is
 	@# not published and its image has no curl, hence bash's /dev/tcp.
-	docker compose exec -T alloy bash -c 'exec 3<>/dev/tcp/127.0.0.1/12345 && \
+	$(DOCKER) compose exec -T alloy bash -c 'exec 3<>/dev/tcp/127.0.0.1/12345 && \
 	  printf "POST /-/reload HTTP/1.0\r\nContent-Length: 0\r\n\r\n" >&3 && head -n 1 <&3'
 
-status: venv  ## targets down, firing alerts and silences of the running stack
-	docker compose ps
-	$(VIGIL) status
+status: runtime  ## targets down, firing alerts and silences of the running stack (exit codes: README)
+	@if DOCKER=$(DOCKER) scripts/need-docker.sh 2>/dev/null; then $(DOCKER) compose ps; fi
+	$(VIGIL) status -i $(INVENTORY)
 
-logs:  ## follow the stack's logs (SERVICE=name for one)
-	docker compose logs -f --tail=100 $(SERVICE)
+logs: docker  ## follow the stack's logs (SERVICE=name for one)
+	$(DOCKER) compose logs -f --tail=100 $(SERVICE)
 
-clean:  ## stop the stack and DELETE its data (asks first)
+clean: docker  ## stop the stack and DELETE its data (asks first)
 	@read -r -p "Delete all metrics, silences, dashboards state and logs of this stack? [y/N] " answer; \
 	  [ "$$answer" = y ] || [ "$$answer" = Y ] || { echo "nothing deleted"; exit 1; }
-	docker compose down --volumes --remove-orphans
+	$(DOCKER) compose down --volumes --remove-orphans
 
 MODE ?= errors
-demo-break:  ## break the demo service: MODE=errors (default), latency or down
-	docker compose exec demo python app.py mode $(MODE)
+demo-break: docker  ## break the demo service: MODE=errors (default), latency or down
+	$(DOCKER) compose exec demo python app.py mode $(MODE)
 
-demo-fix:  ## make the demo service healthy again
-	docker compose exec demo python app.py mode ok
+demo-fix: docker  ## make the demo service healthy again
+	$(DOCKER) compose exec demo python app.py mode ok
 
-smoke: venv  ## the real stack under Docker: up, healthy, dashboard, alert, logs, down (not part of make test)
+smoke: docker runtime  ## the real stack under Docker: up, healthy, dashboard, alert, logs, down (not part of make test)
 	VIGIL=$(VIGIL) scripts/smoke.sh
 
 bench: venv tools $(BUGSINK)  ## benchmarks: generate at 100 / 1,000 / 10,000 services; alert latency; the overview at 1,000; errors

@@ -14,6 +14,8 @@ find_missing() {
               prometheus-nginx-exporter redis-server nginx mariadbd mariadb-install-db; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
+  # The inbox's page is checked in real headless Chromium (tests/test_inbox.py).
+  command -v chromium >/dev/null 2>&1 || { missing+=(chromium); packages+=(chromium fonts-noto-color-emoji); }
   # Debian keeps PostgreSQL's server programs off PATH, under /usr/lib/postgresql/<version>/bin.
   compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || command -v postgres >/dev/null 2>&1 \
     || missing+=(postgres)
@@ -46,7 +48,7 @@ and its dashboards' LogQL with Grafana's grammar under node (any node >= 18 with
   Debian/Ubuntu:  sudo apt-get install --no-install-recommends prometheus prometheus-alertmanager \\
                     prometheus-node-exporter prometheus-blackbox-exporter prometheus-postgres-exporter \\
                     prometheus-mysqld-exporter prometheus-redis-exporter prometheus-nginx-exporter \\
-                    postgresql mariadb-server redis-server nginx nodejs npm
+                    postgresql mariadb-server redis-server nginx chromium fonts-noto-color-emoji nodejs npm
                   (leave out nodejs npm when a node is already on PATH: use the npm that came with it)
   macOS:          brew install prometheus alertmanager node_exporter blackbox_exporter node (link the
                   binaries as prometheus-alertmanager, prometheus-node-exporter and

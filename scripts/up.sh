@@ -8,10 +8,8 @@ VIGIL=${VIGIL:-.venv/bin/vigil}
 INVENTORY=${INVENTORY:-inventory.yml}
 export VIGIL_UID=${VIGIL_UID:-$(id -u)} VIGIL_GID=${VIGIL_GID:-$(id -g)}
 
-if ! command -v docker >/dev/null 2>&1 || ! docker compose version >/dev/null 2>&1; then
-  echo "make up needs Docker with the Compose v2 plugin (docker compose): https://docs.docker.com/engine/install/" >&2
-  exit 1
-fi
+DOCKER=${DOCKER:-docker}
+scripts/need-docker.sh
 
 # A random password for each variable .env leaves empty (or lacks): Grafana's admin, and user
 # vigil's on Prometheus and Alertmanager (stack.basic_auth). Never one already set.
@@ -40,11 +38,11 @@ if [ -n "$tracker" ]; then   # Bugsink's image runs `check --deploy`: a SECRET_K
   ensure_password BUGSINK_SECRET_KEY 48
   ensure_password BUGSINK_ADMIN_PASSWORD
 fi
-docker compose up -d --build --remove-orphans --wait --wait-timeout 240
+"$DOCKER" compose up -d --build --remove-orphans --wait --wait-timeout 240
 
 VIGIL=$VIGIL INVENTORY=$INVENTORY scripts/tracker.sh   # the error tracker's token, projects and DSNs
 
-bind=$(docker compose port grafana 3000 2>/dev/null | cut -d: -f1)
+bind=$("$DOCKER" compose port grafana 3000 2>/dev/null | cut -d: -f1)
 bind=${bind:-127.0.0.1}
 cat <<MSG
 

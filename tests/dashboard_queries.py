@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from native import get_json
+from native import api_answer, get_json
 
 BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__auto": "1m", "__range": "1h", "__range_s": "3600"}
 VAR = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
@@ -39,17 +39,10 @@ def variables(dashboard: dict) -> dict:
 
 
 def query(url: str, expr: str) -> dict:
+    """Prometheus' answer to an instant query, waiting through its start-up 503 (native.api_answer)."""
     data = urllib.parse.urlencode({"query": expr}).encode()
-    try:
-        with urllib.request.urlopen(urllib.request.Request(f"{url}/api/v1/query", data=data), timeout=10) as r:
-            return json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        body = e.read()
-        try:
-            answer = json.loads(body or b"{}")
-        except ValueError:      # "Service Unavailable" while Prometheus starts
-            answer = {"error": body.decode(errors="replace")}
-        return answer | {"status": "error", "code": e.code}
+    code, answer = api_answer(urllib.request.Request(f"{url}/api/v1/query", data=data), timeout=10)
+    return answer if code == 200 else (answer or {}) | {"status": "error", "code": code}
 
 
 def has_data(result: dict) -> bool:

@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -44,11 +45,41 @@ class Process:
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
 
 
-def get_json(url: str, data=None, timeout: float = 5.0):
+class NotReady(OSError):
+    """A server that answers, but not yet with what was asked: 503 while it starts, or a
+    body that is not JSON (Prometheus' plain-text "Service Unavailable")."""
+
+
+def api_answer(req: urllib.request.Request, timeout: float = 5.0, patience: float = 120.0) -> tuple[int, object]:
+    """(status, JSON body) of an API request, errors included (Prometheus explains a 400 in JSON),
+    waiting up to `patience` seconds through a starting server's 503 and non-JSON answers (a busy
+    machine starts servers slowly); NotReady when it never answers properly."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
+                code, body = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            code, body = e.code, e.read()
+        if code != 503:
+            try:
+                return code, json.loads(body or b"null")
+            except ValueError:
+                pass
+        if time.monotonic() >= deadline:
+            raise NotReady(f"{req.full_url}: {code} {body[:80]!r}")
+        time.sleep(0.25)
+
+
+def get_json(url: str, data=None, timeout: float = 5.0, patience: float = 120.0):
+    """The JSON answer of `url` (POSTing `data` as JSON if given); an HTTP error other than a
+    starting server's 503 raises, as urlopen does."""
     req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None else None,
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as r:
-        return json.loads(r.read() or b"null")
+    code, answer = api_answer(req, timeout, patience)
+    if not 200 <= code < 300:
+        raise urllib.error.HTTPError(url, code, f"{code}: {answer}", None, None)
+    return answer
 
 
 def wait_for(what: str, check, timeout: float, every: float = 0.25, proc: Process | None = None):
@@ -60,7 +91,7 @@ def wait_for(what: str, check, timeout: float, every: float = 0.25, proc: Proces
             result = check()
             if result:
                 return result
-        except OSError as e:   # not listening yet
+        except OSError as e:   # not listening yet, or still starting (NotReady)
             last = e
         if proc is not None and proc.proc.poll() is not None:
             raise AssertionError(f"{what}: {proc.args[0]} exited with {proc.proc.returncode}:\n{proc.tail()}")
@@ -80,11 +111,15 @@ def prometheus(tree: Path, port: int, data: Path, log: Path, basic_auth: bool = 
                     "--rules.alert.resend-delay=1s", *_web_config(basic_auth)], tree / "prometheus", log)
 
 
-def alertmanager(config_dir: Path, port: int, data: Path, log: Path, basic_auth: bool = False) -> Process:
+def alertmanager(config_dir: Path, port: int, data: Path, log: Path, basic_auth: bool = False,
+                 external_url: bool = True) -> Process:
+    """external_url=False starts it as a user might natively: without --web.external-url, so it
+    believes it is at http://HOSTNAME:port (the inventory's URLs must make the links right)."""
     # Run from its config directory: Alertmanager reads *_file paths relative to its working directory.
     return Process([tool("prometheus-alertmanager"), "--config.file=alertmanager.yml", f"--storage.path={data}",
                     f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
-                    f"--web.external-url=http://127.0.0.1:{port}", *_web_config(basic_auth)], config_dir, log)
+                    *([f"--web.external-url=http://127.0.0.1:{port}"] * external_url), *_web_config(basic_auth)],
+                   config_dir, log)
 
 
 ENDPOINTS = ("prometheus", "alertmanager", "grafana", "loki", "alloy", "blackbox", "node_exporter", "cadvisor")

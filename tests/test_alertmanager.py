@@ -13,6 +13,7 @@ tests/data/alert-groups/.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import html
 import json
 import os
@@ -711,13 +712,15 @@ def test_validate_strict_names_every_missing_variable(tmp_path):
 
 
 CASES = ("critical-firing", "warning-firing", "resolved")
-TEMPLATES = ("vigil.title", "vigil.slack.text", "vigil.text", "vigil.email.html", "vigil.silence_url", "vigil.color")
+TEMPLATES = ("vigil.title", "vigil.slack.text", "vigil.markdown.text", "vigil.text", "vigil.email.html",
+             "vigil.silence_url", "vigil.color")
 
 
 @pytest.fixture(scope="module")
 def template_file(trees) -> Path:
-    """The template as the generator renders it (the committed copy is checked equal above)."""
-    return trees["full"] / "alertmanager" / "templates" / "vigil.tmpl"
+    """The templates as the generator renders them (vigil.tmpl is checked equal to the committed
+    copy above; links.tmpl holds full.yml's URLs)."""
+    return trees["full"] / "alertmanager" / "templates" / "*.tmpl"
 
 
 def render_template(text: str, data: Path, glob: Path, kind: str = "text") -> str:
@@ -794,7 +797,10 @@ FACTS = {
 def test_messages_carry_the_facts(template_file, case):
     f = FACTS[case]
     data = json.loads((GROUPS / f"{case}.json").read_text())
-    external = data["externalURL"]
+    # The inventory's stack.alertmanager_url, not the URL Alertmanager believes it has (data["externalURL"]):
+    # a native Alertmanager started without --web.external-url still links where people reach it.
+    external = "https://alertmanager.example.com"
+    assert data["externalURL"] != external
     title = render_named("vigil.title", case, template_file)
     assert title.startswith(f["emoji"] + " " + f["status"]), title
     assert f"{f['alertname']} — checkout ({f['severity']})" in title
@@ -804,18 +810,26 @@ def test_messages_carry_the_facts(template_file, case):
     slack = render_named("vigil.slack.text", case, template_file)
     firing = sum(a["status"] == "firing" for a in data["alerts"])
     resolved = len(data["alerts"]) - firing
-    instances = f"{firing} firing" + (f", {resolved} resolved" if resolved else "")
+    instances = ", ".join([f"{firing} firing"] * bool(firing) + [f"{resolved} resolved"] * bool(resolved))
     assert slack.splitlines()[0] == (f"*Service:* checkout  *Team:* payments  *Severity:* {f['severity']}  "
                                      f"*Instances:* {instances}")
     lines = slack.splitlines()
     assert len(data["alerts"]) == f["instances"]
     for alert, summary in zip(data["alerts"], f["summaries"]):
-        # one bullet per instance: firing or resolved, the summary, where, and what to do
-        marker = "✅" if alert["status"] == "resolved" else "•"
         head, _, where = summary.partition(" (")
-        bullet = f"{marker} *{head}*" + (f" ({where}" if where else "")
-        assert bullet in lines, (bullet, slack)
-        assert lines[lines.index(bullet) + 1] == alert["annotations"]["description"]
+        where = f" ({where}" if where else ""
+        if alert["status"] == "resolved":
+            # past tense, when it ended and how long it lasted; the firing description no longer holds
+            ended = dt.datetime.fromisoformat(alert["endsAt"].replace("Z", "+00:00"))
+            lasted = ended - dt.datetime.fromisoformat(alert["startsAt"].replace("Z", "+00:00"))
+            bullet = (f"✅ Was: _{head}_{where} — ended {ended:%Y-%m-%d %H:%M} UTC, "
+                      f"after {round(lasted.total_seconds() / 60)} min")
+            assert bullet in lines, (bullet, slack)
+            assert alert["annotations"]["description"] not in slack
+        else:   # one bullet per instance: the summary, where, and what to do
+            bullet = f"• *{head}*{where}"
+            assert bullet in lines, (bullet, slack)
+            assert lines[lines.index(bullet) + 1] == alert["annotations"]["description"]
 
     silence = render_named("vigil.silence_url", case, template_file)
     assert _silence_filter(silence, external) == f["silence"]
@@ -835,9 +849,10 @@ def test_messages_carry_the_facts(template_file, case):
     assert mail.count("<li>") == f["instances"]
     for alert in data["alerts"]:
         if "instance" in alert["labels"]:
-            assert f"<b>{alert['annotations']['summary']}</b> ({alert['labels']['instance']}): " in mail
+            assert f"<b>{alert['annotations']['summary']}</b> ({alert['labels']['instance']})" in mail
     for alert in data["alerts"]:
-        assert html.escape(alert["annotations"]["description"], quote=True).replace("&#x27;", "&#39;") in mail
+        escaped = html.escape(alert["annotations"]["description"], quote=True).replace("&#x27;", "&#39;")
+        assert (escaped in mail) == (alert["status"] == "firing")
 
     for out in (title, slack, text, mail, silence):
         assert "<no value>" not in out
@@ -861,7 +876,7 @@ def test_every_templated_receiver_field_renders(trees, case):
 
     walk(cfg["receivers"], ())
     assert len(fields) >= 15, fields
-    glob = trees["full"] / "alertmanager" / "templates" / "vigil.tmpl"
+    glob = trees["full"] / "alertmanager" / "templates" / "*.tmpl"
     distinct = {(text, "html" if path[-1] == "html" else "text"): path for path, text in fields.items()}
     for (text, kind), path in distinct.items():
         out = render_template(text, GROUPS / f"{case}.json", glob, kind)
@@ -960,7 +975,8 @@ def test_inbox_page_shows_messages_escaped(inbox_server):
     assert "🔥 [FIRING:1] &lt;ServiceDown&gt; — checkout &amp; co" in page
     assert "<ServiceDown>" not in page
     assert 'href="https://grafana.example.com/d/svc-checkout?a=1&amp;b=2"' in page
-    assert "*Service:* checkout &lt;b&gt;not bold&lt;/b&gt;" in page and "<b>not bold</b>" not in page
+    # Slack's mrkdwn is rendered (*bold*), what the sender wrote as HTML is not
+    assert "<b>Service:</b> checkout &lt;b&gt;not bold&lt;/b&gt;" in page and "<b>not bold</b>" not in page
     assert 'href="https://wiki.example.com/r?x=&quot;y&quot;&amp;z=1"' in page
     assert ">Runbook &lt;1&gt;</a>" in page
     assert 'href="http://localhost:9093/#/silences/new?filter=%7B%7D">Silence</a>' in page

@@ -180,8 +180,9 @@ def test_real_errors_raise_the_error_rate_alert_and_critical_inhibits_warning(st
 def test_status_and_test_notify_against_the_running_stack(stack):
     inv = str(stack["tmp"] / "inventory.yml")
     status = run_vigil("status", "--prometheus-url", stack["prom_url"], "--alertmanager-url", stack["am_url"])
-    assert status.returncode == 0, status.stderr
-    assert "targets:" in status.stdout and "down" in status.stdout     # grafana, loki ... are not running here
+    # grafana, loki ... are not running here: targets down (exit 3), or worse a critical alert (exit 4)
+    assert status.returncode in (3, 4), status.stdout + status.stderr
+    assert "targets:" in status.stdout and "down" in status.stdout
     assert "firing alerts:" in status.stdout and "Watchdog" in status.stdout
 
     sent = run_vigil("test-notify", "-i", inv, "--receiver", "shop-oncall", "--alertmanager-url", stack["am_url"])

@@ -80,3 +80,26 @@ def test_what_cannot_be_read_at_all_raises(text):
     with pytest.raises(InventoryError) as e:
         load_text(text)
     assert [p.where for p in e.value.problems] == ["(yaml)"]
+
+
+# ---------------------------------------------------------------- syntax errors: located, with a hint
+
+def _syntax(text: str):
+    with pytest.raises(InventoryError) as e:
+        load_text(text)
+    (p,) = e.value.problems
+    return p
+
+
+@pytest.mark.parametrize("text, line, hint", [
+    ("stack:\n  name: demo\nteams:\n  - name: a\n   - name: b\n", 5, "items of one list"),   # one space short
+    ("stack:\n\tname: demo\n", 2, "indented with a tab"),
+    ("stack:\n  name: demo\n  summary: a: b\n", 3, "needs quotes"),
+    ('stack: {name: "demo}\n', 2, "never closed"),
+    ('stack: {name: "a\\q"}\n', 1, "backslash starts an escape"),
+    ("stack:\n  name: @demo\n", 2, "quote the value"),
+])
+def test_syntax_errors_say_where_and_how_to_fix(text, line, hint):
+    p = _syntax(text)
+    assert p.line == line and p.where == "(yaml)", str(p)
+    assert p.message.startswith("YAML syntax error: ") and "(hint: " in p.message and hint in p.message, str(p)

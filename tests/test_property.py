@@ -356,6 +356,9 @@ def receiver(draw, name: str):
     channels = {
         "slack": st.fixed_dictionaries({"channel": st.sampled_from(["#ops", "#payments-oncall", "@alice"]),
                                         "webhook": env_vars}),
+        "discord": st.fixed_dictionaries({"webhook": env_vars}),
+        "mattermost": st.fixed_dictionaries({"webhook": env_vars},
+                                            optional={"channel": st.sampled_from(["town-square", "ops"])}),
         "pagerduty": st.fixed_dictionaries({"routing_key": env_vars}),
         "email": st.fixed_dictionaries({"to": st.sampled_from(["ops@example.com", "a.b+alerts@corp.example"])}),
         "webhook": st.fixed_dictionaries({"url": urls()}),

@@ -280,9 +280,9 @@ KINDS = [
 
 STACK = [
     case("receiver without a channel", edit('    slack: {channel: "#ops", webhook: SLACK_WEBHOOK_URL}\n', ""), 5,
-         "receivers[0]", "receiver 'ops' sends nowhere (give one of: slack, pagerduty, email, webhook)"),
-    case("receiver with a null channel", edit('{channel: "#ops", webhook: SLACK_WEBHOOK_URL}', "~"), 5,
-         "receivers[0]", "receiver 'ops' sends nowhere"),
+         "receivers[0]", "receiver 'ops' sends nowhere (give one of: slack, discord, mattermost, pagerduty, email, webhook)"),
+    case("receiver with a null channel", edit('{channel: "#ops", webhook: SLACK_WEBHOOK_URL}', "~"), 6,
+         "receivers[0].slack", "slack is empty: receiver 'ops' sends nowhere (indent its keys under 'slack'"),
     case("scrape_interval 500ms", edit("  name: demo\n", "  name: demo\n  scrape_interval: 500ms\n"), 4,
          "stack.scrape_interval", "500ms is outside 1s..1m"),
     case("scrape_interval 5m", edit("  name: demo\n", "  name: demo\n  scrape_interval: 5m\n"), 4,
@@ -791,3 +791,15 @@ def test_a_disabled_default_can_be_replaced(tmp_path):
     path = tmp_path / "inventory.yml"
     path.write_text(redact("disable: [email]", "add:", "  - {name: email, pattern: '([a-z]+@example\\.com)'}"))
     assert [r.name for r in load_inventory(path).stack.logs.redact.add] == ["email"]
+
+
+def test_a_block_with_nothing_indented_under_it_says_so(tmp_path):
+    """`stack:` whose keys lost their indentation: YAML reads an empty value there."""
+    text = BASE.replace("stack:\n  name: demo\n", "stack:\nname: demo\n", 1)
+    assert text != BASE
+    path = tmp_path / "inventory.yml"
+    path.write_text(text)
+    with pytest.raises(InventoryError) as e:
+        load_inventory(path)
+    p = next(p for p in e.value.problems if p.where == "stack")
+    assert "nothing is indented under 'stack'" in p.message and "got None" not in p.message, str(p)

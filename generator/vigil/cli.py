@@ -21,14 +21,14 @@ from .write import MANIFEST, OutputError, Tree, compare, diff, inputs_digest, re
 EXIT_STALE, EXIT_INVALID = 1, 2
 
 
-def _inventory(args):
+def _inventory(args, then: str = "nothing written"):
     try:
         return load_inventory(args.inventory)
     except InventoryError as e:
         for p in e.problems:
             print(p, file=sys.stderr)
         n = len(e.problems)
-        print(f"{args.inventory}: {n} problem{'s' * (n != 1)}; nothing written", file=sys.stderr)
+        print(f"{args.inventory}: {n} problem{'s' * (n != 1)}; {then}", file=sys.stderr)
         return None
 
 
@@ -191,8 +191,12 @@ def cmd_reload(args) -> int:
             auth = live.grafana_credential(Path(args.env))
         except live.Unreachable as e:
             print(f"grafana: {e}", file=sys.stderr)
+    inventory = _inventory(args)   # valid: generate just read it
+    if inventory is None:
+        return EXIT_INVALID
+    urls = [live.url(p, getattr(args, f"{p}_url"), inventory) for p in live.PARTS]
     failed = []
-    for part, done, said in live.reload(parts, args.prometheus_url, args.alertmanager_url, args.grafana_url, auth):
+    for part, done, said in live.reload(parts, *urls, auth):
         print(f"{'reloaded' if done else 'FAILED  '} {part}{'' if done else ': ' + said}")
         if not done:
             failed.append(part)
@@ -207,7 +211,7 @@ def cmd_secrets(args) -> int:
     if inventory is None:
         return EXIT_INVALID
     got, missing = envfile.values(inventory, Path(args.env))
-    unfixable = [n for n in missing if not (n.slack and args.inbox_url)]
+    unfixable = [n for n in missing if not (n.chat and args.inbox_url)]
     auth, bad = {}, {}
     if inventory.stack.basic_auth:   # the web configs and password files of webauth.py
         env = {**envfile.read_env(Path(args.env)), **os.environ}
@@ -220,8 +224,8 @@ def cmd_secrets(args) -> int:
             print(f"{args.env}: {variable}: {what}", file=sys.stderr)
     if unfixable or bad:
         return EXIT_INVALID
-    for n in missing:   # Slack without a webhook: the local inbox shows what Slack would
-        got[n.variable] = f"{args.inbox_url.rstrip('/')}/slack/{n.variable}"
+    for n in missing:   # a chat without a webhook: the local inbox shows what the chat would
+        got[n.variable] = n.secret(inbox.webhook_url(args.inbox_url, n.chat, n.variable))
         print(f"{n.variable} is not set: {', '.join(n.used_by)} deliver to the local inbox")
     root = Path(args.output)
     folders = {envfile.SECRETS: {**got, **auth.get("alertmanager", {})}}
@@ -240,8 +244,9 @@ def cmd_secrets(args) -> int:
 
 
 def cmd_inbox(args) -> int:
-    server = inbox.serve(args.host, args.port)
-    print(f"inbox on http://{args.host}:{args.port}/ (POST /slack/<name> as a Slack webhook)", flush=True)
+    server = inbox.serve(args.host, args.port, allow_hosts=args.allow_host)
+    print(f"inbox on http://{args.host}:{args.port}/ (POST /slack/<name>, /discord/<name>/slack or "
+          f"/mattermost/<name> as that chat's webhook)", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
@@ -249,14 +254,29 @@ def cmd_inbox(args) -> int:
     return 0
 
 
+def _urls(args, *parts: str) -> list[str] | None:
+    """The parts' URLs (flag, environment, inventory); the inventory is read only when a flag or
+    variable leaves one open. None after reporting why not."""
+    inventory = None
+    if any(not (getattr(args, f"{p}_url") or os.environ.get(live.ENV[p])) for p in parts):
+        inventory = _inventory(args, then=f"the stack's URLs come from it (or give --{parts[0]}-url and the like)")
+        if inventory is None:
+            return None
+    return [live.url(p, getattr(args, f"{p}_url"), inventory) for p in parts]
+
+
 def cmd_status(args) -> int:
+    urls = _urls(args, "prometheus", "alertmanager")
+    if urls is None:
+        return EXIT_INVALID
     try:
-        for line in live.status(args.prometheus_url, args.alertmanager_url):
-            print(line)
+        lines, code = live.status(*urls)
     except live.Unreachable as e:
         print(f"vigil status: {e}", file=sys.stderr)
-        return 1
-    return 0
+        return live.EXIT_UNREACHABLE
+    for line in lines:
+        print(line)
+    return code
 
 
 def cmd_test_notify(args) -> int:
@@ -270,12 +290,14 @@ def cmd_test_notify(args) -> int:
         return EXIT_INVALID
     alerts = live.test_alerts(inventory, args.receiver)
     try:
-        live.send(alerts, args.alertmanager_url)
+        live.send(alerts, live.url("alertmanager", args.alertmanager_url, inventory))
     except live.Unreachable as e:
         print(f"vigil test-notify: {e}", file=sys.stderr)
         return 1
     for a in alerts:
         print(f"sent {live.TEST_ALERT} for {a['labels'][live.TEST_LABEL]}")
+    print(f"they resolve by themselves in {int(live.TEST_LASTS.total_seconds() // 60)} minutes "
+          f"(a resolved message follows)")
     return 0
 
 
@@ -290,7 +312,8 @@ def cmd_annotate(args) -> int:
         return EXIT_INVALID
     try:
         auth = live.grafana_credential(Path(args.env))
-        ident = annotate.post(args.grafana_url, auth, by_name[args.service], args.text, args.tag)
+        grafana = live.url("grafana", args.grafana_url, inventory)
+        ident = annotate.post(grafana, auth, by_name[args.service], args.text, args.tag)
     except live.Unreachable as e:
         print(f"vigil annotate: {e}", file=sys.stderr)
         return 1
@@ -368,6 +391,12 @@ def cmd_errors_exporter(args) -> int:
     return 0
 
 
+def _url_flags(parser, *parts: str) -> None:
+    for part in parts:
+        parser.add_argument(f"--{part}-url", help=f"{part} base URL (default: ${live.ENV[part]}, else the "
+                                                   f"inventory's stack.{part}_url or endpoint)")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="vigil", description="Render a Prometheus/Alertmanager/Grafana/Loki "
                                                                  "stack from one inventory.")
@@ -387,29 +416,35 @@ def main(argv=None) -> int:
     s.add_argument("-i", "--inventory", default="inventory.yml")
     s.add_argument("--env", default=".env")
     s.add_argument("-o", "--output", default=".")
-    s.add_argument("--inbox-url", help="where Slack receivers without a webhook deliver instead")
+    s.add_argument("--inbox-url", help="where Slack, Discord and Mattermost receivers without a webhook deliver "
+                                       "instead")
     s.add_argument("--inbox", action="store_const", dest="inbox_url", const=compose.INBOX_URL,
                    help=f"--inbox-url of the stack's own inbox ({compose.INBOX_URL})")
     s.set_defaults(run=cmd_secrets)
-    ib = sub.add_parser("inbox", help="a local inbox that speaks Slack's webhook contract")
+    ib = sub.add_parser("inbox", help="a local inbox that speaks Slack's, Discord's and Mattermost's webhook contract")
     ib.add_argument("--host", default="127.0.0.1")
     ib.add_argument("--port", type=int, default=8025)
+    ib.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                    help="a dotted host name the inbox answers to (IP addresses and one-label names always)")
     ib.set_defaults(run=cmd_inbox)
-    st = sub.add_parser("status", help="targets down, firing alerts and silences of the running stack")
-    st.add_argument("--prometheus-url", default=live.PROMETHEUS_URL)
-    st.add_argument("--alertmanager-url", default=live.ALERTMANAGER_URL)
+    st = sub.add_parser("status", help="targets down, firing alerts and silences of the running stack",
+                        description="Exit codes: 0 all targets up and no critical alert firing unsilenced; "
+                                    "1 the stack does not answer (or not as its API does); 2 bad inventory; "
+                                    "3 targets down; 4 a critical alert firing (neither silenced nor inhibited).")
+    st.add_argument("-i", "--inventory", default="inventory.yml", help="where the URLs come from")
+    _url_flags(st, "prometheus", "alertmanager")
     st.set_defaults(run=cmd_status)
     tn = sub.add_parser("test-notify", help="send a test alert through Alertmanager to each receiver")
     tn.add_argument("-i", "--inventory", default="inventory.yml")
     tn.add_argument("--receiver", help="only this receiver")
-    tn.add_argument("--alertmanager-url", default=live.ALERTMANAGER_URL)
+    _url_flags(tn, "alertmanager")
     tn.set_defaults(run=cmd_test_notify)
     an = sub.add_parser("annotate", help="mark a deploy (or anything) on a service's dashboard in Grafana")
     an.add_argument("-i", "--inventory", default="inventory.yml")
     an.add_argument("--service", required=True, help="the inventory service it concerns")
     an.add_argument("--text", required=True, help="what happened, e.g. 'deploy v1.4.2 (abc123)'")
     an.add_argument("--tag", action="append", default=[], help="one more tag (repeatable)")
-    an.add_argument("--grafana-url", default=live.GRAFANA_URL)
+    _url_flags(an, "grafana")
     an.add_argument("--env", default=".env", help="where GRAFANA_TOKEN or the admin password are (default: .env)")
     an.set_defaults(run=cmd_annotate)
 
@@ -417,9 +452,7 @@ def main(argv=None) -> int:
     rl.add_argument("-i", "--inventory", default="inventory.yml")
     rl.add_argument("-o", "--output", default=".", help="the rendered tree the stack reads (default: here)")
     rl.add_argument("--only", help=f"comma-separated parts to reload (default: {','.join(live.PARTS)})")
-    rl.add_argument("--prometheus-url", default=live.PROMETHEUS_URL)
-    rl.add_argument("--alertmanager-url", default=live.ALERTMANAGER_URL)
-    rl.add_argument("--grafana-url", default=live.GRAFANA_URL)
+    _url_flags(rl, *live.PARTS)
     rl.add_argument("--env", default=".env", help="where GRAFANA_TOKEN or the admin password are (default: .env)")
     rl.set_defaults(run=cmd_reload)
 

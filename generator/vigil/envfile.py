@@ -26,22 +26,34 @@ class Need:
     variable: str
     what: str          # "Slack incoming-webhook URL"
     used_by: tuple     # receiver names (or "routing.smtp"); for compose_needs, Compose services
-    slack: bool = False
+    chat: str | None = None   # slack, discord or mattermost: a Slack-compatible webhook (the inbox can stand in)
     required: bool = True
+
+    def secret(self, value: str) -> str:
+        """What the secret file holds: Alertmanager posts to the file's URL as it is, and Discord
+        speaks Slack's contract at its webhook URL + /slack."""
+        if self.chat == "discord" and not value.rstrip("/").endswith("/slack"):
+            return value.rstrip("/") + "/slack"
+        return value
+
+
+CHAT_WHAT = {"slack": "Slack incoming-webhook URL", "discord": "Discord webhook URL (Vigil appends /slack)",
+             "mattermost": "Mattermost incoming-webhook URL"}
 
 
 def needs(inventory: Inventory) -> list[Need]:
     """Every variable the inventory names, in first-use order."""
     found: dict[str, list] = {}
     for r in inventory.receivers:
-        if r.slack:
-            found.setdefault(r.slack.webhook, ["Slack incoming-webhook URL", [], True])[1].append(r.name)
+        for chat in r.CHATS:
+            if getattr(r, chat):
+                found.setdefault(getattr(r, chat).webhook, [CHAT_WHAT[chat], [], chat])[1].append(r.name)
         if r.pagerduty:
-            found.setdefault(r.pagerduty.routing_key, ["PagerDuty Events v2 routing key", [], False])[1].append(r.name)
+            found.setdefault(r.pagerduty.routing_key, ["PagerDuty Events v2 routing key", [], None])[1].append(r.name)
     smtp = inventory.routing.smtp
     if smtp and smtp.password:
-        found.setdefault(smtp.password, ["SMTP password", [], False])[1].append("routing.smtp")
-    return [Need(v, what, tuple(users), slack) for v, (what, users, slack) in found.items()]
+        found.setdefault(smtp.password, ["SMTP password", [], None])[1].append("routing.smtp")
+    return [Need(v, what, tuple(users), chat) for v, (what, users, chat) in found.items()]
 
 
 GRAFANA_PASSWORD = "GF_SECURITY_ADMIN_PASSWORD"
@@ -78,7 +90,7 @@ def example(inventory: Inventory) -> bytes:
              "# files under alertmanager/secrets/. Generated from the inventory by `vigil generate`.", ""]
     for n in needs(inventory):
         lines.append(f"# {n.what}, for {', '.join(n.used_by)}"
-                     + (" (empty: notifications go to the local inbox)" if n.slack else ""))
+                     + (" (empty: notifications go to the local inbox)" if n.chat else ""))
         lines.append(f"{n.variable}=")
     lines += ["", "# Read by Docker Compose when it starts the stack (docker-compose.yml); never written to files.",
               "# GF_SECURITY_ADMIN_USER is optional (default: admin).", ""]
@@ -113,7 +125,7 @@ def values(inventory: Inventory, env_file: Path) -> tuple[dict[str, str], list[N
     got, missing = {}, []
     for n in needs(inventory):
         if env.get(n.variable):
-            got[n.variable] = env[n.variable]
+            got[n.variable] = n.secret(env[n.variable])
         else:
             missing.append(n)
     return got, missing

@@ -183,29 +183,48 @@ class Strict(BaseModel):
 
 
 class Endpoints(Strict):
-    """Where the stack's own parts are reached; defaults are the Compose service names."""
+    """Where the stack's own parts are reached; defaults are the Compose service names.
+    Prometheus and Alertmanager always run; any other part may be `null`: not run here
+    (a native run), so neither scraped nor alerted on."""
     prometheus: HostPort = "prometheus:9090"
     alertmanager: HostPort = "alertmanager:9093"
-    grafana: HostPort = "grafana:3000"
-    loki: HostPort = "loki:3100"
-    alloy: HostPort = "alloy:12345"
-    blackbox: HostPort = "blackbox:9115"
-    node_exporter: HostPort = "node-exporter:9100"
-    cadvisor: HostPort = "cadvisor:8080"
+    grafana: Optional[HostPort] = "grafana:3000"
+    loki: Optional[HostPort] = "loki:3100"
+    alloy: Optional[HostPort] = "alloy:12345"
+    blackbox: Optional[HostPort] = "blackbox:9115"
+    node_exporter: Optional[HostPort] = "node-exporter:9100"
+    cadvisor: Optional[HostPort] = "cadvisor:8080"
     bugsink: HostPort = "bugsink:8010"
     errors_exporter: HostPort = "errors-exporter:9188"
 
     @field_validator("*")
     @classmethod
-    def _compose_port(cls, value: str, info) -> str:
+    def _compose_port(cls, value: Optional[str], info) -> Optional[str]:
         """The defaults are the Compose services and the ports they listen on: an
         endpoint naming one of those services must use its port."""
         default = cls.model_fields[info.field_name].default
         host, port = default.rsplit(":", 1)
-        if value.rsplit(":", 1)[0] == host and value != default:
+        if value is not None and value.rsplit(":", 1)[0] == host and value != default:
             raise ValueError(f"{value!r} names the Compose service {host}, which listens on {port} "
                              f"(write {default}, or point it at another host)")
         return value
+
+    @classmethod
+    def compose_address(cls, part: str) -> str:
+        """Where Compose runs a part (its service name and port), whether or not this stack runs it."""
+        return cls.model_fields[part].default
+
+    def address(self, part: str) -> str:
+        """The endpoint, or for a part not run here, where Compose would run it."""
+        return getattr(self, part) or self.compose_address(part)
+
+    def published_url(self, part: str) -> str:
+        """The base URL of a part from this machine: a Compose service through the port
+        docker-compose.yml publishes, anything else at its endpoint."""
+        address = self.address(part)
+        if address == self.compose_address(part):
+            return f"http://localhost:{address.rsplit(':', 1)[1]}"
+        return f"http://{address}"
 
 
 class RemoteWrite(Strict):
@@ -292,7 +311,13 @@ class Stack(Strict):
     evaluation_interval: Optional[DurationText] = Field(None, description="default: scrape_interval")
     retention: DurationText = Field("30d", description="how long Prometheus keeps samples; at least 30d with SLOs "
                                                      "(their window)")
-    grafana_url: Url = "http://localhost:3000"
+    grafana_url: Url = Field("http://localhost:3000", description="base of dashboard links in notifications")
+    prometheus_url: Optional[Url] = Field(None, description=(
+        "Prometheus as a browser reaches it (its --web.external-url); default: the published port, "
+        "http://localhost:9090, or http://ENDPOINT when endpoints.prometheus is not the Compose service"))
+    alertmanager_url: Optional[Url] = Field(None, description=(
+        "Alertmanager as a browser reaches it (Silence links, its --web.external-url); default: "
+        "http://localhost:9093, or http://ENDPOINT when endpoints.alertmanager is not the Compose service"))
     runbook_base_url: Optional[Url] = Field(
         None, description="runbooks of alerts without a service runbook_url: BASE#alertname")
     endpoints: Endpoints = Endpoints()
@@ -310,6 +335,12 @@ class Stack(Strict):
     def eval_interval(self) -> Duration:
         return self.evaluation_interval or self.scrape_interval
 
+    def external_url(self, part: str) -> str:
+        """Base URL of prometheus, alertmanager or grafana as people (and `vigil status`) open it."""
+        given = {"prometheus": self.prometheus_url, "alertmanager": self.alertmanager_url,
+                 "grafana": self.grafana_url}[part]
+        return (given or self.endpoints.published_url(part)).rstrip("/")
+
 
 SLACK_CHANNEL_RE = r"^[#@]?[^\s{}]+$"
 
@@ -318,6 +349,19 @@ class Slack(Strict):
     channel: Annotated[str, Field(min_length=2, max_length=80), AfterValidator(_plain("Slack channel")),
                        AfterValidator(_matcher(SLACK_CHANNEL_RE, "Slack channel", "e.g. #ops or @oncall, no spaces"))]
     webhook: EnvVar
+
+
+class Discord(Strict):
+    """A Discord channel's webhook, through its Slack-compatible endpoint (the URL + /slack)."""
+    webhook: EnvVar
+
+
+class Mattermost(Strict):
+    """A Mattermost incoming webhook (Slack-compatible); channel overrides the webhook's own."""
+    webhook: EnvVar
+    channel: Optional[Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_plain("Mattermost channel")),
+                                AfterValidator(_matcher(SLACK_CHANNEL_RE, "Mattermost channel",
+                                                        "e.g. town-square, no spaces"))]] = None
 
 
 class PagerDuty(Strict):
@@ -340,11 +384,14 @@ class Webhook(Strict):
 class Receiver(Strict):
     name: Slug
     slack: Optional[Slack] = None
+    discord: Optional[Discord] = None
+    mattermost: Optional[Mattermost] = None
     pagerduty: Optional[PagerDuty] = None
     email: Optional[Email] = None
     webhook: Optional[Webhook] = None
 
-    CHANNELS: ClassVar[tuple[str, ...]] = ("slack", "pagerduty", "email", "webhook")
+    CHANNELS: ClassVar[tuple[str, ...]] = ("slack", "discord", "mattermost", "pagerduty", "email", "webhook")
+    CHATS: ClassVar[tuple[str, ...]] = ("slack", "discord", "mattermost")   # Slack-compatible webhooks
 
 
 class Smtp(Strict):

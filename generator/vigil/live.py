@@ -1,10 +1,16 @@
 """Talking to the running stack: `vigil status`, `vigil test-notify`, `vigil reload`
 (and `vigil annotate`, in annotate.py).
 
-All go through the HTTP APIs the stack publishes on 127.0.0.1 (override with
---prometheus-url / --alertmanager-url / --grafana-url or VIGIL_PROMETHEUS_URL /
-VIGIL_ALERTMANAGER_URL / VIGIL_GRAFANA_URL). Prometheus and Alertmanager ask for their
-passwords (webauth.py): web_credential() reads them from the environment or .env.
+Where: each part's URL is the --prometheus-url / --alertmanager-url / --grafana-url
+flag, else VIGIL_PROMETHEUS_URL / VIGIL_ALERTMANAGER_URL / VIGIL_GRAFANA_URL, else the
+inventory's (Stack.external_url: stack.*_url, or the endpoint as this machine reaches it).
+
+How: every request has one deadline for the whole exchange (a server trickling bytes
+cannot hang a command), and an answer that is not what the API gives (an HTML page, a
+proxy's login, a truncated body) is a clear error, never a traceback.
+
+Who: Prometheus and Alertmanager ask for their passwords (webauth.py): web_credential()
+reads them from the environment or .env; Grafana's come from grafana_credential().
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import base64
 import datetime as dt
 import json
 import os
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -22,16 +29,21 @@ from .envfile import read_env
 from .inventory import Inventory
 from .routing import TEST_ALERT, TEST_LABEL
 
-PROMETHEUS_URL = os.environ.get("VIGIL_PROMETHEUS_URL", "http://127.0.0.1:9090")
-ALERTMANAGER_URL = os.environ.get("VIGIL_ALERTMANAGER_URL", "http://127.0.0.1:9093")
-GRAFANA_URL = os.environ.get("VIGIL_GRAFANA_URL", "http://127.0.0.1:3000")
+ENV = {"prometheus": "VIGIL_PROMETHEUS_URL", "alertmanager": "VIGIL_ALERTMANAGER_URL",
+       "grafana": "VIGIL_GRAFANA_URL"}
 GRAFANA_TOKEN, GRAFANA_USER, GRAFANA_PASSWORD = "GRAFANA_TOKEN", "GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD"
 # Loki's ruler has no reload endpoint: it reads its rules directory again every poll interval.
 LOKI_RULES_NOTE = "Loki's ruler reads loki/rules/ again by itself within a minute"
+DEADLINE = 15.0            # seconds for one whole request, connect to last byte
+MAX_ANSWER = 64 << 20      # bytes: more is not an answer of these APIs
+NOT_UP = "is the stack up? `make up`"
+
+# `vigil status` exit codes (README): the worst thing it saw.
+EXIT_OK, EXIT_UNREACHABLE, EXIT_TARGETS_DOWN, EXIT_CRITICAL = 0, 1, 3, 4
 
 
 class Unreachable(Exception):
-    pass
+    """The part does not answer, or not with what its API answers."""
 
 
 def web_credential(part: str, env_file: Path = Path(".env")):
@@ -41,23 +53,70 @@ def web_credential(part: str, env_file: Path = Path(".env")):
     return (webauth.USER, password) if password else None
 
 
-def _http(url: str, payload=None, timeout: float = 10.0, credential=None):
+def url(part: str, flag: str | None, inventory: Inventory | None) -> str:
+    """Base URL of a part: the flag, else the environment, else the inventory."""
+    given = flag or os.environ.get(ENV[part])
+    if given:
+        return given.rstrip("/")
+    if inventory is None:
+        raise Unreachable(f"no URL for {part}: give --{part}-url or {ENV[part]}, or an inventory (-i)")
+    return inventory.stack.external_url(part)
+
+
+def _exchange(req: urllib.request.Request, deadline: float) -> tuple[int, str, bytes]:
+    """(status, content type, body) within `deadline` seconds for the whole exchange: the
+    request runs in a worker thread, which per-read timeouts also bound."""
+    result: list = []
+
+    def work():
+        try:
+            with urllib.request.urlopen(req, timeout=deadline) as resp:
+                result.append((resp.status, resp.headers.get("Content-Type", ""), resp.read(MAX_ANSWER + 1)))
+        except urllib.error.HTTPError as e:      # an answer all the same: the caller judges it
+            result.append((e.code, e.headers.get("Content-Type", ""), e.read(4096)))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            result.append(e)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if not result:
+        raise Unreachable(f"{req.full_url}: no complete answer within {deadline:g}s ({NOT_UP})")
+    if isinstance(result[0], BaseException):
+        e = result[0]
+        raise Unreachable(f"{req.full_url}: {getattr(e, 'reason', e)} ({NOT_UP})") from None
+    status, kind, body = result[0]
+    if len(body) > MAX_ANSWER:
+        raise Unreachable(f"{req.full_url}: answer larger than {MAX_ANSWER >> 20} MiB: not the API's")
+    return status, kind, body
+
+
+def _what(body: bytes) -> str:
+    text = " ".join(body[:120].decode(errors="replace").split())
+    return f"{text!r}" if text else "an empty body"
+
+
+def _http(url: str, payload=None, credential=None, deadline: float = DEADLINE):
+    """JSON in, JSON out; Unreachable for anything else."""
     data = json.dumps(payload).encode() if payload is not None else None
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if credential is not None:
         headers["Authorization"] = _authorization(credential)
     req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data is not None else "GET")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            body = resp.read()
-    except urllib.error.HTTPError as e:
-        if e.code != 401:
-            raise Unreachable(f"{url}: {e.code} {e.reason}") from None
+    status, kind, body = _exchange(req, deadline)
+    if status == 401:
         raise Unreachable(f"{url}: 401 Unauthorized (the stack's passwords are "
-                          f"{' and '.join(webauth.PASSWORDS.values())} in .env or the environment)") from None
-    except (urllib.error.URLError, OSError) as e:
-        raise Unreachable(f"{url}: {getattr(e, 'reason', e)} (is the stack up? `make up`)") from None
-    return json.loads(body) if body else None
+                          f"{' and '.join(webauth.PASSWORDS.values())} in .env or the environment)")
+    if not 200 <= status < 300:
+        raise Unreachable(f"{url}: answered {status}: {_what(body)}")
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise Unreachable(f"{url}: answered {status} with {kind or 'no content type'}, not JSON: {_what(body)} "
+                          f"(is this URL the part's own API? check the flag, the environment or "
+                          f"stack.endpoints)") from None
 
 
 def grafana_credential(env_file: Path):
@@ -79,23 +138,27 @@ def _authorization(credential) -> str:
 
 
 def _reload(url: str, credential=None) -> tuple[bool, str]:
-    """POST a reload endpoint -> (done, what it said)."""
+    """POST a reload endpoint -> (done, what it said). Done is a 2xx that is not a web page:
+    a proxy's login page answering 200 reloads nothing."""
     headers = {"Authorization": _authorization(credential)} if credential is not None else {}
     req = urllib.request.Request(url, data=b"", headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return True, resp.read().decode(errors="replace").strip()
-    except urllib.error.HTTPError as e:   # the part is up and refused: it keeps its old config
-        return False, f"{e.code}: {e.read().decode(errors='replace').strip()}"
-    except (urllib.error.URLError, OSError) as e:
-        return False, f"unreachable: {getattr(e, 'reason', e)} (is the stack up? `make up`)"
+        status, kind, body = _exchange(req, 30.0)
+    except Unreachable as e:
+        return False, f"unreachable: {e}"
+    said = body.decode(errors="replace").strip()
+    if not 200 <= status < 300:     # the part is up and refused: it keeps its old config
+        return False, f"{status}: {said}"
+    if kind.startswith("text/html") or said.startswith("<"):
+        return False, f"answered {status} with a web page, not the reload API: {_what(body)}"
+    return True, said
 
 
 PARTS = ("prometheus", "alertmanager", "grafana")
 
 
-def reload(parts=PARTS, prometheus: str = PROMETHEUS_URL, alertmanager: str = ALERTMANAGER_URL,
-           grafana: str = GRAFANA_URL, grafana_auth=None) -> list[tuple[str, bool, str]]:
+def reload(parts, prometheus: str, alertmanager: str, grafana: str | None = None,
+           grafana_auth=None) -> list[tuple[str, bool, str]]:
     """Applies the rendered files to the running parts in place: no restart, no data lost.
     Prometheus and Alertmanager check a new config before they take it and keep the old one
     if it is refused. Returns (part, done, detail) for each part."""
@@ -112,9 +175,41 @@ def reload(parts=PARTS, prometheus: str = PROMETHEUS_URL, alertmanager: str = AL
     return out
 
 
-def status(prometheus: str = PROMETHEUS_URL, alertmanager: str = ALERTMANAGER_URL) -> list[str]:
-    """Targets down, firing alerts and active silences, as lines to print."""
-    lines = []
+_OPS = {(True, False): "=", (False, False): "!=", (True, True): "=~", (False, True): "!~"}
+
+
+def _matcher(m: dict) -> str:
+    """A silence's matcher as Alertmanager's own syntax writes it: regexes quoted, with =~ or !~."""
+    regex = bool(m.get("isRegex"))
+    op = _OPS[(m.get("isEqual", True), regex)]
+    return f'{m["name"]}{op}{json.dumps(m["value"])}' if regex else f"{m['name']}{op}{m['value']}"
+
+
+def _held(prom_labels: dict, am_alerts: list) -> str:
+    """' [silenced]' or ' [inhibited]' when Alertmanager holds the alert back. Alertmanager's
+    copy also carries the external labels, hence a subset match."""
+    for a in am_alerts:
+        if prom_labels.items() <= a["labels"].items():
+            st = a.get("status", {})
+            if st.get("silencedBy"):
+                return " [silenced]"
+            if st.get("inhibitedBy"):
+                return " [inhibited]"
+    return ""
+
+
+def status(prometheus: str, alertmanager: str) -> tuple[list[str], int]:
+    """Targets down, firing alerts (marked when silenced or inhibited) and active silences,
+    as lines to print, and the exit code (EXIT_*)."""
+    try:
+        return _status(prometheus, alertmanager)
+    except (KeyError, TypeError, AttributeError, IndexError):
+        raise Unreachable(f"{prometheus} or {alertmanager}: the answers are JSON but not Prometheus' and "
+                          f"Alertmanager's API (check the URLs)") from None
+
+
+def _status(prometheus: str, alertmanager: str) -> tuple[list[str], int]:
+    lines, code = [], EXIT_OK
     prom, am = web_credential("prometheus"), web_credential("alertmanager")
     targets = _http(f"{prometheus}/api/v1/targets?state=active", credential=prom)["data"]["activeTargets"]
     down = [t for t in targets if t["health"] != "up"]
@@ -122,34 +217,48 @@ def status(prometheus: str = PROMETHEUS_URL, alertmanager: str = ALERTMANAGER_UR
     for t in down:
         lines.append(f"  down  {t['labels'].get('service', t['labels'].get('job'))}  {t['scrapeUrl']}  "
                      f"{t.get('lastError', '')}")
+    if down:
+        code = EXIT_TARGETS_DOWN
     alerts = [a for a in _http(f"{prometheus}/api/v1/alerts", credential=prom)["data"]["alerts"]
               if a["state"] == "firing"]
+    held = _http(f"{alertmanager}/api/v2/alerts", credential=am)
     lines.append(f"firing alerts: {len(alerts)}")
     for a in sorted(alerts, key=lambda a: (a["labels"].get("severity", ""), a["labels"].get("alertname", ""))):
         lab = a["labels"]
-        lines.append(f"  {lab.get('severity', '?'):8} {lab.get('alertname')}  service={lab.get('service', '-')} "
+        mark = _held(lab, held)
+        if lab.get("severity") == "critical" and not mark:
+            code = EXIT_CRITICAL
+        lines.append(f"  {lab.get('severity', '?'):8} {lab.get('alertname')}{mark}  service={lab.get('service', '-')} "
                      f"team={lab.get('team', '-')}  {a.get('annotations', {}).get('summary', '')}")
     silences = [s for s in _http(f"{alertmanager}/api/v2/silences", credential=am) if s["status"]["state"] == "active"]
     lines.append(f"silences: {len(silences)} active")
     for s in silences:
-        matchers = ",".join(f"{m['name']}{'=' if m.get('isEqual', True) else '!='}{m['value']}" for m in s["matchers"])
+        matchers = ",".join(_matcher(m) for m in s["matchers"])
         lines.append(f"  {matchers}  until {s['endsAt']}  by {s.get('createdBy', '?')}: {s.get('comment', '')}")
-    return lines
+    return lines, code
+
+
+TEST_LASTS = dt.timedelta(minutes=5)
 
 
 def test_alerts(inventory: Inventory, receiver: str | None = None) -> list[dict]:
     """One synthetic alert per receiver (or for `receiver`); the routing tree's
-    test route delivers each to its receiver only."""
+    test route delivers each to its receiver only. It ends by itself after TEST_LASTS,
+    which the message announces, so the [RESOLVED] that follows surprises no one."""
     names = [receiver] if receiver else [r.name for r in inventory.receivers]
     now = dt.datetime.now(dt.timezone.utc)
+    grafana = inventory.stack.external_url("grafana")
+    minutes = int(TEST_LASTS.total_seconds() // 60)
     return [{"labels": {"alertname": TEST_ALERT, TEST_LABEL: name, "service": f"vigil-test-{name}",
                         "team": "vigil", "severity": "warning"},
              "annotations": {"summary": f"Test notification for receiver {name}",
-                             "description": "Sent by `vigil test-notify`: if you read this, delivery works.",
-                             "runbook_url": inventory.stack.grafana_url, "dashboard_url": inventory.stack.grafana_url},
-             "startsAt": now.isoformat(), "endsAt": (now + dt.timedelta(minutes=5)).isoformat()}
+                             "description": f"Sent by `vigil test-notify`: if you read this, delivery works. "
+                                            f"It resolves by itself in {minutes} minutes: a resolved message "
+                                            f"follows, and needs nothing from you.",
+                             "runbook_url": grafana, "dashboard_url": grafana},
+             "startsAt": now.isoformat(), "endsAt": (now + TEST_LASTS).isoformat()}
             for name in names]
 
 
-def send(alerts: list[dict], alertmanager: str = ALERTMANAGER_URL) -> None:
+def send(alerts: list[dict], alertmanager: str) -> None:
     _http(f"{alertmanager}/api/v2/alerts", alerts, credential=web_credential("alertmanager"))

@@ -46,7 +46,7 @@ def load_text(text: str, file: str = "inventory.yml") -> Document:
         _check_events(text, file)
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as e:
-        raise InventoryError([_syntax_problem(file, e)]) from None
+        raise InventoryError([_syntax_problem(file, e, text)]) from None
     except yaml.reader.ReaderError as e:  # a control character: locate it (e.position counts bytes or characters)
         at = text.find(chr(e.character)) if isinstance(e.character, int) else -1
         line = text[:at].count("\n") + 1 if at >= 0 else 1
@@ -63,14 +63,40 @@ def load_text(text: str, file: str = "inventory.yml") -> Document:
     return doc
 
 
-def _syntax_problem(file: str, e: yaml.MarkedYAMLError) -> Problem:
+def _syntax_problem(file: str, e: yaml.MarkedYAMLError, text: str = "") -> Problem:
     mark = e.problem_mark or e.context_mark
     line = mark.line + 1 if mark else 1
     what = e.problem or e.context or "invalid YAML"
     if e.context and e.problem:  # "while parsing a flow sequence" that opened on another line
         started = e.context_mark.line + 1 if e.context_mark else line
         what += f" ({e.context}" + (f" that starts on line {started})" if started != line else ")")
-    return Problem(file, line, "(yaml)", f"YAML syntax error: {what}")
+    return Problem(file, line, "(yaml)", f"YAML syntax error: {what}{_hint(e, text, line)}")
+
+
+# What usually causes each of libyaml's complaints, said the way a person fixes it.
+_INDENT = ("indentation: items of one list, or keys of one mapping, start in the same column, and what "
+           "belongs under a key is indented more than the key (spaces only, no tabs)")
+_HINTS = (
+    ("mapping values are not allowed", "a value holding ': ' needs quotes, e.g. summary: \"a: b\"; or check the "
+                                       "indentation of this line"),
+    ("did not find expected", "check the " + _INDENT),
+    ("expected <block end>", "check the " + _INDENT),
+    ("could not find expected ':'", "a key needs ': ' after it; a value spanning lines needs quotes"),
+    ("found unexpected end of stream", "a quote or bracket opened here is never closed"),
+    ("unknown escape character", "in double quotes a backslash starts an escape: write \\\\ or use single quotes"),
+    ("cannot start any token", "quote the value: @, ` and % cannot start a plain YAML value"),
+    ("found undefined alias", "an *alias needs an &anchor earlier in the file; to write a '*', quote the value"),
+    ("found duplicate anchor", "each &anchor name may be defined once"),
+)
+
+
+def _hint(e: yaml.MarkedYAMLError, text: str, line: int) -> str:
+    lines = text.splitlines()
+    here = lines[line - 1] if 0 < line <= len(lines) else ""
+    if "\t" in here[: len(here) - len(here.lstrip())] or "\\t" in str(e.problem):
+        return " (hint: this line is indented with a tab: YAML indents with spaces only)"
+    said = f"{e.problem or ''} {e.context or ''}"
+    return next((f" (hint: {hint})" for marker, hint in _HINTS if marker in said), "")
 
 
 def _check_events(text: str, file: str) -> None:

@@ -36,7 +36,7 @@ def plan(inventory: Inventory) -> Plan:
     stack_jobs, stack_rules, host = stack_part.plan(inventory.stack)
     jobs, probes = list(stack_jobs), []
     files = [RuleFile("rules/stack.yml", stack_rules.groups, stack_rules.tests)]
-    services = [(stack_part.STACK_HOST, host)]
+    services = [(stack_part.STACK_HOST, host)] if host is not None else []
     services += [(s.name, KINDS[s.kind].plan(s, ctx)) for s in inventory.services]
     if inventory.stack.error_tracker.enabled:
         _errors(inventory, ctx, jobs, files[0], dict(services))

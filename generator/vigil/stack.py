@@ -24,7 +24,10 @@ def team_of(stack: Stack) -> str:
     return stack.team or NO_TEAM
 
 
-def host_service(stack: Stack) -> Service:
+def host_service(stack: Stack) -> Service | None:
+    """The stack's host as a `host` service; None when no node exporter runs here."""
+    if stack.endpoints.node_exporter is None:
+        return None
     return Service(name=STACK_HOST, team=team_of(stack), kind="host", targets=[stack.endpoints.node_exporter])
 
 
@@ -83,13 +86,16 @@ WATCHES = (
 )
 
 
-def plan(stack: Stack) -> tuple[list[ScrapeJob], ServicePlan, ServicePlan]:
-    """-> (scrape jobs of the stack's parts, the stack's rules, the stack host's plan)."""
+def plan(stack: Stack) -> tuple[list[ScrapeJob], ServicePlan, ServicePlan | None]:
+    """-> (scrape jobs of the stack's parts, the stack's rules, the stack host's plan or None).
+    A part whose endpoint is null is not run here: no scrape job, no alert about it."""
     ctx = Context.of(stack)
     team = team_of(stack)
     endpoints = stack.endpoints.model_dump()
     jobs = [ScrapeJob(c, (endpoints[c],), {"service": c, "team": team, "kind": KIND},
-                      password_of=c if stack.basic_auth and c in webauth.PARTS else None) for c in COMPONENTS]
+                      password_of=c if stack.basic_auth and c in webauth.PARTS else None)
+            for c in COMPONENTS if endpoints[c] is not None]
+    by_name = {j.name: j for j in jobs}
     rules, tests = [], []
 
     def alert(name, expr, for_, severity, summary, description):
@@ -102,14 +108,14 @@ def plan(stack: Stack) -> tuple[list[ScrapeJob], ServicePlan, ServicePlan]:
     down = alert("ServiceDown", f'up{{kind="{KIND}"}} == 0', "2m", "critical",
                  "{{ $labels.service }} is down",
                  "{{ $labels.instance }}, part of the monitoring stack, has not answered its scrape for 2m.")
-    am = jobs[1]
+    am = by_name["alertmanager"]
     am_out = {"job": am.name, "instance": am.targets[0], **am.labels}
     tests += [silent_test("stack ServiceDown: quiet while up", down.name, [(selector("up", am_out), "1x{n}")],
                           ctx.timing, down.for_),
               firing_tests("stack ServiceDown: fires when down", [down], [(selector("up", am_out), "0x{n}")],
                            am_out, 0, ctx.timing)]
     for w in WATCHES:
-        job = jobs[COMPONENTS.index(w.component)]
+        job = by_name[w.component]   # prometheus and alertmanager: they always run
         out = {"job": job.name, "instance": job.targets[0], **job.labels, **dict(w.extra)}
         a = alert(w.name, w.expr.replace("{sel}", f'{{job="{job.name}"}}'), w.for_, w.severity, w.summary,
                   w.description)
@@ -119,20 +125,9 @@ def plan(stack: Stack) -> tuple[list[ScrapeJob], ServicePlan, ServicePlan]:
                   firing_tests(f"{w.name}: fires", [a], [(selector(w.metric, out), w.firing)], out, None,
                                ctx.timing, start=start)]
 
-    # The disk under the TSDB: predicted full within 4h at the last hour's pace.
     node = host_service(stack)
-    hfs = {"job": node.name, "instance": node.targets[0], "service": node.name, "team": team, "kind": "host",
-           "device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
-    disk = alert("PrometheusStorageFilling",
-                 f'predict_linear(node_filesystem_avail_bytes{{service="{STACK_HOST}",mountpoint="/"}}[1h], 4 * 3600)'
-                 f" < 0", "15m", "critical", "The stack's disk fills within 4h",
-                 "At the pace of the last hour the disk holding Prometheus' data on {{ $labels.instance }} is full "
-                 "within 4h; then Prometheus stops storing samples. Free space or shorten stack.retention.")
-    avail = selector("node_filesystem_avail_bytes", hfs)
-    tests += [silent_test("PrometheusStorageFilling: quiet while steady", disk.name, [(avail, "5000000000x{n}")],
-                          ctx.timing, disk.for_),
-              firing_tests("PrometheusStorageFilling: fires while filling", [disk],
-                           [(avail, "5000000000-50000000x{n}")], hfs, None, ctx.timing, start=ctx.timing.scrape)]
+    if node is not None:
+        tests += _storage_filling(ctx, team, node, alert)
 
     # Watchdog fires always: if it stops arriving, the alert path is broken.
     watchdog = Alert("Watchdog", "vector(1)", Duration(0), {"service": "prometheus", "team": team, "severity": "info"},
@@ -141,4 +136,22 @@ def plan(stack: Stack) -> tuple[list[ScrapeJob], ServicePlan, ServicePlan]:
                                  "Prometheus or Alertmanager is broken."))
     rules.append(watchdog)
     tests.append(firing_tests("Watchdog: always fires", [watchdog], [], {}, 1, ctx.timing))
-    return jobs, ServicePlan(groups=[RuleGroup("vigil:stack", rules)], tests=tests), host.plan(node, ctx)
+    return jobs, ServicePlan(groups=[RuleGroup("vigil:stack", rules)], tests=tests), \
+        host.plan(node, ctx) if node is not None else None
+
+
+def _storage_filling(ctx: Context, team: str, node: Service, alert) -> list:
+    """The disk under the TSDB: predicted full within 4h at the last hour's pace (from the stack host's
+    node exporter)."""
+    hfs = {"job": node.name, "instance": node.targets[0], "service": node.name, "team": team, "kind": "host",
+           "device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
+    disk = alert("PrometheusStorageFilling",
+                 f'predict_linear(node_filesystem_avail_bytes{{service="{STACK_HOST}",mountpoint="/"}}[1h], 4 * 3600)'
+                 f" < 0", "15m", "critical", "The stack's disk fills within 4h",
+                 "At the pace of the last hour the disk holding Prometheus' data on {{ $labels.instance }} is full "
+                 "within 4h; then Prometheus stops storing samples. Free space or shorten stack.retention.")
+    avail = selector("node_filesystem_avail_bytes", hfs)
+    return [silent_test("PrometheusStorageFilling: quiet while steady", disk.name, [(avail, "5000000000x{n}")],
+                          ctx.timing, disk.for_),
+              firing_tests("PrometheusStorageFilling: fires while filling", [disk],
+                           [(avail, "5000000000-50000000x{n}")], hfs, None, ctx.timing, start=ctx.timing.scrape)]

@@ -81,6 +81,10 @@ def _problem(doc: Document, err: dict) -> Problem:
                 "model_attributes_type"):
         want = {"string_type": "a string", "int_type": "a whole number", "float_type": "a number",
                 "bool_type": "true or false", "list_type": "a list"}.get(kind, "a mapping")
+        if value is None and want in ("a mapping", "a list") and loc and isinstance(loc[-1], str):
+            # `stack:` with its keys not indented under it: YAML reads an empty value
+            return doc.problem(loc, f"expected {want}, but nothing is indented under {loc[-1]!r} (indent what "
+                                    f"belongs to it by two more spaces than {loc[-1]!r}, with spaces, not tabs)")
         hint = " (YAML reads yes/no/on/off/true/false as booleans: quote it)" if isinstance(value, bool) \
             else " (quote it)" if want == "a string" and isinstance(value, (int, float, datetime.date)) else ""
         return doc.problem(loc, f"expected {want}, got {_show(value)}{hint}")
@@ -172,7 +176,12 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
     _names(doc, "services", problems)
 
     for i, r in _items(data, "receivers"):
-        if not any(r.get(k) is not None for k in Receiver.CHANNELS):  # `slack: ~` sends nowhere either
+        empty = [k for k in Receiver.CHANNELS if k in r and r[k] is None]
+        if empty and not any(r.get(k) is not None for k in Receiver.CHANNELS):  # `slack:` with nothing under it
+            problems.append(doc.problem(("receivers", i, empty[0]), f"{empty[0]} is empty: receiver {r.get('name')!r} "
+                                                                    f"sends nowhere (indent its keys under "
+                                                                    f"{empty[0]!r} by two more spaces)"))
+        elif not any(r.get(k) is not None for k in Receiver.CHANNELS):
             problems.append(doc.problem(("receivers", i), f"receiver {r.get('name')!r} sends nowhere "
                                                           f"(give one of: {', '.join(Receiver.CHANNELS)})"))
     routing = data.get("routing") if isinstance(data.get("routing"), dict) else {}
@@ -234,6 +243,11 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
             problems += [doc.problem(at + path, msg) for path, msg in _kind_problems(service, retention)]
             if inventory is not None:
                 problems += [doc.problem(at + path, msg) for path, msg in tracker.problems(service, inventory.stack)]
+            probed = "url" if service.kind == "probe" else "health_url" if service.health_url else None
+            if probed and inventory is not None and inventory.stack.endpoints.blackbox is None:
+                problems.append(doc.problem(at + (probed,), "stack.endpoints.blackbox is null (not run here), so "
+                                                            "nothing probes it (give the blackbox exporter's "
+                                                            "host:port, or remove it)"))
         elif isinstance(raw.get("kind"), str) and raw["kind"] in KINDS and isinstance(raw.get("alerts"), dict):
             # a service with shape problems: its alert overrides need only its kind, report them now too
             _, _, found = alert_params(KINDS[raw["kind"]].ALERTS, raw["alerts"])

@@ -154,6 +154,13 @@ def harden(name: str, service: dict) -> dict:
     return out
 
 
+def _external(part: str, stack) -> list[str]:
+    """Links the part makes (Silence buttons, alert sources) use the inventory's URL of it, not a
+    container hostname; it still serves at / (a proxy under a path strips it), so healthchecks and
+    the stack's own addresses stay as they are."""
+    return [f"--web.external-url={_literal(stack.external_url(part))}", "--web.route-prefix=/"]
+
+
 def _healthy(*names: str) -> dict:
     return {n: {"condition": "service_healthy"} for n in names}
 
@@ -190,7 +197,8 @@ def compose(inv: Inventory) -> dict:
                     f"--storage.tsdb.retention.time={stack.retention}",
                     f"--web.listen-address=:{port('prometheus')}",
                     *web_config(PROMETHEUS_DIR),
-                    "--web.enable-lifecycle"],       # POST /-/reload: `vigil reload`
+                    "--web.enable-lifecycle",       # POST /-/reload: `vigil reload`
+                    *_external("prometheus", stack)],
         "volumes": [f"./prometheus:{PROMETHEUS_DIR}:ro", "prometheus-data:/prometheus"],
         "ports": publish(port("prometheus")),
         "healthcheck": health("prometheus", PROMETHEUS_DIR, "/-/ready"),
@@ -215,7 +223,8 @@ def compose(inv: Inventory) -> dict:
                     "--storage.path=/alertmanager",    # silences and the notification log
                     f"--web.listen-address=:{port('alertmanager')}",
                     *web_config(ALERTMANAGER_DIR),
-                    "--cluster.listen-address="],      # a single instance: no gossip
+                    "--cluster.listen-address=",      # a single instance: no gossip
+                    *_external("alertmanager", stack)],
         "volumes": [f"./alertmanager:{ALERTMANAGER_DIR}:ro", "alertmanager-data:/alertmanager"],
         "ports": publish(port("alertmanager")),
         "healthcheck": health("alertmanager", ALERTMANAGER_DIR, "/-/ready"),

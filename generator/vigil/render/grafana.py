@@ -69,7 +69,7 @@ def datasources(stack: Stack) -> dict:
             "timeInterval": str(stack.scrape_interval)}, default=True),
         source("Alertmanager", "alertmanager", ALERTMANAGER_UID, ep.alertmanager, {
             "implementation": "prometheus", "handleGrafanaManagedAlerts": False}),
-        source("Loki", "loki", LOKI_UID, ep.loki, {"maxLines": 1000}),
+        source("Loki", "loki", LOKI_UID, ep.address("loki"), {"maxLines": 1000}),
     ]}
 
 

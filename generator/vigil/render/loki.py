@@ -87,7 +87,7 @@ def retention(stack: Stack) -> Duration:
 def config(stack: Stack) -> dict:
     return {
         "auth_enabled": False,
-        "server": {"http_listen_port": _port(stack.endpoints.loki), "log_level": "info"},
+        "server": {"http_listen_port": _port(stack.endpoints.address("loki")), "log_level": "info"},
         # Single binary, one process: in-memory rings, one replica, everything under the data volume.
         # common.storage.filesystem also makes the ruler's rule store local, reading rules_directory.
         "common": {
@@ -260,7 +260,7 @@ def team_rules(plan: Plan) -> list[tuple[str, str]]:
 def alloy_command(stack: Stack) -> list[str]:
     """The Alloy container's command: its HTTP server (UI, /metrics, /-/reload) on the
     port of stack.endpoints.alloy, where Prometheus scrapes it."""
-    return ["run", f"--server.http.listen-addr=0.0.0.0:{_port(stack.endpoints.alloy)}",
+    return ["run", f"--server.http.listen-addr=0.0.0.0:{_port(stack.endpoints.address('alloy'))}",
             f"--storage.path={ALLOY_DATA}", ALLOY_CONFIG]
 
 
@@ -297,7 +297,7 @@ def alloy_blocks(plan: Plan) -> list[Block]:
         .attr("forward_to", [Ref("loki.process.vigil.receiver")]),
         process,
         Block("loki.write", "loki").block(
-            Block("endpoint").attr("url", f"http://{stack.endpoints.loki}/loki/api/v1/push")),
+            Block("endpoint").attr("url", f"http://{stack.endpoints.address('loki')}/loki/api/v1/push")),
     ]
 
 

@@ -1,0 +1,387 @@
+"""The front door (issue 15): a native run that pages only about what it runs, live
+commands that read the inventory and survive hostile answers, `vigil status` with its
+markers and exit codes, links that open, and make targets that check for Docker first.
+
+The stack parts here are the real Prometheus and Alertmanager on 127.0.0.1; the
+"hostile" servers are small local HTTP servers that answer the way a wrong URL or a
+broken proxy does (an HTML page, a trickle of bytes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, run_vigil
+from native import NotReady, Process, alertmanager, free_port, get_json, prometheus, wait_for
+from vigil import inbox
+
+APP = Path(__file__).parent / "apps" / "red_app.py"
+
+NATIVE = """\
+version: 1
+stack:
+  name: lab
+  team: platform
+  scrape_interval: 1s
+  evaluation_interval: 1s
+  basic_auth: false
+  alertmanager_url: http://127.0.0.1:{am}
+  endpoints:
+    prometheus: 127.0.0.1:{prom}
+    alertmanager: 127.0.0.1:{am}
+    grafana: null
+    loki: null
+    alloy: null
+    blackbox: null
+    node_exporter: null
+    cadvisor: null
+receivers:
+  - name: ops
+    slack: {{channel: "#ops", webhook: OPS_WEBHOOK}}
+routing:
+  default_receiver: ops
+  timings:
+    critical: {{group_wait: 1s, group_interval: 1s}}
+    warning: {{group_wait: 1s, group_interval: 1s}}
+teams:
+  - name: platform
+    notify: {{critical: [ops], warning: [ops]}}
+services:
+  - name: api
+    team: platform
+    kind: http
+    targets: ["127.0.0.1:{api}"]
+    runbook_url: http://127.0.0.1:{am}/-/healthy
+    alerts:
+      down: {{for: 1s}}
+"""
+NULL_PARTS = ("grafana", "loki", "alloy", "blackbox", "cadvisor")
+
+
+def _render(tmp: Path, text: str) -> Path:
+    (tmp / "inventory.yml").write_text(text)
+    tree = tmp / "tree"
+    result = run_vigil("generate", "-i", str(tmp / "inventory.yml"), "-o", str(tree))
+    assert result.returncode == 0, result.stderr
+    return tree
+
+
+# ---------------------------------------------------------------- null endpoints
+
+def test_null_endpoints_are_neither_scraped_nor_alerted_on(tmp_path):
+    ports = {"am": 9093, "prom": 9090, "api": 8000}
+    tree = _render(tmp_path, NATIVE.format(**ports))
+    cfg = yaml.safe_load((tree / "prometheus/prometheus.yml").read_text())
+    jobs = {j["job_name"] for j in cfg["scrape_configs"]}
+    assert jobs == {"prometheus", "alertmanager", "api"}, jobs   # no stack-host either: node_exporter is null
+    rules = (tree / "prometheus/rules/stack.yml").read_text()
+    for part in NULL_PARTS + ("node-exporter", "stack-host"):
+        assert f'"{part}"' not in rules and f"={part}" not in rules, part
+    assert "PrometheusStorageFilling" not in rules     # it reads the stack host's node exporter
+    assert not (tree / "prometheus/rules/services/stack-host.yml").exists()
+    assert run_vigil("check", "-o", str(tree)).returncode == 0
+
+
+def test_a_probe_without_a_blackbox_exporter_is_an_error(tmp_path):
+    text = NATIVE.format(am=9093, prom=9090, api=8000) + "    health_url: http://127.0.0.1:8000/health\n"
+    (tmp_path / "inventory.yml").write_text(text)
+    r = run_vigil("validate", "-i", str(tmp_path / "inventory.yml"))
+    assert r.returncode == 2, r.stdout
+    assert ":37: services[0].health_url: stack.endpoints.blackbox is null" in r.stderr, r.stderr
+
+
+def test_compose_gives_prometheus_and_alertmanager_the_inventorys_urls(tmp_path):
+    text = NATIVE.format(am=9093, prom=9090, api=8000).replace(
+        "  alertmanager_url: http://127.0.0.1:9093\n",
+        "  alertmanager_url: https://am.example.com/\n  prometheus_url: https://prom.example.com\n")
+    tree = _render(tmp_path, text)
+    services = yaml.safe_load((tree / "docker-compose.yml").read_text())["services"]
+    assert "--web.external-url=https://am.example.com" in services["alertmanager"]["command"]
+    assert "--web.external-url=https://prom.example.com" in services["prometheus"]["command"]
+    links = (tree / "alertmanager/templates/links.tmpl").read_text()
+    assert '{{ define "vigil.alertmanager_url" }}{{ "https://am.example.com" }}{{ end }}' in links
+
+
+def test_endpoints_left_out_keep_their_compose_defaults():
+    from vigil.validate import load_inventory
+    ep = load_inventory(ROOT / "inventory.yml").stack.endpoints
+    assert ep.grafana == "grafana:3000" and ep.cadvisor == "cadvisor:8080"
+    assert load_inventory(ROOT / "inventory.yml").stack.external_url("alertmanager") == "http://localhost:9093"
+
+
+# ---------------------------------------------------------------- a native stack, live
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory):
+    """Prometheus and Alertmanager (started without --web.external-url, as a user might) and a
+    Slack inbox; the api service is not running: its target is down and ServiceDown fires."""
+    tmp = tmp_path_factory.mktemp("native")
+    ports = {k: free_port() for k in ("prom", "am", "api")}
+    chat = inbox.serve("127.0.0.1", 0)
+    tree = _render(tmp, NATIVE.format(**ports))
+    (tmp / ".env").write_text(f"OPS_WEBHOOK=http://127.0.0.1:{chat.server_address[1]}/slack/ops\n")
+    r = run_vigil("secrets", "-i", str(tmp / "inventory.yml"), "--env", str(tmp / ".env"), "-o", str(tree))
+    assert r.returncode == 0, r.stderr
+    am = alertmanager(tree / "alertmanager", ports["am"], tmp / "am-data", tmp / "am.log", external_url=False).start()
+    prom = prometheus(tree, ports["prom"], tmp / "prom-data", tmp / "prom.log").start()
+    env = {"tmp": tmp, "ports": ports, "inbox": chat.inbox, "am": am, "prom": prom,
+           "prom_url": f"http://127.0.0.1:{ports['prom']}", "am_url": f"http://127.0.0.1:{ports['am']}"}
+    try:
+        wait_for("Alertmanager ready", lambda: get_json(f"{env['am_url']}/api/v2/status"), 60, proc=am)
+        wait_for("Prometheus ready", lambda: get_json(f"{env['prom_url']}/api/v1/targets"), 60, proc=prom)
+        yield env
+    finally:
+        for p in (prom, am):
+            p.stop()
+        chat.shutdown()
+
+
+def _firing_messages(env) -> list[dict]:
+    return [a for m in env["inbox"].snapshot() for a in m["payload"].get("attachments", [])
+            if "ServiceDown" in a["title"] and "FIRING" in a["title"]]
+
+
+def _status(env, *extra: str) -> subprocess.CompletedProcess:
+    """`vigil status` with no URL flag at all: they come from the inventory."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    return subprocess.run([sys.executable, "-m", "vigil", "status", "-i", str(env["tmp"] / "inventory.yml"), *extra],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=clean)
+
+
+def test_the_silence_link_of_a_real_notification_opens_on_the_running_alertmanager(native):
+    """Alertmanager here was started without --web.external-url (it believes it is at its
+    host name); the Silence button still opens it, at the inventory's stack.alertmanager_url."""
+    (message,) = wait_for("the ServiceDown message", lambda: _firing_messages(native), 120)[:1]
+    links = {b["text"]: b["url"] for b in message["actions"]} | {"title": message["title_link"]}
+    assert set(links) == {"Runbook", "Dashboard", "Silence", "title"}
+    status = get_json(f"{native['am_url']}/api/v2/status")
+    assert not status["config"]["original"].count("external")   # nothing in the config names a URL
+    for name, url in links.items():
+        if url.startswith("http://localhost:3000"):   # Grafana: no Debian package, not run here
+            assert name in ("Dashboard", "title") and url == "http://localhost:3000/d/svc-api"
+            continue
+        with urllib.request.urlopen(url, timeout=10) as r:   # the runbook is Alertmanager's /-/healthy here
+            assert r.status == 200, (name, url)
+    silence = links["Silence"]
+    assert silence.startswith(f"{native['am_url']}/#/silences/new?filter=")
+    # The filter in the link is one Alertmanager's API takes, and it selects the alert.
+    query = urllib.parse.parse_qs(silence.split("?", 1)[1])["filter"][0]
+    matchers = query.strip("{}").split(",")
+    params = urllib.parse.urlencode([("filter", m) for m in matchers] + [("silenced", "true")])
+    alerts = get_json(f"{native['am_url']}/api/v2/alerts?{params}")
+    assert [a["labels"]["alertname"] for a in alerts] == ["ServiceDown"], alerts
+
+
+def test_status_reads_the_inventory_marks_held_alerts_and_exits_by_what_it_sees(native):
+    wait_for("the api target scraped down", lambda: [
+        t for t in get_json(f"{native['prom_url']}/api/v1/targets")["data"]["activeTargets"]
+        if t["labels"].get("service") == "api" and t["health"] == "down"], 60)
+    wait_for("ServiceDown firing", lambda: [a for a in get_json(f"{native['prom_url']}/api/v1/alerts")["data"]["alerts"]
+                                            if a["labels"]["alertname"] == "ServiceDown"
+                                            and a["state"] == "firing"], 60)
+    r = _status(native)
+    assert r.returncode == 4, r.stdout + r.stderr          # a critical fires, unsilenced
+    assert "targets: 2 up, 1 down" in r.stdout, r.stdout
+    line = next(l for l in r.stdout.splitlines() if "ServiceDown" in l)
+    assert "[silenced]" not in line
+
+    # A regex silence over it: marked, shown as a regex, and the exit says "targets down" only.
+    # (Once its message is out: the link test reads it, whatever order the tests run in.)
+    wait_for("the ServiceDown message", lambda: _firing_messages(native), 120)
+    now = time.time()
+    get_json(f"{native['am_url']}/api/v2/silences", {
+        "matchers": [{"name": "service", "value": "api|nothing", "isRegex": True, "isEqual": True}],
+        "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 5)),
+        "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 600)),
+        "createdBy": "test", "comment": "maintenance"})
+
+    def silenced():
+        r = _status(native)
+        return r if "[silenced]" in r.stdout else None
+    r = wait_for("ServiceDown marked silenced", silenced, 60)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert 'service=~"api|nothing"' in r.stdout and "service=api|nothing" not in r.stdout, r.stdout
+    assert "by test: maintenance" in r.stdout
+
+
+# ---------------------------------------------------------------- hostile answers
+
+class _Hostile(BaseHTTPRequestHandler):
+    mode = "html"
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self):
+        if self.mode == "trickle":         # headers, then a byte a second, forever
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            try:
+                for _ in range(600):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(1)
+            except OSError:
+                pass
+            return
+        body = b"<!doctype html><title>Sign in</title><h1>Please sign in</h1>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+
+@pytest.fixture
+def hostile():
+    servers = []
+
+    def start(mode: str) -> str:
+        handler = type("H", (_Hostile,), {"mode": mode})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+    yield start
+    for s in servers:
+        s.shutdown()
+        s.server_close()
+
+
+def test_an_html_page_is_a_clear_error_not_a_traceback(hostile, tmp_path):
+    url = hostile("html")
+    r = run_vigil("status", "--prometheus-url", url, "--alertmanager-url", url)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and "JSONDecodeError" not in r.stderr
+    assert "answered 200 with text/html, not JSON" in r.stderr and "Please sign in" in r.stderr, r.stderr
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(NATIVE.format(am=9093, prom=9090, api=8000))
+    r = run_vigil("test-notify", "-i", str(inv), "--alertmanager-url", url)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and "not JSON" in r.stderr, r.stderr
+
+
+def test_a_reload_answered_with_a_web_page_is_a_failure(hostile, tmp_path):
+    url = hostile("html")
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(NATIVE.format(am=9093, prom=9090, api=8000))
+    r = run_vigil("reload", "-i", str(inv), "-o", str(tmp_path / "tree"), "--only", "prometheus,alertmanager",
+                  "--prometheus-url", url, "--alertmanager-url", url)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAILED   prometheus: answered 200 with a web page" in r.stdout, r.stdout
+    assert "reloaded prometheus" not in r.stdout
+
+
+def test_a_trickling_server_cannot_hang_status(hostile):
+    url = hostile("trickle")
+    started = time.monotonic()
+    r = run_vigil("status", "--prometheus-url", url, "--alertmanager-url", url)
+    took = time.monotonic() - started
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "no complete answer within" in r.stderr, r.stderr
+    assert took < 60, f"status took {took:.0f}s against a server that trickles for 600s"
+
+
+def test_status_says_when_the_stack_is_not_up(tmp_path):
+    inv = tmp_path / "inventory.yml"
+    closed = free_port()
+    inv.write_text(NATIVE.format(am=closed, prom=closed, api=8000))
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
+    r = subprocess.run([sys.executable, "-m", "vigil", "status", "-i", str(inv)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60, env=clean)
+    assert r.returncode == 1 and f"127.0.0.1:{closed}" in r.stderr and "make up" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_flags_and_environment_override_the_inventory(tmp_path):
+    from vigil import live
+    from vigil.validate import load_inventory
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(NATIVE.format(am=9093, prom=9090, api=8000))
+    inventory = load_inventory(inv)
+    assert live.url("prometheus", None, inventory) == "http://127.0.0.1:9090"
+    assert live.url("prometheus", "http://flag:1/", inventory) == "http://flag:1"
+    os.environ["VIGIL_PROMETHEUS_URL"] = "http://env:2"
+    try:
+        assert live.url("prometheus", None, inventory) == "http://env:2"
+        assert live.url("prometheus", "http://flag:1", inventory) == "http://flag:1"
+    finally:
+        del os.environ["VIGIL_PROMETHEUS_URL"]
+
+
+# ---------------------------------------------------------------- test helpers
+
+def test_get_json_waits_through_a_starting_servers_503_and_plain_text():
+    answers = [(503, b"Service Unavailable"), (200, b"Service Unavailable"), (200, b'{"status": "success"}')]
+
+    class Starting(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            code, body = answers.pop(0) if len(answers) > 1 else answers[0]
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Starting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/v1/query"
+    try:
+        assert get_json(url) == {"status": "success"}
+        answers[:] = [(503, b"Service Unavailable")]
+        with pytest.raises(NotReady):
+            get_json(url, patience=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---------------------------------------------------------------- make: Docker first, runtime only
+
+def _make(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("target", ["up", "down", "reload", "logs", "clean", "demo-break", "demo-fix", "smoke"])
+def test_every_compose_target_checks_for_docker_first(target, tmp_path):
+    r = _make(target, "DOCKER=/nonexistent/docker", f"VENV={tmp_path}/venv")
+    assert r.returncode != 0
+    assert "this needs Docker with the Compose v2 plugin, and '/nonexistent/docker' is not on PATH" in r.stderr, \
+        r.stdout + r.stderr
+    assert not (tmp_path / "venv").exists(), "it installed before it checked for Docker"
+
+
+def test_make_up_installs_only_the_runtime(tmp_path):
+    up = _make("-n", "up", f"VENV={tmp_path}/venv")
+    assert "pip install" in up.stdout and "-r requirements.txt" in up.stdout, up.stdout
+    assert "requirements-test.txt" not in up.stdout, up.stdout
+    assert up.stdout.index("need-docker.sh") < up.stdout.index("pip install"), up.stdout
+    test = _make("-n", "test", f"VENV={tmp_path}/venv")
+    assert "-r requirements-test.txt" in test.stdout, test.stdout
+
+
+def test_readme_lists_every_package_make_test_installs():
+    """Every Debian package CI installs before `make test` is named in the README."""
+    ci = (ROOT / ".ci/run").read_text()
+    line = ci[ci.index("apt-get install"):ci.index(">/dev/null", ci.index("apt-get install"))]
+    packages = [w for w in line.replace("\\\n", " ").split() if not w.startswith(("-", "\"", "apt-get", "install"))]
+    readme = (ROOT / "README.md").read_text()
+    missing = [p for p in packages if f"`{p}`" not in readme and f" {p}" not in readme]
+    assert packages and not missing, missing
