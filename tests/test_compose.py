@@ -43,9 +43,10 @@ HOST_PATHS = {
 # Rendered directories the stack reads; other rendered files (.env.example, the schema,
 # docker-compose.yml itself, the manifest) are for people and tools, not containers.
 PRODUCT_DIRS = ("prometheus", "alertmanager", "grafana", "blackbox", "loki")
-PUBLISHED = {"grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "demo": 8000, "inbox": 8025}   # not Loki
+PUBLISHED = {"grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "demo": 8000, "inbox": 8025,
+             "pushgateway": 9091, "status-page": 8090}   # not Loki
 # Services built from this repository: their Dockerfile pins the base image and has the HEALTHCHECK.
-BUILT = {compose.DEMO: "demo/Dockerfile", compose.INBOX: "generator/Dockerfile"}
+BUILT = {compose.DEMO: "demo/Dockerfile", compose.INBOX: "generator/Dockerfile", "status-page": "generator/Dockerfile"}
 # What each image has to check its own health with (see render/compose.py, exporters.py).
 HEALTH_TOOLS = {
     "prom/": "wget",                         # quay.io/prometheus/busybox
@@ -61,7 +62,7 @@ NO_HEALTHCHECK = {
     "nginx/nginx-prometheus-exporter:": "FROM scratch: no shell, no HTTP client",
 }
 STATE = {"prometheus": "/prometheus", "alertmanager": "/alertmanager", "grafana": "/var/lib/grafana",
-         "loki": loki.LOKI_DATA, "alloy": loki.ALLOY_DATA}
+         "loki": loki.LOKI_DATA, "alloy": loki.ALLOY_DATA, "pushgateway": "/pushgateway"}
 PINNED = re.compile(r"^[a-z0-9./_-]+:v?[0-9]+\.[0-9]+\.[0-9]+(-[a-z0-9.-]+)?$")
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 OPTIONAL_VARIABLES = {"VIGIL_UID", "VIGIL_GID", "GF_SECURITY_ADMIN_USER"}   # with defaults in the file
