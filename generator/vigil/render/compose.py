@@ -369,8 +369,8 @@ def dora_and_status_page(inv: Inventory, publish, passwords: dict) -> dict:
                         "--host", "0.0.0.0", "--port", str(page.port),
                         "--prometheus-url", f"http://{inv.stack.endpoints.prometheus}"],
             "volumes": [f"./{statuspage.DIR}:{STATUS_PAGE_DIR}:ro"],
-            # VIGIL_HEALTH_PORT: generator/Dockerfile's HEALTHCHECK; the password: Prometheus' basic auth
-            "environment": {"VIGIL_HEALTH_PORT": str(page.port),
+            # HEALTH_PORT: generator/Dockerfile's HEALTHCHECK; the password: Prometheus' basic auth
+            "environment": {"HEALTH_PORT": str(page.port),
                             **{v: passwords[v] for v in passwords if v == webauth.variable("prometheus")}},
             "ports": publish(page.port),
             "depends_on": _healthy("prometheus"),
