@@ -33,6 +33,7 @@ version: 1
 stack:
   name: ci
   team: platform
+  basic_auth: false           # no passwords: test_basic_auth.py runs the stack with them
   scrape_interval: 1s
   evaluation_interval: 1s
   endpoints:
