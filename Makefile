@@ -20,7 +20,7 @@ export VIGIL_UID := $(shell id -u)
 export VIGIL_GID := $(shell id -g)
 
 .PHONY: help venv runtime docker bugsink logql grafana-schema tools validate generate check test bench clean-venv \
-        up down reload status logs clean demo-break demo-fix smoke
+        up down reload status logs clean demo-break demo-fix smoke screenshots status-page
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
@@ -99,6 +99,12 @@ reload: docker runtime  ## apply inventory changes to the running stack in place
 	@# not published and its image has no curl, hence bash's /dev/tcp.
 	$(DOCKER) compose exec -T alloy bash -c 'exec 3<>/dev/tcp/127.0.0.1/12345 && \
 	  printf "POST /-/reload HTTP/1.0\r\nContent-Length: 0\r\n\r\n" >&3 && head -n 1 <&3'
+
+screenshots: venv tools  ## refresh docs/status-page-*.png (the status page in headless Chromium)
+	VIGIL_SCREENSHOTS=docs $(VENV)/bin/python -m pytest -q tests/test_status_page.py -k chromium
+
+status-page: runtime  ## export the status page of the running stack as static files to site/
+	$(VIGIL) status-page --out site
 
 status: runtime  ## targets down, firing alerts and silences of the running stack (exit codes: README)
 	@if DOCKER=$(DOCKER) scripts/need-docker.sh 2>/dev/null; then $(DOCKER) compose ps; fi

@@ -122,7 +122,8 @@ def alertmanager(config_dir: Path, port: int, data: Path, log: Path, basic_auth:
                    config_dir, log)
 
 
-ENDPOINTS = ("prometheus", "alertmanager", "grafana", "loki", "alloy", "blackbox", "node_exporter", "cadvisor")
+ENDPOINTS = ("prometheus", "alertmanager", "grafana", "loki", "alloy", "blackbox", "node_exporter", "cadvisor",
+             "pushgateway")
 
 
 def native_stack(name: str, ports: dict, teams: tuple[str, ...], team: str | None = None, interval: str = "1s",

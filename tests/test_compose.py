@@ -44,10 +44,10 @@ HOST_PATHS = {
 # docker-compose.yml itself, the manifest) are for people and tools, not containers.
 PRODUCT_DIRS = ("prometheus", "alertmanager", "grafana", "blackbox", "loki")
 PUBLISHED = {"grafana": 3000, "prometheus": 9090, "alertmanager": 9093, "demo": 8000, "inbox": 8025,   # not Loki
-             "bugsink": 8010}
+             "bugsink": 8010, "pushgateway": 9091, "status-page": 8090}
 # Services built from this repository: their Dockerfile pins the base image and has the HEALTHCHECK.
 BUILT = {compose.DEMO: "demo/Dockerfile", compose.INBOX: "generator/Dockerfile",
-         "errors-exporter": "generator/Dockerfile"}
+         "errors-exporter": "generator/Dockerfile", "status-page": "generator/Dockerfile"}
 # Built from an image whose HEALTHCHECK asks another command (the inbox's): their own, with that image's python.
 OWN_HEALTHCHECK = {"errors-exporter"}
 # What each image has to check its own health with (see render/compose.py, exporters.py).
@@ -67,7 +67,7 @@ NO_HEALTHCHECK = {
 }
 STATE = {"prometheus": "/prometheus", "alertmanager": "/alertmanager", "grafana": "/var/lib/grafana",
          "loki": loki.LOKI_DATA, "alloy": loki.ALLOY_DATA,
-         "bugsink": "/data"}
+         "bugsink": "/data", "pushgateway": "/pushgateway"}
 PINNED = re.compile(r"^[a-z0-9./_-]+:v?[0-9]+\.[0-9]+\.[0-9]+(-[a-z0-9.-]+)?$")
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 OPTIONAL_VARIABLES = {"VIGIL_UID", "VIGIL_GID", "GF_SECURITY_ADMIN_USER"}   # with defaults in the file

@@ -41,9 +41,12 @@ def test_promtool_check_rules(trees, name):
 def test_promtool_test_rules(trees, name):
     tests = rule_tests(trees[name])
     # Each rule file has its test file; the SLO scenarios of a service have a second one, under
-    # tests/slo/ (evaluated every minute: promtool cannot mix intervals within a file).
+    # tests/slo/ (evaluated every minute: promtool cannot mix intervals within a file), and the
+    # DORA rules only theirs, under tests/dora/.
     rules = sorted(p.relative_to(trees[name] / "prometheus/rules") for p in (trees[name] / "prometheus/rules").rglob("*.yml"))
-    assert [t for t in tests if "/slo/" not in t] == [f"prometheus/tests/{r.with_suffix('')}.test.yml" for r in rules]
+    assert [t for t in tests if "/slo/" not in t and "/dora/" not in t] == [
+        f"prometheus/tests/{r.with_suffix('')}.test.yml" for r in rules if r.name != "dora.yml"]
+    assert "prometheus/tests/dora/dora.test.yml" in tests
     result = promtool("test", "rules", *tests, cwd=trees[name])
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("SUCCESS") == len(tests)

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import shutil
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
-from . import annotate, check, envfile, inbox, live, tracker, tracker_exporter, webauth
+from . import annotate, check, deploy, envfile, inbox, live, statuspage, tracker, tracker_exporter, webauth
 from .errors import InventoryError, did_you_mean
 from .plan import plan
 from .render import compose, render
 from .validate import load_inventory
 from .write import MANIFEST, OutputError, Tree, compare, diff, inputs_digest, remember, unchanged, with_manifest, write
 
-EXIT_STALE, EXIT_INVALID = 1, 2
+EXIT_STALE, EXIT_INVALID, EXIT_STACK_DOWN = 1, 2, 3
 
 
 def _inventory(args, then: str = "nothing written"):
@@ -397,6 +399,77 @@ def _url_flags(parser, *parts: str) -> None:
                                                    f"inventory's stack.{part}_url or endpoint)")
 
 
+def _service(args, inventory):
+    by_name = {s.name: s for s in inventory.services}
+    if args.service not in by_name:
+        hint = did_you_mean(args.service, list(by_name)) or f" (services: {', '.join(by_name)})"
+        print(f"{args.inventory}: no service {args.service!r}{hint}", file=sys.stderr)
+        return None
+    return by_name[args.service]
+
+
+def cmd_deploy(args) -> int:
+    inventory = _inventory(args)
+    if inventory is None:
+        return EXIT_INVALID
+    service = _service(args, inventory)
+    if service is None:
+        return EXIT_INVALID
+    try:
+        d = deploy.check(service, args.version, args.status, args.commit_time, time.time(),
+                         commit=args.commit or "", url=args.url or "", by=args.by or "")
+    except deploy.BadInput as e:
+        print(f"vigil deploy: {e}; nothing sent", file=sys.stderr)
+        return EXIT_INVALID
+    env = {**envfile.read_env(Path(args.env)), **os.environ}
+    try:
+        auth = live.grafana_credential(Path(args.env))
+    except live.Unreachable:
+        auth = None
+    try:
+        out = deploy.run(inventory, d, pushgateway=args.pushgateway_url, grafana=args.grafana_url,
+                         grafana_auth=auth, tracker=args.tracker_url or env.get(deploy.TRACKER_URL, ""),
+                         tracker_token=env.get(deploy.TRACKER_TOKEN, ""), env=env, inbox_url=args.inbox_url,
+                         dry_run=args.dry_run)
+    except deploy.StackDown as e:
+        print(f"vigil deploy: {e}; nothing sent", file=sys.stderr)
+        return EXIT_STACK_DOWN
+    for line in out.lines:
+        print(line)
+    if out.failed:
+        print(f"vigil deploy: {', '.join(out.failed)} failed; the other steps are done (rerun: it is idempotent)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_status_page(args) -> int:
+    config_path = Path(args.config) if args.config else Path(args.output) / statuspage.DIR / statuspage.CONFIG
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, ValueError) as e:
+        print(f"vigil status-page: cannot read {config_path}: {e} (run `vigil generate` first)", file=sys.stderr)
+        return EXIT_INVALID
+    if args.serve:
+        port = args.port or config.get("port") or 8090
+        server = statuspage.serve(config_path, args.prometheus_url, args.host, port)
+        print(f"status page on http://{args.host}:{port}/", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            server.shutdown()
+        return 0
+    if not args.out:
+        print("vigil status-page: give --out DIR (static files) or --serve", file=sys.stderr)
+        return EXIT_INVALID
+    status = statuspage.export(config, args.prometheus_url, Path(args.out))
+    if status.error:
+        print(f"vigil status-page: {status.error}; wrote a page that says the status is unknown", file=sys.stderr)
+        return 1
+    print(f"{args.out}: index.html, status.json ({len(status.services)} services, {len(status.incidents)} incidents)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="vigil", description="Render a Prometheus/Alertmanager/Grafana/Loki "
                                                                  "stack from one inventory.")
@@ -447,6 +520,32 @@ def main(argv=None) -> int:
     _url_flags(an, "grafana")
     an.add_argument("--env", default=".env", help="where GRAFANA_TOKEN or the admin password are (default: .env)")
     an.set_defaults(run=cmd_annotate)
+
+    dp = sub.add_parser("deploy", help="a deploy: Grafana annotation, error-tracker release, message, DORA event")
+    dp.add_argument("-i", "--inventory", default="inventory.yml")
+    dp.add_argument("--service", required=True)
+    dp.add_argument("--version", required=True, help="what was deployed, e.g. v1.4.2")
+    dp.add_argument("--commit", help="the commit sha")
+    dp.add_argument("--commit-time", help="when that commit was made (ISO 8601 or unix seconds): the lead time")
+    dp.add_argument("--status", default="succeeded", help="succeeded (default), failed or rolled-back")
+    dp.add_argument("--url", help="the CI run")
+    dp.add_argument("--by", help="who deployed")
+    dp.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
+    dp.add_argument("--grafana-url", default=live.GRAFANA_URL)
+    dp.add_argument("--pushgateway-url", default=deploy.PUSHGATEWAY_URL)
+    dp.add_argument("--tracker-url", help=f"the error tracker (default: {deploy.TRACKER_URL}; none: skipped)")
+    dp.add_argument("--inbox-url", help="where Slack receivers without a webhook in .env post instead")
+    dp.add_argument("--env", default=".env", help="the secrets file (default: .env)")
+    dp.set_defaults(run=cmd_deploy)
+    sp = sub.add_parser("status-page", help="the public status page: static files (--out) or served (--serve)")
+    sp.add_argument("--config", help=f"its rendered config (default: {statuspage.DIR}/{statuspage.CONFIG})")
+    sp.add_argument("-o", "--output", default=".", help="the rendered tree (default: here)")
+    sp.add_argument("--out", help="write index.html and status.json here")
+    sp.add_argument("--serve", action="store_true", help="serve it (refreshed every 30 s)")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, help="default: stack.status_page.port")
+    sp.add_argument("--prometheus-url", default=live.PROMETHEUS_URL)
+    sp.set_defaults(run=cmd_status_page)
 
     rl = sub.add_parser("reload", help="regenerate, check, and reload the running stack in place")
     rl.add_argument("-i", "--inventory", default="inventory.yml")

@@ -6,6 +6,7 @@ service kind accepts are checked in validate.py and the kind modules.
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import re
 import re._parser as re_parser     # its parse tree knows each group's shortest width (_empty_group)
@@ -196,6 +197,7 @@ class Endpoints(Strict):
     cadvisor: Optional[HostPort] = "cadvisor:8080"
     bugsink: HostPort = "bugsink:8010"
     errors_exporter: HostPort = "errors-exporter:9188"
+    pushgateway: HostPort = Field("pushgateway:9091", description="where `vigil deploy` records deploys (DORA)")
 
     @field_validator("*")
     @classmethod
@@ -330,6 +332,7 @@ class Stack(Strict):
     remote_write: list[RemoteWrite] = []
     logs: Logs = Logs()
     error_tracker: ErrorTracker = ErrorTracker()
+    status_page: "StatusPage" = Field(default_factory=lambda: StatusPage(), description="the public status page")
 
     @property
     def eval_interval(self) -> Duration:
@@ -340,6 +343,42 @@ class Stack(Strict):
         given = {"prometheus": self.prometheus_url, "alertmanager": self.alertmanager_url,
                  "grafana": self.grafana_url}[part]
         return (given or self.endpoints.published_url(part)).rstrip("/")
+
+
+def _when(value: object) -> dt.datetime:
+    """An ISO 8601 time with its offset (YAML reads unquoted ones as datetimes itself)."""
+    shown = value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
+    problem = ValueError(f"invalid time {shown!r} (write ISO 8601 with an offset, e.g. 2026-12-01T22:00:00Z)")
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise problem from None
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        raise problem
+    return value
+
+
+When = Annotated[dt.datetime, PlainValidator(_when),
+                 WithJsonSchema({"type": "string", "format": "date-time",
+                                 "description": "ISO 8601 with an offset: 2026-12-01T22:00:00Z"})]
+
+
+class Announcement(Strict):
+    """A notice or maintenance window on the status page, shown from `start` until `end`."""
+    title: Annotated[str, Field(min_length=1, max_length=120)]
+    text: str = ""
+    kind: Literal["notice", "maintenance"] = "notice"
+    start: When
+    end: Optional[When] = Field(None, description="default: shown until removed")
+    services: list[Slug] = Field([], description="services it concerns (default: all)")
+
+
+class StatusPage(Strict):
+    title: Annotated[str, Field(min_length=1, max_length=80)] = "Service status"
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(8090, description="port `vigil status-page --serve` "
+                                                                          "and its Compose service listen on")
+    announcements: list[Announcement] = []
 
 
 SLACK_CHANNEL_RE = r"^[#@]?[^\s{}]+$"
@@ -434,6 +473,7 @@ class Notify(Strict):
 class Team(Strict):
     name: Slug
     notify: Notify = Notify()
+    deploys: list[Slug] = Field([], description="receivers `vigil deploy` posts this team's deploy messages to")
 
 
 class LatencySlo(Strict):
@@ -508,6 +548,12 @@ class Service(Strict):
     errors: Optional[StrictBool] = Field(None, description=(
         "whether it reports exceptions to the error tracker with a Sentry SDK (default: yes for http and job "
         "when stack.error_tracker is enabled)"))
+    public: Optional[bool] = Field(None, description="on the public status page (default: probes and services "
+                                                     "with a health_url)")
+
+    @property
+    def on_status_page(self) -> bool:
+        return self.public if self.public is not None else (self.kind == "probe" or self.health_url is not None)
 
 
 class Inventory(Strict):
@@ -517,3 +563,6 @@ class Inventory(Strict):
     routing: Routing
     teams: list[Team] = Field(min_length=1)
     services: list[Service] = []
+
+
+Stack.model_rebuild()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import stack as stack_part, tracker_rules
+from . import dora, stack as stack_part, tracker_rules
 from .inventory import Inventory
 from .kinds import KINDS
 from .kinds.base import Context, Probe, ScrapeJob
@@ -35,7 +35,7 @@ def plan(inventory: Inventory) -> Plan:
     ctx = Context.of(inventory.stack)
     stack_jobs, stack_rules, host = stack_part.plan(inventory.stack)
     jobs, probes = list(stack_jobs), []
-    files = [RuleFile("rules/stack.yml", stack_rules.groups, stack_rules.tests)]
+    files = [RuleFile("rules/stack.yml", stack_rules.groups, stack_rules.tests), dora.rule_file()]
     services = [(stack_part.STACK_HOST, host)] if host is not None else []
     services += [(s.name, KINDS[s.kind].plan(s, ctx)) for s in inventory.services]
     if inventory.stack.error_tracker.enabled:

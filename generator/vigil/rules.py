@@ -49,6 +49,15 @@ class Check:
     alerts: tuple[Expect, ...] = ()
 
 
+@dataclass(frozen=True)
+class ExprCheck:
+    """A PromQL expression and the samples it must return at `at` (promql_expr_test):
+    for recorded series, whose maths a scenario pins to known answers."""
+    at: Duration
+    expr: str
+    samples: tuple[tuple[dict, float], ...]
+
+
 @dataclass
 class RuleTest:
     name: str
@@ -59,6 +68,7 @@ class RuleTest:
     # stack's interval: promtool evaluates every rule at every step, long scenarios need coarser steps.
     suite: str = ""
     evaluation: Optional[Duration] = None
+    exprs: list[ExprCheck] = field(default_factory=list)
 
 
 @dataclass

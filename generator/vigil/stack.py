@@ -14,7 +14,7 @@ from .units import Duration
 
 COMPONENTS = ("prometheus", "alertmanager", "grafana", "loki", "alloy", "blackbox", "cadvisor")
 STACK_HOST = "stack-host"
-RESERVED = frozenset(COMPONENTS + (STACK_HOST, "node-exporter", "vigil"))
+RESERVED = frozenset(COMPONENTS + (STACK_HOST, "node-exporter", "vigil", "pushgateway", "status-page"))
 DASHBOARD = "vigil-stack"
 KIND = "stack"
 NO_TEAM = "stack"   # team label of the stack's own alerts when stack.team is not set

@@ -205,8 +205,15 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
                 if isinstance(name, str) and name in seen_here:
                     problems.append(doc.problem(("teams", i, "notify", sev, j), f"receiver {name!r} listed twice"))
                 seen_here.add(name) if isinstance(name, str) else None
+        _deploy_refs(doc, i, t, receivers, problems)
     stack = data.get("stack") if isinstance(data.get("stack"), dict) else {}
     _ref(doc, ("stack", "team"), stack.get("team"), teams, "team", problems)
+    services = {s["name"] for _, s in _items(data, "services") if isinstance(s.get("name"), str)}
+    page = stack.get("status_page") if isinstance(stack.get("status_page"), dict) else {}
+    for i, a in _items(page, "announcements"):
+        for j, name in enumerate(a.get("services") if isinstance(a.get("services"), list) else []):
+            _ref(doc, ("stack", "status_page", "announcements", i, "services", j), name, services, "service",
+                 problems)
     seen_rw: dict = {}
     remote_write = stack.get("remote_write") if isinstance(stack.get("remote_write"), list) else []
     for i, rw in enumerate(remote_write):
@@ -278,6 +285,24 @@ def _redaction_checks(doc: Document, stack: dict) -> list[Problem]:
         else:
             taken[name] = j
     return out
+
+
+# What `vigil deploy` can post a deploy message through (deploy.py): not PagerDuty, which pages.
+DEPLOY_CHANNELS = ("slack", "webhook", "email")
+
+
+def _deploy_refs(doc: Document, i: int, team: dict, receivers: set, problems: list) -> None:
+    names = team.get("deploys") if isinstance(team.get("deploys"), list) else []
+    by_name = {r.get("name"): r for _, r in _items(doc.data, "receivers")}
+    for j, name in enumerate(names):
+        at = ("teams", i, "deploys", j)
+        _ref(doc, at, name, receivers, "receiver", problems)
+        if isinstance(name, str) and names.index(name) != j:
+            problems.append(doc.problem(at, f"receiver {name!r} listed twice"))
+        elif isinstance(name, str) and name in by_name \
+                and not any(by_name[name].get(c) is not None for c in DEPLOY_CHANNELS):
+            problems.append(doc.problem(at, f"receiver {name!r} cannot take deploy messages (give it one of: "
+                                            f"{', '.join(DEPLOY_CHANNELS)})"))
 
 
 def _typed_service(raw: dict) -> Service | None:

@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 
 from ..inventory import Inventory
-from . import alerts, containers, errors, exporters, host, job, overview, probes, runbooks, service, stack
+from . import alerts, containers, dora, errors, exporters, host, job, overview, probes, runbooks, service, stack
 from .builder import Dashboard
 
 SERVICE_DASHBOARDS = {"http": service.dashboard, "job": job.dashboard}
@@ -41,7 +41,7 @@ def build(inventory: Inventory) -> list[tuple[Folder, Dashboard]]:
     out = [(STACK_FOLDER, d) for d in (overview.dashboard(inventory), alerts.dashboard(inventory),
                                        stack.dashboard(inventory.stack), host.dashboard(), probes.dashboard(inventory.stack),
                                        containers.dashboard(), errors.dashboard(inventory),
-                                       runbooks.dashboard(inventory))]
+                                       runbooks.dashboard(inventory), dora.dashboard(inventory))]
     out += [(STACK_FOLDER, exporters.dashboard(k)) for k in exporters.EXPORTER_KINDS if k in kinds]
     out += [(team_folder(s.team), SERVICE_DASHBOARDS[s.kind](s)) for s in inventory.services
             if s.kind in SERVICE_DASHBOARDS]

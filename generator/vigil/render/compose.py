@@ -43,7 +43,7 @@ from ..envfile import GRAFANA_PASSWORD
 from ..exporters import host as exporter_host, run_by_stack, variable
 from ..inventory import Endpoints, Inventory
 from ..plan import Plan
-from .. import tracker
+from .. import statuspage, tracker
 from .grafana import DASHBOARDS_MOUNT
 from .yamlout import dump
 
@@ -58,6 +58,8 @@ NODE_EXPORTER_IMAGE = "prom/node-exporter:v1.12.1"
 BLACKBOX_IMAGE = "prom/blackbox-exporter:v0.28.0"
 CADVISOR_IMAGE = "gcr.io/cadvisor/cadvisor:v0.55.1"
 DOCKER_PROXY_IMAGE = "tecnativa/docker-socket-proxy:v0.5.0"   # HAProxy on alpine: busybox wget
+PUSHGATEWAY_IMAGE = "prom/pushgateway:v1.11.1"
+PUSHGATEWAY_USER = "65534:65534"   # nobody, its image's USER
 
 DEMO = "demo"
 DEMO_TARGET = "demo:8000"     # demo/Dockerfile listens on 8000 and has its own HEALTHCHECK
@@ -70,6 +72,7 @@ ALERTMANAGER_DIR = "/etc/alertmanager"   # its working directory: *_file paths (
 LOKI_DIR = posixpath.dirname(LOKI_CONFIG)   # loki/ (render/loki.py: its rules at LOKI_RULES, under it)
 ALLOY_DIR = posixpath.dirname(ALLOY_CONFIG)  # loki/alloy/
 BLACKBOX_DIR = "/etc/blackbox"
+STATUS_PAGE_DIR = "/etc/vigil-status"
 assert posixpath.dirname(LOKI_RULES) == LOKI_DIR
 
 # Host user Alertmanager runs as (make exports them from `id -u` / `id -g`).
@@ -78,7 +81,8 @@ INBOX_URL = f"http://{INBOX}:{INBOX_PORT}"     # as Alertmanager reaches it (`vi
 UID = "${VIGIL_UID:-1000}"
 GID = "${VIGIL_GID:-1000}"
 
-VOLUMES = ("prometheus-data", "alertmanager-data", "grafana-data", "loki-data", "alloy-data")
+VOLUMES = ("prometheus-data", "alertmanager-data", "grafana-data", "loki-data", "alloy-data",
+           "pushgateway-data")
 ALLOY_USER = "473:473"          # the alloy user of its image (root only for components Vigil does not use)
 
 DOCKER_PROXY_HOST, DOCKER_PROXY_PORT = DOCKER_PROXY.rsplit(":", 1)
@@ -108,7 +112,7 @@ CAPS = {
 # Writable scratch directories in a read-only root filesystem.
 TMPFS = {
     "grafana": ("/tmp",), "loki": ("/tmp",), "alloy": ("/tmp",), "cadvisor": ("/tmp",),
-    "inbox": ("/tmp",), DEMO: ("/tmp",),
+    "inbox": ("/tmp",), DEMO: ("/tmp",), "status-page": ("/tmp",),
     "bugsink": ("/tmp",), "errors-exporter": ("/tmp",),   # Bugsink's snappea queue is /tmp/snappea.sqlite3
     "docker-socket-proxy": ("/tmp", "/run"),   # its entrypoint writes /tmp/haproxy.cfg; HAProxy /run/haproxy.pid
 }
@@ -210,8 +214,9 @@ def compose(inv: Inventory) -> dict:
         "image": ALERTMANAGER_IMAGE,
         "user": "0:0",
         "entrypoint": ["sh", "-c", f"chown -R {UID}:{GID} /prometheus /alertmanager && "
-                                   f"chown -R {ALLOY_USER} /alloy"],
-        "volumes": ["prometheus-data:/prometheus", "alertmanager-data:/alertmanager", "alloy-data:/alloy"],
+                                   f"chown -R {ALLOY_USER} /alloy && chown -R {PUSHGATEWAY_USER} /pushgateway"],
+        "volumes": ["prometheus-data:/prometheus", "alertmanager-data:/alertmanager", "alloy-data:/alloy",
+                    "pushgateway-data:/pushgateway"],
         "network_mode": "none",
         "restart": "no",
     }
@@ -325,6 +330,7 @@ def compose(inv: Inventory) -> dict:
         "ports": publish(INBOX_PORT),
         # healthcheck: generator/Dockerfile's HEALTHCHECK
     }
+    services.update(dora_and_status_page(inv, publish, required if auth else {}))
     if has_demo(inv):
         services[DEMO] = {
             "build": "./demo",
@@ -392,6 +398,37 @@ def _tracker(inv: Inventory, publish) -> dict:
         "depends_on": _healthy(tracker.SERVICE),
     }}
     return out
+
+
+def dora_and_status_page(inv: Inventory, publish, passwords: dict) -> dict:
+    """The Pushgateway holding deploy events (dora.py; published: `vigil deploy` runs on the host or in
+    CI) and the public status page (statuspage.py), served by the vigil image from its rendered config."""
+    page = inv.stack.status_page
+    return {
+        "pushgateway": {
+            "image": PUSHGATEWAY_IMAGE, "restart": "unless-stopped",
+            # Deploy events are the DORA history: on a volume, not only in memory.
+            "command": [f"--web.listen-address=:{port('pushgateway')}",
+                        "--persistence.file=/pushgateway/events.db", "--persistence.interval=1m"],
+            "volumes": ["pushgateway-data:/pushgateway"],
+            "ports": publish(port("pushgateway")),
+            "healthcheck": _wget("pushgateway", "/-/healthy"),
+            "depends_on": _done("volumes-init"),
+        },
+        statuspage.SERVICE: {
+            "build": {"context": ".", "dockerfile": "generator/Dockerfile"},
+            "restart": "unless-stopped",
+            "command": ["status-page", "--serve", "--config", f"{STATUS_PAGE_DIR}/{statuspage.CONFIG}",
+                        "--host", "0.0.0.0", "--port", str(page.port),
+                        "--prometheus-url", f"http://{inv.stack.endpoints.prometheus}"],
+            "volumes": [f"./{statuspage.DIR}:{STATUS_PAGE_DIR}:ro"],
+            # HEALTH_PORT: generator/Dockerfile's HEALTHCHECK; the password: Prometheus' basic auth
+            "environment": {"HEALTH_PORT": str(page.port),
+                            **{v: passwords[v] for v in passwords if v == webauth.variable("prometheus")}},
+            "ports": publish(page.port),
+            "depends_on": _healthy("prometheus"),
+        },
+    }
 
 
 def has_demo(inv: Inventory) -> bool:

@@ -55,7 +55,8 @@ COMPOSE_SERVICE_LABEL = "__meta_docker_container_label_com_docker_compose_servic
 CONTAINER_NAME_LABEL = "__meta_docker_container_name"
 # The stack's own Compose services (render/compose.py), whose logs belong to stack.team.
 STACK_SERVICES = ("prometheus", "alertmanager", "volumes-init", "grafana", "loki", "alloy", "node-exporter",
-                  "cadvisor", "blackbox", "inbox", "docker-socket-proxy")
+                  "cadvisor", "blackbox", "inbox", "docker-socket-proxy",
+                  "pushgateway", "status-page")
 
 
 def stack_services(stack: Stack) -> tuple[str, ...]:

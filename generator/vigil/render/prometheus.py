@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import posixpath
 
-from .. import webauth
+from .. import dora, webauth
 from ..kinds.base import PROBE_JOB
+from ..stack import team_of
 from ..plan import Plan
 from ..rules import Alert, Record, RuleFile, RuleTest
 from .blackbox import MODULE
@@ -22,6 +23,8 @@ def render(plan: Plan) -> dict[str, bytes]:
         for t in rf.tests:
             suites.setdefault(t.suite, []).append(t)
         for suite, tests in suites.items():
+            if not tests and len(suites) > 1:
+                continue    # every test of the file is in a suite of its own (dora.yml)
             test_path = rf.path.replace("rules/", f"tests/{suite}/" if suite else "tests/", 1)
             test_path = test_path.removesuffix(".yml") + ".test.yml"
             files[f"prometheus/{test_path}"] = dump(_tests(plan, rf, test_path, tests))
@@ -37,7 +40,7 @@ def config(plan: Plan) -> dict:
         "alerting": {"alertmanagers": [{**(_basic_auth("alertmanager") if stack.basic_auth else {}),
                                         "static_configs": [{"targets": [stack.endpoints.alertmanager]}]}]},
         "rule_files": list(RULE_GLOBS),
-        "scrape_configs": [_job(j) for j in plan.jobs],
+        "scrape_configs": [_job(j) for j in plan.jobs] + [dora.scrape_job(stack.endpoints.pushgateway, team_of(stack))],
     }
     if plan.probes:
         out["scrape_configs"].append({
@@ -110,7 +113,7 @@ def _tests(plan: Plan, rf: RuleFile, test_path: str, tests: list[RuleTest]) -> d
 
 
 def _test(test: RuleTest, interval: str) -> dict:
-    return {
+    out = {
         "name": test.name,
         "interval": str(test.interval) if test.interval else interval,
         "input_series": [{"series": s, "values": v} for s, v in test.series],
@@ -118,3 +121,15 @@ def _test(test: RuleTest, interval: str) -> dict:
                              "exp_alerts": [{"exp_labels": dict(e.labels), "exp_annotations": dict(e.annotations)}
                                             for e in c.alerts]} for c in test.checks],
     }
+    if test.exprs:
+        out["promql_expr_test"] = [{"expr": c.expr, "eval_time": str(c.at),
+                                    "exp_samples": [{"labels": _labels_text(labels), "value": value}
+                                                    for labels, value in c.samples]} for c in test.exprs]
+    return out
+
+
+def _labels_text(labels: dict) -> str:
+    """promtool's exp_samples labels: a series selector without the name's braces omitted."""
+    name = labels.get("__name__", "")
+    rest = ", ".join(f'{k}="{v}"' for k, v in labels.items() if k != "__name__")
+    return f"{name}{{{rest}}}"

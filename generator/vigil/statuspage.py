@@ -1,0 +1,306 @@
+"""The public status page: for the services the inventory marks public, their state now
+(operational / degraded / down), 90 days of daily uptime, recent incidents and the
+inventory's announcements. One self-contained HTML page (no scripts, no external
+assets), served by `vigil status-page --serve` or written as static files (--out).
+
+What it reads: `vigil generate` renders status-page/config.json (the public services,
+the title, the announcements: nothing internal such as URLs or alert names), and
+Prometheus answers the rest:
+
+    down        a probe of the service fails now (probe_success == 0)
+    degraded    its probes pass but one of its critical alerts fires
+    operational neither; "unknown" when Prometheus has no probe data for it
+    uptime      per UTC day, the mean of its probes' probe_success
+    incidents   the DORA incident events (dora.py): one sample at each end, valued at
+                the incident's duration, and the start of the one going on now
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from . import dora, live, webauth
+from .kinds.base import PROBE_JOB
+
+SERVICE = "status-page"          # its Compose service
+DIR = "status-page"              # its rendered config, in the tree
+CONFIG = "config.json"
+DAYS = 90
+INCIDENT_DAYS = 14
+CACHE_SECONDS = 30
+
+
+def render(plan) -> dict[str, bytes]:
+    inv = plan.inventory
+    page = inv.stack.status_page
+    config = {
+        "title": page.title,
+        "port": page.port,
+        "services": [{"name": s.name} for s in inv.services if s.on_status_page],
+        "announcements": [{"title": a.title, "text": a.text, "kind": a.kind, "start": a.start.isoformat(),
+                           "end": a.end.isoformat() if a.end else None, "services": list(a.services)}
+                          for a in page.announcements],
+    }
+    return {f"{DIR}/{CONFIG}": (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()}
+
+
+class Unreachable(Exception):
+    pass
+
+
+def _query(prometheus: str, path: str, **params) -> list:
+    url = f"{prometheus.rstrip('/')}/api/v1/{path}?{urllib.parse.urlencode(params)}"
+    # Prometheus behind basic auth (webauth.py): the password from the environment or .env.
+    credential = live.web_credential("prometheus")
+    headers = {"Authorization": webauth.header(credential[1])} if credential else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
+            body = json.loads(r.read())
+    except (OSError, ValueError) as e:
+        raise Unreachable(f"{prometheus}: {getattr(e, 'reason', e)}") from None
+    if body.get("status") != "success":
+        raise Unreachable(f"{prometheus}: {body.get('error')}")
+    return body["data"]["result"]
+
+
+def _by_service(result: list) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for r in result:
+        out.setdefault(r["metric"].get("service", ""), []).append(r)
+    return out
+
+
+@dataclass
+class Status:
+    title: str
+    now: float
+    services: list[dict]             # name, state, days [(date, uptime or None)], uptime90
+    incidents: list[dict]            # service, start, end (None: ongoing), seconds
+    announcements: list[dict]
+    error: str = ""                  # Prometheus unreachable: nothing but the announcements is known
+
+
+def collect(config: dict, prometheus: str, now: float | None = None) -> Status:
+    now = time.time() if now is None else now
+    names = [s["name"] for s in config["services"]]
+    live = [a for a in config["announcements"] if _shown(a, now)]
+    status = Status(config["title"], now, [], [], live)
+    if not names:
+        return status
+    sel = f'service=~"{"|".join(names)}"'
+    try:
+        probes = _by_service(_query(prometheus, "query", query=f'min by (service) (probe_success{{job="{PROBE_JOB}",{sel}}})',
+                                    time=now))
+        critical = _by_service(_query(prometheus, "query", time=now, query=f'count by (service) (ALERTS{{alertstate='
+                                                                               f'"firing",severity="critical",{sel}}})'))
+        today = int(now // 86400) * 86400
+        # Each day's mean, evaluated a second before its midnight: the window holds that day alone.
+        days = _by_service(_query(prometheus, "query_range", query=f'avg by (service) (avg_over_time(probe_success'
+                                                                    f'{{job="{PROBE_JOB}",{sel}}}[1d]))',
+                                  start=today - (DAYS - 1) * 86400 + 86399, end=today + 86399, step=86400))
+        ended = _by_service(_query(prometheus, "query", time=now, query=f"{dora.name(dora.RESTORED, 'service')}"
+                                                                         f"{{{sel}}}[{INCIDENT_DAYS}d]"))
+        ongoing = _by_service(_query(prometheus, "query", time=now, query=f"{dora.INCIDENT_SINCE}{{{sel}}}"))
+    except Unreachable as e:
+        status.error = str(e)
+        return status
+    for name in names:
+        probe = float(probes[name][0]["value"][1]) if name in probes else None
+        state = ("unknown" if probe is None and name not in critical else "down" if probe == 0
+                 else "degraded" if name in critical else "operational")
+        values = {int(float(t)) - 86399: float(v) for r in days.get(name, []) for t, v in r["values"]}
+        bars = [(dt.datetime.fromtimestamp(d, dt.timezone.utc).date(), values.get(d))
+                for d in range(today - (DAYS - 1) * 86400, today + 86400, 86400)]
+        seen = [v for _, v in bars if v is not None]
+        status.services.append({"name": name, "state": state, "days": bars,
+                                "uptime": sum(seen) / len(seen) if seen else None})
+        for r in ended.get(name, []):
+            for t, v in r["values"]:
+                status.incidents.append({"service": name, "start": float(t) - float(v), "end": float(t),
+                                         "seconds": float(v)})
+        for r in ongoing.get(name, []):
+            start = float(r["value"][1])
+            status.incidents.append({"service": name, "start": start, "end": None, "seconds": now - start})
+    status.incidents.sort(key=lambda i: -i["start"])
+    return status
+
+
+def _shown(a: dict, now: float) -> bool:
+    start = dt.datetime.fromisoformat(a["start"]).timestamp()
+    end = dt.datetime.fromisoformat(a["end"]).timestamp() if a["end"] else None
+    # Maintenance is announced ahead of time; a notice shows from its start.
+    return (a["kind"] == "maintenance" or start <= now) and (end is None or now < end)
+
+
+# ---------------------------------------------------------------- the page
+
+STATES = {"operational": ("Operational", "ok"), "degraded": ("Degraded performance", "warn"),
+          "down": ("Major outage", "bad"), "unknown": ("No data", "none")}
+# On a phone the bars show the last 30 days (90 would be hairlines) and incidents stack.
+CSS = """
+:root{--bg:#fff;--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--ok:#1a7f37;--warn:#9a6700;--bad:#cf222e;
+--none:#8c959f;--card:#f6f8fa}
+@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9198a1;--line:#30363d;
+--ok:#3fb950;--warn:#d29922;--bad:#f85149;--none:#6e7681;--card:#161b22}}
+*{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--fg);
+font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+main{max-width:52rem;margin:0 auto;padding:1.5rem 1rem 3rem}h1{font-size:1.6rem;margin:0 0 .25rem}
+h2{font-size:1.2rem;margin:2rem 0 .75rem}.muted{color:var(--muted);font-size:.9rem}
+.banner{padding:1rem;border-radius:.5rem;font-weight:600;margin:1rem 0;border:2px solid}
+.banner.ok{border-color:var(--ok)}.banner.warn{border-color:var(--warn)}.banner.bad{border-color:var(--bad)}
+.banner.none{border-color:var(--none)}
+.note{background:var(--card);border-left:4px solid var(--warn);padding:.75rem 1rem;margin:.75rem 0;border-radius:.25rem}
+.note h3{margin:0;font-size:1rem}.note p{margin:.25rem 0 0}
+.svc{border:1px solid var(--line);border-radius:.5rem;padding:.75rem 1rem;margin:.75rem 0}
+.svc header{display:flex;justify-content:space-between;gap:.5rem;flex-wrap:wrap}
+.svc h3{margin:0;font-size:1.05rem}.state{font-weight:600}.state.ok{color:var(--ok)}
+.state.warn{color:var(--warn)}.state.bad{color:var(--bad)}.state.none{color:var(--muted)}
+.bars{display:flex;gap:1px;height:2.25rem;margin:.6rem 0 .25rem;padding:0;list-style:none}
+.bars li{flex:1;border-radius:1px;background:var(--none);min-width:1px}
+.bars li.ok{background:var(--ok)}.bars li.warn{background:var(--warn)}.bars li.bad{background:var(--bad)}
+.scale{display:flex;justify-content:space-between;color:var(--muted);font-size:.8rem}
+table{width:100%;border-collapse:collapse;font-size:.95rem}th,td{text-align:left;padding:.4rem .5rem;
+border-bottom:1px solid var(--line)}th{font-weight:600}
+@media (max-width:36rem){.bars li:nth-child(-n+{hidden}){display:none}.wide{display:none}
+table,tbody,tr,td{display:block}thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+tr{border-bottom:1px solid var(--line);padding:.4rem 0}td{border:0;padding:.1rem 0}
+td::before{content:attr(data-label) ": ";color:var(--muted)}}
+@media (min-width:36.01rem){.narrow{display:none}}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+""".replace("{hidden}", str(DAYS - 30))
+
+
+def _when(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _duration(seconds: float) -> str:
+    m = round(seconds / 60)
+    return f"{m // 60} h {m % 60} min" if m >= 60 else f"{max(m, 1)} min"
+
+
+def _day_class(v: float | None) -> str:
+    return "none" if v is None else "ok" if v >= 0.999 else "warn" if v >= 0.99 else "bad"
+
+
+def _percent(v: float | None) -> str:
+    return "no data" if v is None else f"{v * 100:.2f}%"
+
+
+def page(status: Status, refresh: int | None = None) -> str:
+    e = html.escape
+    worst = max((s["state"] for s in status.services), default="operational",
+                key=lambda s: ("operational", "unknown", "degraded", "down").index(s))
+    summary = {"operational": ("All systems operational", "ok"), "degraded": ("Some systems are degraded", "warn"),
+               "down": ("Some systems are down", "bad"), "unknown": ("Some systems report no data", "none")}[worst]
+    if status.error:
+        summary = ("Status unknown: the monitoring cannot be reached right now", "none")
+    out = ['<!doctype html><html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width,initial-scale=1">',
+           f'<meta http-equiv="refresh" content="{refresh}">' if refresh else "",
+           f"<title>{e(status.title)}</title><style>{CSS}</style></head><body><main>",
+           f"<h1>{e(status.title)}</h1><p class=\"muted\">Updated {_when(status.now)}</p>",
+           f'<p class="banner {summary[1]}" role="status">{e(summary[0])}</p>']
+    if status.announcements:
+        out.append('<section aria-labelledby="ann"><h2 id="ann">Announcements</h2>')
+        for a in status.announcements:
+            when = _when(dt.datetime.fromisoformat(a["start"]).timestamp())
+            if a["end"]:
+                when += " – " + _when(dt.datetime.fromisoformat(a["end"]).timestamp())
+            concerns = f" · {', '.join(a['services'])}" if a["services"] else ""
+            label = "Scheduled maintenance" if a["kind"] == "maintenance" else "Notice"
+            out.append(f'<article class="note"><h3>{label}: {e(a["title"])}</h3>'
+                       f'<p class="muted">{e(when)}{e(concerns)}</p>{"<p>" + e(a["text"]) + "</p>" if a["text"] else ""}'
+                       f"</article>")
+        out.append("</section>")
+    out.append('<section aria-labelledby="svcs"><h2 id="svcs">Services</h2>')
+    for s in status.services:
+        label, cls = STATES[s["state"]]
+        out.append(f'<article class="svc"><header><h3>{e(s["name"])}</h3>'
+                   f'<span class="state {cls}">{label}</span></header>')
+        out.append(f'<ul class="bars" aria-label="Uptime of {e(s["name"])} per day, last {DAYS} days">')
+        for day, v in s["days"]:
+            text = f"{day.isoformat()}: {_percent(v)}"
+            out.append(f'<li class="{_day_class(v)}" title="{text}"><span class="sr">{text}</span></li>')
+        out.append(f'</ul><p class="scale"><span><span class="wide">{DAYS} days ago</span>'
+                   f'<span class="narrow">30 days ago</span></span>'
+                   f'<span>{_percent(s["uptime"])} uptime over {DAYS} days</span><span>Today</span></p></article>')
+    out.append("</section>")
+    out.append(f'<section aria-labelledby="inc"><h2 id="inc">Incidents, last {INCIDENT_DAYS} days</h2>')
+    if status.incidents:
+        out.append('<table><thead><tr><th scope="col">Service</th><th scope="col">Started</th>'
+                   '<th scope="col">Resolved</th><th scope="col">Duration</th></tr></thead><tbody>')
+        for i in status.incidents:
+            end = _when(i["end"]) if i["end"] else "Ongoing"
+            out.append(f'<tr><td data-label="Service">{e(i["service"])}</td><td data-label="Started">'
+                       f'{_when(i["start"])}</td><td data-label="Resolved">{end}</td>'
+                       f'<td data-label="Duration">{_duration(i["seconds"])}</td></tr>')
+        out.append("</tbody></table>")
+    else:
+        out.append("<p>No incidents.</p>")
+    out.append("</section></main></body></html>\n")
+    return "\n".join(x for x in out if x)
+
+
+def as_json(status: Status) -> str:
+    return json.dumps({"title": status.title, "updated": status.now, "error": status.error or None,
+                       "services": [{"name": s["name"], "state": s["state"], "uptime_90d": s["uptime"],
+                                     "days": [[d.isoformat(), v] for d, v in s["days"]]} for s in status.services],
+                       "incidents": status.incidents, "announcements": status.announcements}, indent=1)
+
+
+def export(config: dict, prometheus: str, out: Path) -> Status:
+    status = collect(config, prometheus)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "index.html").write_text(page(status))
+    (out / "status.json").write_text(as_json(status))
+    return status
+
+
+def serve(config_path: Path, prometheus: str, host: str, port: int) -> ThreadingHTTPServer:
+    """The page, rebuilt at most every CACHE_SECONDS (a busy page costs Prometheus nothing more)."""
+    cache: dict = {}
+    lock = threading.Lock()
+
+    def current() -> Status:
+        with lock:
+            if cache.get("at", 0) + CACHE_SECONDS < time.monotonic():
+                cache["status"] = collect(json.loads(config_path.read_text()), prometheus)
+                cache["at"] = time.monotonic()
+            return cache["status"]
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            path = self.path.split("?")[0]
+            if path == "/-/healthy":
+                body, kind = b"ok\n", "text/plain"
+            elif path in ("/", "/index.html"):
+                body, kind = page(current(), refresh=60).encode(), "text/html; charset=utf-8"
+            elif path == "/status.json":
+                body, kind = as_json(current()).encode(), "application/json"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", f"max-age={CACHE_SECONDS}")
+            self.send_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

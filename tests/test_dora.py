@@ -1,0 +1,48 @@
+"""The DORA maths: the rules of dora.py drifting from their definitions make the generated
+scenario tests (known answers, prometheus/tests/dora/) fail. Each mutant runs against the short
+scenario (attribution, statuses, pending alerts, two services), which promtool runs in seconds."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from conftest import ROOT, promtool
+from vigil import dora
+
+SHORT = "failures go to the last deploy before the alert"
+MUTATIONS = [
+    # (what to change in rules/dora.yml, into what)
+    (r"< 3600 and on \(service\)", "< 36000 and on (service)"),          # a 10-hour failure window
+    (r"topk by \(service\) \(1,", "bottomk by (service) (1,"),            # blame the first deploy
+    (r"quantile by \(service, team\) \(0\.5,", "quantile by (service, team) (0.9,"),   # not the median
+    (r'and ignoring \(alertstate\) ALERTS\{alertstate="firing"\}', "and ignoring (alertstate) ALERTS"),  # pending too
+    (r'status=~"failed\|rolled-back"', 'status=~"failed"'),               # rollbacks are fine
+    (r"quantile_over_time\(0\.5, service:", "max_over_time(service:"),    # the longest incident
+]
+
+
+def _short_suite(tmp_path, rules: str):
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules/dora.yml").write_text(rules)
+    suite = yaml.safe_load((ROOT / "prometheus/tests/dora/dora.test.yml").read_text())
+    suite["tests"] = [t for t in suite["tests"] if SHORT in t["name"]]
+    assert len(suite["tests"]) == 1
+    suite["rule_files"] = ["rules/dora.yml"]
+    (tmp_path / "short.test.yml").write_text(yaml.safe_dump(suite))
+    return promtool("test", "rules", "short.test.yml", cwd=tmp_path)
+
+
+def test_the_short_scenario_passes_as_rendered(tmp_path):
+    result = _short_suite(tmp_path, (ROOT / "prometheus" / dora.PATH).read_text())
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("pattern, repl", MUTATIONS, ids=[m[1] for m in MUTATIONS])
+def test_a_drifting_rule_fails_the_scenarios(tmp_path, pattern, repl):
+    text, n = re.subn(pattern, repl, (ROOT / "prometheus" / dora.PATH).read_text())
+    assert n >= 1, f"mutation {pattern!r} found nothing"
+    result = _short_suite(tmp_path, text)
+    assert result.returncode != 0, f"{repl}: the scenarios did not notice"
