@@ -127,7 +127,7 @@ def stack(tmp_path_factory):
     (tmp / "inventory.yml").write_text(INVENTORY.format(**ports))
     (tmp / ".env").write_text(f"OPS_WEBHOOK={hook}/ops\nONCALL_WEBHOOK={hook}/oncall\nDEPLOYS_WEBHOOK={hook}/deploys\n"
                               f"PLATFORM_DEPLOYS_WEBHOOK={hook}/platform-deploys\nGRAFANA_TOKEN=glsa_ci\n"
-                              f"VIGIL_TRACKER_URL={tracker.url}\nBUGSINK_TOKEN=bugsink-ci\n")
+                              f"VIGIL_TRACKER_URL={tracker.url}\nBUGSINK_API_TOKEN=bugsink-ci\n")
     tree = tmp / "tree"
     for args in (("generate",), ("secrets", "--env", str(tmp / ".env"))):
         result = run_vigil(*args, "-i", str(tmp / "inventory.yml"), "-o", str(tree))

@@ -427,8 +427,14 @@ def cmd_deploy(args) -> int:
     except live.Unreachable:
         auth = None
     try:
-        out = deploy.run(inventory, d, pushgateway=args.pushgateway_url, grafana=args.grafana_url,
-                         grafana_auth=auth, tracker=args.tracker_url or env.get(deploy.TRACKER_URL, ""),
+        grafana = live.url("grafana", args.grafana_url, inventory)
+    except live.Unreachable as e:
+        print(f"vigil deploy: {e}; nothing sent", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        out = deploy.run(inventory, d, pushgateway=args.pushgateway_url, grafana=grafana,
+                         grafana_auth=auth, tracker=args.tracker_url or env.get(deploy.TRACKER_URL, "") or (
+                             inventory.stack.error_tracker.url if tracker.enabled(inventory.stack) else ""),
                          tracker_token=env.get(deploy.TRACKER_TOKEN, ""), env=env, inbox_url=args.inbox_url,
                          dry_run=args.dry_run)
     except deploy.StackDown as e:
@@ -531,7 +537,7 @@ def main(argv=None) -> int:
     dp.add_argument("--url", help="the CI run")
     dp.add_argument("--by", help="who deployed")
     dp.add_argument("--dry-run", action="store_true", help="say what would be sent; send nothing")
-    dp.add_argument("--grafana-url", default=live.GRAFANA_URL)
+    _url_flags(dp, "grafana")
     dp.add_argument("--pushgateway-url", default=deploy.PUSHGATEWAY_URL)
     dp.add_argument("--tracker-url", help=f"the error tracker (default: {deploy.TRACKER_URL}; none: skipped)")
     dp.add_argument("--inbox-url", help="where Slack receivers without a webhook in .env post instead")
@@ -544,7 +550,9 @@ def main(argv=None) -> int:
     sp.add_argument("--serve", action="store_true", help="serve it (refreshed every 30 s)")
     sp.add_argument("--host", default="127.0.0.1")
     sp.add_argument("--port", type=int, help="default: stack.status_page.port")
-    sp.add_argument("--prometheus-url", default=live.PROMETHEUS_URL)
+    sp.add_argument("--prometheus-url", default=os.environ.get(live.ENV["prometheus"], "http://127.0.0.1:9090"),
+                    help=f"where it reads the probes and alerts (default: ${live.ENV['prometheus']}, else "
+                         f"http://127.0.0.1:9090)")
     sp.set_defaults(run=cmd_status_page)
 
     rl = sub.add_parser("reload", help="regenerate, check, and reload the running stack in place")

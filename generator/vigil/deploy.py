@@ -30,10 +30,12 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from . import annotate, dora
+from . import tracker as tracker_part
 from .inventory import Inventory, Receiver, Service
 
 PUSHGATEWAY_URL = os.environ.get("VIGIL_PUSHGATEWAY_URL", "http://127.0.0.1:9091")
-TRACKER_URL, TRACKER_TOKEN = "VIGIL_TRACKER_URL", "BUGSINK_TOKEN"      # from the environment or .env
+# From the environment or .env; the token is the one `make up` creates for provisioning (tracker.py).
+TRACKER_URL, TRACKER_TOKEN = "VIGIL_TRACKER_URL", tracker_part.TOKEN
 # What an earlier run did, kept in the record itself (0/1 gauges of the deploy's group).
 DONE = {"annotation": "vigil_deploy_annotated", "message": "vigil_deploy_announced"}
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+/-]{0,99}$")
