@@ -46,6 +46,7 @@ stack:
     blackbox: null
     node_exporter: null
     cadvisor: null
+    pushgateway: null
 receivers:
   - name: ops
     slack: {{channel: "#ops", webhook: OPS_WEBHOOK}}
@@ -98,7 +99,7 @@ def test_a_probe_without_a_blackbox_exporter_is_an_error(tmp_path):
     (tmp_path / "inventory.yml").write_text(text)
     r = run_vigil("validate", "-i", str(tmp_path / "inventory.yml"))
     assert r.returncode == 2, r.stdout
-    assert ":37: services[0].health_url: stack.endpoints.blackbox is null" in r.stderr, r.stderr
+    assert ":38: services[0].health_url: stack.endpoints.blackbox is null" in r.stderr, r.stderr
 
 
 def test_compose_gives_prometheus_and_alertmanager_the_inventorys_urls(tmp_path):

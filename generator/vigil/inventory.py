@@ -197,7 +197,7 @@ class Endpoints(Strict):
     cadvisor: Optional[HostPort] = "cadvisor:8080"
     bugsink: HostPort = "bugsink:8010"
     errors_exporter: HostPort = "errors-exporter:9188"
-    pushgateway: HostPort = Field("pushgateway:9091", description="where `vigil deploy` records deploys (DORA)")
+    pushgateway: Optional[HostPort] = Field("pushgateway:9091", description="where `vigil deploy` records deploys (DORA)")
 
     @field_validator("*")
     @classmethod

@@ -40,7 +40,8 @@ def config(plan: Plan) -> dict:
         "alerting": {"alertmanagers": [{**(_basic_auth("alertmanager") if stack.basic_auth else {}),
                                         "static_configs": [{"targets": [stack.endpoints.alertmanager]}]}]},
         "rule_files": list(RULE_GLOBS),
-        "scrape_configs": [_job(j) for j in plan.jobs] + [dora.scrape_job(stack.endpoints.pushgateway, team_of(stack))],
+        "scrape_configs": [_job(j) for j in plan.jobs] + (      # null: no Pushgateway run here
+            [dora.scrape_job(stack.endpoints.pushgateway, team_of(stack))] if stack.endpoints.pushgateway else []),
     }
     if plan.probes:
         out["scrape_configs"].append({
