@@ -791,3 +791,17 @@ def test_a_disabled_default_can_be_replaced(tmp_path):
     path = tmp_path / "inventory.yml"
     path.write_text(redact("disable: [email]", "add:", "  - {name: email, pattern: '([a-z]+@example\\.com)'}"))
     assert [r.name for r in load_inventory(path).stack.logs.redact.add] == ["email"]
+
+
+def test_strict_validation_warns_without_a_heartbeat_receiver(tmp_path):
+    """Watchdog needs somewhere to go: --strict says so, without failing a local trial."""
+    (tmp_path / "inventory.yml").write_text(BASE)
+    (tmp_path / ".env").write_text("SLACK_WEBHOOK_URL=https://hooks.slack.com/services/T/B/x\nGF_SECURITY_ADMIN_PASSWORD=s3cret-enough\n")
+    r = run_vigil("validate", "-i", str(tmp_path / "inventory.yml"), "--strict", "--env", str(tmp_path / ".env"))
+    assert r.returncode == 0, r.stderr
+    assert "warning: routing.heartbeat_receiver is not set" in r.stderr
+    with_heartbeat = edit("  default_receiver: ops\n", "  default_receiver: ops\n  heartbeat_receiver: ops\n")
+    (tmp_path / "inventory.yml").write_text(with_heartbeat)
+    r = run_vigil("validate", "-i", str(tmp_path / "inventory.yml"), "--strict", "--env", str(tmp_path / ".env"))
+    assert r.returncode == 0, r.stderr
+    assert "heartbeat_receiver" not in r.stderr
