@@ -159,7 +159,9 @@ def test_overrides_and_disabled_alerts_reach_the_rules(full):
     assert exprs[("api.yml", "ServiceDown", "critical")] == ('up{job="api"} == 0', "30s")
     assert exprs[("cache.yml", "ServiceDown", "critical")][1] == "2m"
     assert exprs[("homepage.yml", "CertificateExpiresSoon", "critical")] == (
-        'probe_ssl_earliest_cert_expiry{job="blackbox_http",service="homepage"} - time() < 604800', "1h")
+        'max_over_time(probe_ssl_earliest_cert_expiry{job="blackbox_http",service="homepage"}[40s]) - time() > 0 and '
+        'max_over_time(probe_ssl_earliest_cert_expiry{job="blackbox_http",service="homepage"}[40s]) - time() < 604800',
+        "1h")
 
 
 def test_instrumentation_presets_pick_the_library_metric_names(full):

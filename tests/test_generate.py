@@ -93,12 +93,12 @@ def test_files_no_longer_generated_are_removed_and_others_kept(tmp_path):
     mine = out / "prometheus" / "rules" / "services" / "my-own-notes.txt"
     mine.write_text("not vigil's")
 
-    def drop_cache(data):
-        data["services"] = [s for s in data["services"] if s["name"] != "cache"]
-    inv = _edit(DATA / "full.yml", tmp_path / "inv.yml", drop_cache)
+    def drop_redis(data):      # cache and sessions, the two redis services
+        data["services"] = [s for s in data["services"] if s["kind"] != "redis"]
+    inv = _edit(DATA / "full.yml", tmp_path / "inv.yml", drop_redis)
     result = run_vigil("generate", "-i", str(inv), "-o", str(out))
     assert result.returncode == 0, result.stderr
-    assert "3 removed" in result.stdout      # its rules, their tests, and the last redis' dashboard
+    assert "5 removed" in result.stdout      # their rules, their tests, and the redis dashboard
     assert not (out / "prometheus/rules/services/cache.yml").exists()
     assert not (out / "grafana/dashboards/vigil/vigil-redis.json").exists()
     assert not (out / "prometheus/tests/services/cache.test.yml").exists()

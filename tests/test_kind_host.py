@@ -47,6 +47,9 @@ NEEDS = {
     "node_timex_maxerror_seconds": "the timex collector (default on Linux): adjtimex(2)",
     "node_filesystem_files": "the filesystem collector and a mounted filesystem it does not exclude",
     "node_filesystem_files_free": "the filesystem collector and a mounted filesystem it does not exclude",
+    "node_nf_conntrack_entries": "the conntrack collector (default on) and the nf_conntrack kernel module loaded",
+    "node_nf_conntrack_entries_limit": "the conntrack collector (default on) and the nf_conntrack kernel module loaded",
+    "node_disk_io_time_weighted_seconds_total": "the diskstats collector (default on) and a block device",
 }
 NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 SELECTED = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\{")
@@ -228,13 +231,19 @@ services:
 # (pattern in box.yml, replacement): each must make a generated test fail.
 MUTATIONS = [
     # The tests try values 10% either side of each threshold: a drift past that must show.
-    (r"(node_filesystem_files\{[^}]*\} > 0\) > )0\.7$", r"\g<1>0.8"),
-    (r"(node_filesystem_files\{[^}]*\} > 0\) > )0\.9$", r"\g<1>0.8"),
-    (r"(abs\(node_timex_offset_seconds\{service=\"box\"\}\) > )0\.25$", r"\g<1>0.3"),
-    (r"(abs\()(node_timex_offset_seconds\{service=\"box\"\})\)", r"\g<2>"),
+    (r"(node_filesystem_files\{[^}]*\}\[1m\]\) > 0\) > )0\.7$", r"\g<1>0.8"),
+    (r"(node_filesystem_files\{[^}]*\}\[1m\]\) > 0\) > )0\.9$", r"\g<1>0.8"),
+    (r"(< 0\)\) > )0\.25$", r"\g<1>0.3"),
+    (r"abs\((last_over_time\(node_timex_offset_seconds\{service=\"box\"\}\[1m\]\))\)", r"\g<1>"),
+    # Without the slope, a clock that NTP is already correcting fires.
+    (r" unless on \(job, instance\) \(node_timex_offset_seconds\{service=\"box\"\} \* deriv\([^)]*\) < 0\)", ""),
     (r"(node_timex_maxerror_seconds\{service=\"box\"\} >= )16$", r"\g<1>17"),
     # The count of kills since boot, not new ones: old kills would page forever.
     (r"increase\((node_vmstat_oom_kill\{service=\"box\"\})\[5m\]\)", r"\g<1>"),
+    # iowait counted as busy: a host waiting on its disk would page as CPU-bound.
+    (r'mode=~\"idle\|iowait\|steal\"', 'mode=\"idle\"'),
+    # A half-free disk filling fast must stay quiet: the free-space guard of HostDiskWillFill.
+    (r"(\[1m\]\) < )0\.4$", r"\g<1>0.6"),
 ]
 
 
@@ -252,7 +261,9 @@ def test_overrides_reach_the_rules_and_promtool_passes_their_tests(overridden):
     assert rules[("HostInodesFull", "warning")]["expr"].endswith(" > 0.7")
     assert rules[("HostInodesFull", "critical")]["expr"].endswith(" > 0.9")
     assert rules[("HostInodesFull", "critical")]["for"] == "1m"
-    assert rules[("HostClockSkew", "warning")]["expr"] == 'abs(node_timex_offset_seconds{service="box"}) > 0.25'
+    assert rules[("HostClockSkew", "warning")]["expr"] == (
+        '(abs(last_over_time(node_timex_offset_seconds{service="box"}[1m])) unless on (job, instance) '
+        '(node_timex_offset_seconds{service="box"} * deriv(node_timex_offset_seconds{service="box"}[5m]) < 0)) > 0.25')
     assert rules[("HostClockSkew", "warning")]["for"] == "5m"
     assert rules[("HostClockNotSynchronising", "warning")]["for"] == "30m"
     assert rules[("HostOomKill", "warning")]["for"] == "10m"

@@ -399,7 +399,8 @@ def test_overrides_set_the_rules(overridden):
         assert r["annotations"]["dashboard_url"].endswith("/d/vigil-postgres?var-service=orders-db")
         assert r["annotations"]["runbook_url"].endswith(f"?viewPanel=panel-{runbooks.panel_id(r['alert'])}")
     other = {r["alert"] for r in alert_rules(overridden, "reports-db")}
-    assert other == {"ServiceDown", "PostgresTooManyConnections", "PostgresReplicationLag", "PostgresLongTransaction"}
+    assert other == {"ServiceDown", "PostgresTooManyConnections", "PostgresReplicationLag", "PostgresLongTransaction",
+                     "PostgresTooManyLocks", "PostgresExporterScrapeError"}
     assert set(postgres.RUNBOOKS) | {"ServiceDown"} == {r[0] for r in rules}
 
 
@@ -415,10 +416,14 @@ def test_promtool_passes_the_generated_tests_of_overridden_rules(overridden):
 
 
 MUTATIONS = [
-    (r"(pg_settings_max_connections\{service=\"orders-db\"\}\) > )0\.75$", r"\g<1>0.85"),
+    (r"(superuser_reserved_connections\{service=\"orders-db\"\}\[1m\]\)\) > )0\.75$", r"\g<1>0.85"),
     (r"(\[5m\]\)\) \* 60 > )0$", r"\g<1>1"),
-    (r"(pg_replication_is_replica\{service=\"orders-db\"\} == )1\) > 10$", r"\g<1>0) > 10"),
-    (r"(pg_stat_activity_max_tx_duration\{service=\"orders-db\"\}\) > )1800$", r"\g<1>2000"),
+    (r"(pg_replication_is_replica\{service=\"orders-db\"\}\[1m\]\) == )1\) > 10$", r"\g<1>0) > 10"),
+    (r"(pg_stat_activity_max_tx_duration\{service=\"orders-db\"\}\[1m\]\)\) > )1800$", r"\g<1>2000"),
+    # The connections a client may open exclude the superusers' reserve.
+    (r" - last_over_time\(pg_settings_superuser_reserved_connections\{service=\"orders-db\"\}\[1m\]\)", ""),
+    # The traffic floor of the rollback share: without it a trickle of rollbacks fires.
+    (r"clamp_min\((.*), 1\) > 0\.05$", r"(\g<1>) > 0.05"),
 ]
 
 

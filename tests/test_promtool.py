@@ -73,7 +73,7 @@ MUTATIONS = [
                                     r"\* 300 >= 50$", ""),
     ("rules/services/checkout.yml", r"(service:http_requests:rate5m\{service=\"checkout\"\} \* 300 >= )50$", r"\g<1>500"),
     ("rules/services/checkout.yml", r" < 1\)$", ")"),
-    ("rules/services/web-1.yml", r"(mode=\"idle\"\}\[5m\]\)\) > )0\.8$", r"\g<1>0.9"),
+    ("rules/services/web-1.yml", r"(mode=\"idle\"\}\[40s\]\)\) > )0\.8$", r"\g<1>0.9"),
     ("rules/services/homepage.yml", r"(- time\(\) < )604800$", r"\g<1>86400"),
     ("rules/services/checkout.yml", r"(summary: \"checkout: )", r"\g<1>x"),
     ("rules/stack.yml", r"^(  - alert: Watchdog\n    expr: )vector\(1\)", r"\g<1>vector(1) == 0"),
@@ -87,3 +87,32 @@ def test_generated_tests_catch_a_drifting_rule(trees, tmp_path, rel, pattern, re
     test = "prometheus/" + rel.replace("rules/", "tests/", 1).removesuffix(".yml") + ".test.yml"
     result = promtool("test", "rules", test, cwd=mutant)
     assert result.returncode != 0, f"the tests of {rel} still pass after the mutation:\n{result.stdout}"
+
+
+# Alerts over a gauge read it through the gauge window (4 scrapes of full.yml's 10s): without it, one
+# failed scrape (its staleness marker) restarts `for`, and exactly the "through one missed scrape"
+# test of that alert fails; the tests over steady series still pass.
+BARE = [
+    ("rules/services/orders-db.yml", "PostgresTooManyConnections", r"min_over_time\((pg_stat_activity_count\{[^}]*\})\[40s\]\)"),
+    ("rules/services/users-db.yml", "MysqlTooManyConnections",
+     r"min_over_time\((mysql_global_status_threads_connected\{[^}]*\})\[40s\]\)"),
+    ("rules/services/db-host.yml", "HostDiskFull", r"max_over_time\((node_filesystem_avail_bytes\{[^}]*\})\[40s\]\)"),
+    ("rules/services/cache.yml", "RedisMemoryHigh", r"min_over_time\((redis_memory_used_bytes\{[^}]*\})\[40s\]\)"),
+]
+
+
+@pytest.mark.parametrize("rel,alert,windowed", BARE, ids=[b[1] for b in BARE])
+def test_without_the_gauge_window_one_missed_scrape_resets_for(trees, tmp_path, rel, alert, windowed):
+    copy = tmp_path / "bare"
+    shutil.copytree(trees["full"] / "prometheus", copy / "prometheus")
+    path = copy / "prometheus" / rel
+    text = path.read_text()
+    # Every rule of that alert (each severity) reads the gauge bare.
+    bare, n = re.subn(windowed, r"\1", text)
+    assert n >= 1, f"{windowed!r} found nothing in {rel}"
+    path.write_text(bare)
+    test = "prometheus/" + rel.replace("rules/", "tests/", 1).removesuffix(".yml") + ".test.yml"
+    result = promtool("test", "rules", test, cwd=copy)
+    assert result.returncode != 0, f"the tests of {rel} still pass with {alert} reading its gauge bare"
+    failed = set(re.findall(r"^\s+name: ([^,\n]+),", result.stdout + result.stderr, flags=re.M))
+    assert failed and all(alert in f and "one missed scrape" in f for f in failed), failed

@@ -803,3 +803,17 @@ def test_a_block_with_nothing_indented_under_it_says_so(tmp_path):
         load_inventory(path)
     p = next(p for p in e.value.problems if p.where == "stack")
     assert "nothing is indented under 'stack'" in p.message and "got None" not in p.message, str(p)
+
+
+def test_strict_validation_warns_without_a_heartbeat_receiver(tmp_path):
+    """Watchdog needs somewhere to go: --strict says so, without failing a local trial."""
+    (tmp_path / "inventory.yml").write_text(BASE)
+    (tmp_path / ".env").write_text("SLACK_WEBHOOK_URL=https://hooks.slack.com/services/T/B/x\nGF_SECURITY_ADMIN_PASSWORD=s3cret-enough\n")
+    r = run_vigil("validate", "-i", str(tmp_path / "inventory.yml"), "--strict", "--env", str(tmp_path / ".env"))
+    assert r.returncode == 0, r.stderr
+    assert "warning: routing.heartbeat_receiver is not set" in r.stderr
+    with_heartbeat = edit("  default_receiver: ops\n", "  default_receiver: ops\n  heartbeat_receiver: ops\n")
+    (tmp_path / "inventory.yml").write_text(with_heartbeat)
+    r = run_vigil("validate", "-i", str(tmp_path / "inventory.yml"), "--strict", "--env", str(tmp_path / ".env"))
+    assert r.returncode == 0, r.stderr
+    assert "heartbeat_receiver" not in r.stderr

@@ -46,6 +46,11 @@ def cmd_validate(args) -> int:
             print(f"{args.env}: {n.variable} is not set ({n.what}, for {', '.join(n.used_by)})", file=sys.stderr)
         if missing:
             return EXIT_INVALID
+        if not inventory.routing.heartbeat_receiver:
+            # A warning, not an error: a local trial needs none, a real stack does.
+            print(f"{args.inventory}: warning: routing.heartbeat_receiver is not set: Watchdog goes nowhere, so a "
+                  f"dead Prometheus or Alertmanager goes unnoticed (point a webhook receiver at an external "
+                  f"dead-man's-switch check, e.g. healthchecks.io)", file=sys.stderr)
     print(f"{args.inventory}: valid ({len(inventory.services)} services, {len(inventory.teams)} teams, "
           f"{len(inventory.receivers)} receivers)")
     return 0

@@ -10,6 +10,7 @@ has passed, and firing after, with the exact labels and annotations.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
@@ -98,6 +99,28 @@ class Timing:
     def samples(self, until: int) -> int:
         return until // self.scrape + 10
 
+    @property
+    def gauge_window(self) -> Duration:
+        """How far back an alert reads an instant gauge: a few scrapes, so that one failed
+        scrape (its staleness marker) neither resets a `for` nor ends an alert."""
+        return Duration(GAUGE_SCRAPES * self.scrape)
+
+
+GAUGE_SCRAPES = 4
+
+
+def steady(expr: str, timing: Timing, falling: bool = False) -> str:
+    """An instant gauge read through the gauge window, the way its alert needs it: a rising
+    alert sees the lowest sample of the window (every sample above the threshold), a falling
+    one the highest. A range skips staleness markers, so a missed scrape leaves the others."""
+    return f"{'max' if falling else 'min'}_over_time({expr}[{timing.gauge_window}])"
+
+
+def latest(expr: str, timing: Timing) -> str:
+    """A gauge's last sample within the gauge window: a limit (max_connections, maxmemory)
+    that a failed scrape must not blank out."""
+    return f"last_over_time({expr}[{timing.gauge_window}])"
+
 
 def series_labels(selector: str) -> dict:
     """'up{job="a",x="b"}' -> {'job': 'a', 'x': 'b'} (no __name__). Values must not hold '",'."""
@@ -176,10 +199,12 @@ def threshold_alerts(name: str, value_expr: str, levels: Sequence[Level], for_: 
 
 def threshold_tests(alerts: Sequence[Alert], levels: Sequence[Level], series_at: Callable[[float], Series],
                     out_labels: dict, timing: Timing, *, start: int = 0, settle: int = 0,
-                    falling: bool = False, cap: Optional[float] = None) -> list[RuleTest]:
+                    falling: bool = False, cap: Optional[float] = None, gap: bool = False) -> list[RuleTest]:
     """For each threshold, a value 10% short of it and one 10% past it: exactly
     the levels whose threshold the value crosses fire, and only after `for`. A rising
-    threshold of 0 ("any at all") is passed by half the lowest positive one (or 0.5)."""
+    threshold of 0 ("any at all") is passed by half the lowest positive one (or 0.5).
+    `gap`: the alert reads a gauge through the gauge window; the value past every
+    threshold fires too with one failed scrape in the middle of its `for` (gap_test)."""
     name = alerts[0].name
     values = []
     any_at_all = min([lv.threshold for lv in levels if lv.threshold > 0] + [1.0]) / 2
@@ -199,7 +224,42 @@ def threshold_tests(alerts: Sequence[Alert], levels: Sequence[Level], series_at:
         else:
             tests.append(silent_test(label, name, series_at(value), timing, max(a.for_ for a in alerts) + start,
                                      settle))
+    if gap:
+        value = max(values, key=lambda v: sum(v < lv.threshold if falling else v > lv.threshold for lv in levels))
+        crossed = [a for a, lv in zip(alerts, levels) if (value < lv.threshold if falling else value > lv.threshold)]
+        tests += gap_test(f"{name}: {crossed[-1].labels['severity']} through one missed scrape", crossed,
+                          series_at(value), out_labels, value, timing, start, settle)
     return tests
+
+
+_VALUES = re.compile(r"(-?[0-9.]+(?:e[+-]?[0-9]+)?)(?:([+-])([0-9.]+(?:e[+-]?[0-9]+)?))?x\{n\}")
+
+
+def with_gap(values: str, at: int) -> str:
+    """promtool values ('5x{n}', '0+3x{n}') with sample `at` a staleness marker: what
+    Prometheus writes for every series of a target whose scrape failed."""
+    m = _VALUES.fullmatch(values)
+    if not m:
+        raise ValueError(f"cannot put a gap into {values!r}")
+    first, sign, step = m.groups()
+    inc = "" if sign is None else f"{sign}{step}"
+    d = 0.0 if sign is None else float(f"{sign}{step}")
+    after = promql_number(float(first) + d * (at + 1))
+    return f"{first}{inc}x{at - 1} stale {after}{inc}x{{n}}"
+
+
+def gap_test(name: str, alerts: Sequence[Alert], series: Series, out_labels: dict, value: Optional[float],
+             timing: Timing, start: int = 0, settle: int = 0) -> list[RuleTest]:
+    """firing_tests with one failed scrape (every series stale at one sample) halfway through
+    `for`: an alert that reads the gauge bare restarts its `for` there and is still pending
+    at the check; through the gauge window it fires on time. Nothing when `for` is too short
+    for a restart to show (under six steps)."""
+    for_ = max(a.for_ for a in alerts)
+    if for_ < 6 * timing.step:
+        return []
+    at = _ceil_to(max(start, settle - for_) + for_ // 2, timing) // timing.scrape
+    return [firing_tests(name, alerts, [(s, with_gap(v, at)) for s, v in series], out_labels, value, timing,
+                         start, settle)]
 
 
 def untied(x: float) -> float:

@@ -77,6 +77,13 @@ def dashboard() -> Dashboard:
         timeseries("Network sent", Target(
             f"sum by (instance) (rate(node_network_transmit_bytes_total{{{net}}}[$__rate_interval]))",
             "{{instance}}"), unit="Bps", width=12),
+        # HostConntrackFull and HostFileDescriptorsFull: the kernel tables that refuse new connections and files.
+        timeseries("Connection tracking used", Target(
+            f"node_nf_conntrack_entries{{{S}}} / node_nf_conntrack_entries_limit{{{S}}}", "{{instance}}"),
+            unit="percentunit", min=0, max=1, width=12),
+        timeseries("File handles used", Target(
+            f"node_filefd_allocated{{{S}}} / node_filefd_maximum{{{S}}}", "{{instance}}"),
+            unit="percentunit", min=0, max=1, width=12),
     )
     variables = (
         Variable.from_query("service", 'label_values(up{kind="host"}, service)', label="Host",

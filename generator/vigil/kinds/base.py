@@ -412,3 +412,35 @@ def scraped_alerts() -> dict:
     return {"down": AlertDefaults({"for": DOWN_FOR}),
             "instances_down": AlertDefaults({"warning": Decimal(0), "for": DOWN_FOR}, optional={"critical": Decimal(50)}),
             "health": AlertDefaults({"for": DOWN_FOR})}
+
+
+# An exporter that answers and reaches its server, but whose own queries of it failed in
+# every scrape of the gauge window (a missing privilege, a query the server version lacks).
+SCRAPE_ERRORS_FOR = Duration.parse("10m")
+
+
+def scrape_error_alert(service: Service, ctx: Context, dashboard: str, name: str, metric: str, server_up: str,
+                       for_: Duration, target: str) -> tuple[Alert, list[RuleTest]]:
+    """`metric`: the exporter's 0/1 gauge of its last scrape of the server failing (any labels
+    it carries, like redis_exporter's err, are summed away: the exporter's log has the error)."""
+    from ..rules import gap_test, latest, steady
+    sel = f'{{job="{service.name}"}}'
+    by = "job, instance, service, team"
+    alert = Alert(name, f"min by ({by}) ({steady(metric + sel, ctx.timing)}) == 1 and on (job, instance) "
+                        f"{latest(server_up + sel, ctx.timing)} == 1", for_,
+                  {**service_labels(service), "severity": "warning"},
+                  annotations(ctx, service, dashboard, name, f"{service.name}: the exporter's queries fail",
+                              f"The exporter of {{{{ $labels.instance }}}} reaches the {service.kind} server, but "
+                              f"each of its scrapes for {for_} reported an error ({metric}): some of the "
+                              f"metrics are missing, and the alerts over them cannot fire. Its log says which query."))
+    full = {"job": service.name, "instance": target, **target_labels(service)}
+    out = {k: full[k] for k in ("job", "instance", "service", "team")}
+
+    def series(error: int, up: int) -> Series:
+        return [(selector(metric, full), f"{error}x{{n}}"), (selector(server_up, full), f"{up}x{{n}}")]
+    tests = [silent_test(f"{name}: quiet while its scrapes succeed", name, series(0, 1), ctx.timing, for_),
+             silent_test(f"{name}: quiet while the server is down (ServiceDown's)", name, series(1, 0), ctx.timing,
+                         for_),
+             firing_tests(f"{name}: fires while every scrape fails", [alert], series(1, 1), out, 1, ctx.timing)]
+    return alert, tests + gap_test(f"{name}: fires through one missed scrape", [alert], series(1, 1), out, 1,
+                                   ctx.timing)

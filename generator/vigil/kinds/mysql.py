@@ -18,16 +18,19 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..inventory import Service
-from ..rules import Alert, Level, promql_number, firing_tests, selector, silent_test, threshold_alerts, threshold_tests
+from ..rules import Alert, Level, gap_test, latest, promql_number, firing_tests, selector, silent_test, steady, \
+    threshold_alerts, threshold_tests
 from ..runbooks import Runbook
 from ..units import Duration, percent_text
-from .base import AlertDefaults, Context, annotations, exporter_kind, service_labels, target_labels
+from .base import SCRAPE_ERRORS_FOR, AlertDefaults, Context, annotations, exporter_kind, scrape_error_alert, service_labels, target_labels
 
 NAME = "mysql"
 DEFAULT_PORT = 9104
 SERVER_UP = "mysql_up"        # the exporter reaches the server: 1, or 0
 
 ALERT_DEFAULTS = {
+    # the exporter reaches the server, but its queries of it fail
+    "scrape_errors": AlertDefaults({"for": SCRAPE_ERRORS_FOR}),
     "connections": AlertDefaults({"warning": Decimal(80), "critical": Decimal(90), "for": Duration.parse("5m")}),
     "refused_connections": AlertDefaults({"critical": 0.0, "for": Duration.parse("1m")}),     # per minute
     "aborted_connections": AlertDefaults({"warning": 10.0, "for": Duration.parse("5m")}),     # per minute
@@ -36,9 +39,51 @@ ALERT_DEFAULTS = {
     "replication_lag": AlertDefaults({"warning": Duration.parse("30s"), "critical": Duration.parse("5m"),
                                       "for": Duration.parse("5m")}),
     "replication_stopped": AlertDefaults({"for": Duration.parse("1m")}),
+    # the server restarted (its Uptime went back) within the last 15m
+    "restarted": AlertDefaults({"for": Duration.parse("0s")}),
+    # threads running queries (not sleeping) / max_connections, as mysqld-mixin's MysqlHighThreadsRunning
+    "threads_running": AlertDefaults({"warning": Decimal(60), "for": Duration.parse("5m")}),
+    # commits waiting for the InnoDB log buffer to flush, per minute
+    "innodb_log_waits": AlertDefaults({"warning": 10.0, "for": Duration.parse("15m")}),
+    # files open / open_files_limit
+    "open_files": AlertDefaults({"warning": Decimal(80), "for": Duration.parse("5m")}),
 }
 # What each alert means and what to look at first (the runbooks dashboard).
 RUNBOOKS = {
+    "MysqlExporterScrapeError": Runbook(
+        "The exporter answers and reaches the server, but every scrape for a while reported an error "
+        "(mysql_exporter_last_scrape_error): some of its metrics are missing, so their panels are "
+        "empty and the alerts over "
+        "them cannot fire.",
+        ("The exporter's log names the failing collector: `journalctl -u prometheus-mysqld-exporter` "
+         "or `docker compose logs <name>-exporter`.",
+         "Missing privileges of its user: `GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO "
+         "'exporter'@'%';` (MariaDB >= 10.5 also SLAVE MONITOR for the replica collector).",
+         "A collector enabled by a flag for tables this server lacks (performance_schema off, an old version).")),
+    "MysqlRestarted": Runbook(
+        "The server restarted in the last 15 minutes (its Uptime went back): a crash, the OOM killer, or a "
+        "deploy. Connections were dropped and the buffer pool starts cold.",
+        ("Planned? A deploy or maintenance at that time (deploy markers).",
+         "The server's error log: a crash (`mysqld got signal`), InnoDB recovery, or nothing at all (killed).",
+         "The OOM killer on its host: HostOomKill, `journalctl -k | grep -i oom`.")),
+    "MysqlThreadsRunning": Runbook(
+        "Many threads are running queries at once (Threads_running, against max_connections): the server is "
+        "saturated; queries queue up on CPU, disk or locks.",
+        ("What runs: `SELECT * FROM information_schema.processlist WHERE command <> 'Sleep' ORDER BY time DESC;`",
+         "Lock waits (MysqlRowLockWaits) or a slow query after a deploy (MysqlSlowQueries).",
+         "The host's CPU and disk I/O on the Hosts dashboard.")),
+    "MysqlInnodbLogWaits": Runbook(
+        "Commits keep waiting for InnoDB to flush its log buffer (Innodb_log_waits): the buffer is too small "
+        "for the write load, or the disk under the redo log is slow.",
+        ("Raise `innodb_log_buffer_size` (e.g. 64M); it needs a restart on MariaDB before 10.6 and MySQL before 8.0.",
+         "The disk of the redo log: I/O saturation on the Hosts dashboard (HostDiskIoSaturated).",
+         "A bulk load with large transactions: commit in smaller batches.")),
+    "MysqlOpenFilesHigh": Runbook(
+        "The server holds most of the files it may open (Open_files against open_files_limit); at the limit "
+        "opening tables fails with `Too many open files`.",
+        ("`SHOW GLOBAL STATUS LIKE 'Open%';` and `SHOW VARIABLES LIKE 'open_files_limit';`.",
+         "Raise the limit: `open_files_limit` in the server config and LimitNOFILE of its systemd unit (or the "
+         "container's ulimit); `table_open_cache` drives how many it keeps open.")),
     "MysqlTooManyConnections": Runbook(
         "Client connections (Threads_connected) are close to max_connections: once they are used up, new "
         "clients are refused with `Too many connections` (one extra connection is kept for a SUPER user).",
@@ -101,7 +146,10 @@ RUNBOOKS = {
 }
 
 RATE_WINDOW = Duration.parse("5m")
+RESTART_WINDOW = Duration.parse("15m")     # MysqlRestarted fires while a restart is this recent
 BY = "job, instance, service, team"     # one value per server: what the alerts' labels keep
+# A replica's alerts, one per replication channel: MariaDB's multi-source connection_name, MySQL's channel_name.
+REPLICA_BY = f"{BY}, connection_name, channel_name"
 
 # The replica series: (MariaDB and MySQL before 8.0.22, SHOW SLAVE STATUS; MySQL 8.0.22+ under
 # SHOW REPLICA STATUS, run by newer exporters). A primary has none of them.
@@ -114,14 +162,15 @@ REPLICA_ONLY = frozenset(LAG + IO_RUNNING + SQL_RUNNING + (DELAY,))
 REPLICA_STATUS_ONLY = frozenset((LAG[1], IO_RUNNING[1], SQL_RUNNING[1]))
 
 
-def _lag(sel: str) -> str:
-    """Seconds a replica is behind, less its intended delay (SQL_Delay, MASTER_DELAY)."""
-    return " or ".join(f"({lag}{{{sel}}} - {DELAY}{{{sel}}})" for lag in LAG)
+def _lag(sel: str, gauge=lambda e: e) -> str:
+    """Seconds a replica is behind, less its intended delay (SQL_Delay, MASTER_DELAY);
+    `gauge` wraps each series (the alerts read them through the gauge window)."""
+    return " or ".join(f"({gauge(f'{lag}{{{sel}}}')} - {gauge(f'{DELAY}{{{sel}}}')})" for lag in LAG)
 
 
-def _running(sel: str) -> str:
+def _running(sel: str, gauge=lambda e: e) -> str:
     """1 while both replication threads run, else 0."""
-    return " or ".join(f"{io}{{{sel}}} * {sql}{{{sel}}}" for io, sql in zip(IO_RUNNING, SQL_RUNNING))
+    return " or ".join(f"{gauge(f'{io}{{{sel}}}')} * {gauge(f'{sql}{{{sel}}}')}" for io, sql in zip(IO_RUNNING, SQL_RUNNING))
 
 
 def _targets(service: Service) -> list:
@@ -134,9 +183,11 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
     base = {"job": name, "instance": _targets(service)[0], **target_labels(service)}
     replica = {**base, "master_host": "primary.example", "connection_name": "main"}
     out = {k: base[k] for k in ("job", "instance", "service", "team")}
+    channel = {**out, "connection_name": replica["connection_name"]}
     svc = f'service="{name}"'
     step = ctx.timing.scrape.seconds
     rate_settle = RATE_WINDOW + ctx.timing.scrape
+    t = ctx.timing
     rules, tests = [], []
 
     def add(key, alertname, value_expr, levels, summary, what, series_at, **kw):
@@ -146,7 +197,7 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
             lambda lv: annotations(ctx, service, dash, alertname, f"{name}: {summary}",
                                    f"{what} ({lv.severity} above {lv.text} for {p['for']})."))
         rules.extend(alerts)
-        tests.extend(threshold_tests(alerts, levels, series_at, out, ctx.timing, **kw))
+        tests.extend(threshold_tests(alerts, levels, series_at, kw.pop("out", out), ctx.timing, **kw))
         return alerts
 
     def per_minute(key):
@@ -168,14 +219,14 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
     if "connections" not in disabled:
         p = params["connections"]
         add("connections", "MysqlTooManyConnections",
-            f"max by ({BY}) (mysql_global_status_threads_connected{{{svc}}}) / max by ({BY}) "
-            f"(mysql_global_variables_max_connections{{{svc}}})",
+            f"max by ({BY}) ({steady(f'mysql_global_status_threads_connected{{{svc}}}', t)}) / max by ({BY}) "
+            f"({latest(f'mysql_global_variables_max_connections{{{svc}}}', t)})",
             [Level(s, float(p[s] / 100), percent_text(p[s])) for s in ("warning", "critical") if s in p],
             "{{ $value | humanizePercentage }} of max_connections in use",
             "{{ $labels.instance }} has {{ $value | humanizePercentage }} of its max_connections in use; "
             "when none are left, new clients are refused",
             lambda v: [(selector("mysql_global_status_threads_connected", base), f"{promql_number(round(v * 1000, 6))}x{{n}}"),
-                       (selector("mysql_global_variables_max_connections", base), "1000x{n}")], cap=1.0)
+                       (selector("mysql_global_variables_max_connections", base), "1000x{n}")], cap=1.0, gap=True)
     if "refused_connections" not in disabled:
         add("refused_connections", "MysqlConnectionsRefused",
             rate_per_minute("mysql_global_status_connection_errors_total", ',error="max_connections"'),
@@ -201,26 +252,28 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
     if "row_lock_waits" not in disabled:
         p = params["row_lock_waits"]
         add("row_lock_waits", "MysqlRowLockWaits",
-            f"max by ({BY}) (mysql_global_status_innodb_row_lock_current_waits{{{svc}}})",
+            f"max by ({BY}) ({steady(f'mysql_global_status_innodb_row_lock_current_waits{{{svc}}}', t)})",
             [Level(s, p[s], promql_number(p[s])) for s in ("warning", "critical") if s in p],
             "{{ $value | humanize }} sessions waiting on row locks",
             "{{ $value | humanize }} sessions on {{ $labels.instance }} are waiting for InnoDB row locks "
             "another transaction holds",
-            lambda v: [(selector("mysql_global_status_innodb_row_lock_current_waits", base), f"{promql_number(v)}x{{n}}")])
+            lambda v: [(selector("mysql_global_status_innodb_row_lock_current_waits", base), f"{promql_number(v)}x{{n}}")],
+            gap=True)
     if "replication_lag" not in disabled:
         p = params["replication_lag"]
         levels = [Level(s, p[s].seconds, str(p[s])) for s in ("warning", "critical") if s in p]
-        lag = add("replication_lag", "MysqlReplicationLag", f"max by ({BY}) ({_lag(svc)})", levels,
+        lag = add("replication_lag", "MysqlReplicationLag", f"max by ({REPLICA_BY}) ({_lag(svc, lambda e: steady(e, t))})", levels,
                   "replica {{ $labels.instance }} {{ $value | humanizeDuration }} behind",
                   "The replica {{ $labels.instance }} applies its primary's changes "
                   "{{ $value | humanizeDuration }} late (beyond any configured SQL_Delay): its reads are stale",
-                  lambda v: [(selector(LAG[0], replica), f"{promql_number(v)}x{{n}}"), (selector(DELAY, replica), "0x{n}")])
+                  lambda v: [(selector(LAG[0], replica), f"{promql_number(v)}x{{n}}"), (selector(DELAY, replica), "0x{n}")],
+                  out=channel, gap=True)
         over = max(lv.threshold for lv in levels) * 10
         tests += [
             # MySQL 8.0.22+ through SHOW REPLICA STATUS: the same alert from the other spelling.
             firing_tests("MysqlReplicationLag: fires from Seconds_Behind_Source", lag,
                          [(selector(LAG[1], replica), f"{promql_number(over)}x{{n}}"), (selector(DELAY, replica), "0x{n}")],
-                         out, over, ctx.timing),
+                         channel, over, ctx.timing),
             silent_test("MysqlReplicationLag: quiet on a primary (no replica series)", "MysqlReplicationLag",
                         [(selector("mysql_global_status_threads_connected", base), "10x{n}")], ctx.timing, p["for"]),
             silent_test("MysqlReplicationLag: quiet on a replica delayed on purpose", "MysqlReplicationLag",
@@ -230,7 +283,8 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
     if "replication_stopped" not in disabled:
         p = params["replication_stopped"]
         alert = [Alert(
-            "MysqlReplicationStopped", f"min by ({BY}) ({_running(svc)}) == 0", p["for"],
+            "MysqlReplicationStopped", f"min by ({REPLICA_BY}) ({_running(svc, lambda e: steady(e, t, falling=True))}) == 0",
+            p["for"],
             {**labels, "severity": "critical"},
             annotations(ctx, service, dash, "MysqlReplicationStopped",
                         f"{name}: replication stopped on {{{{ $labels.instance }}}}",
@@ -246,11 +300,62 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
             silent_test(f"{name_}: quiet while both threads run", name_, threads(1, 1), ctx.timing, p["for"]),
             silent_test(f"{name_}: quiet on a primary (no replica series)", name_,
                         [(selector("mysql_global_status_threads_connected", base), "10x{n}")], ctx.timing, p["for"]),
-            firing_tests(f"{name_}: fires when the SQL thread stops", alert, threads(1, 0), out, 0, ctx.timing),
-            firing_tests(f"{name_}: fires when the I/O thread stops", alert, threads(0, 1), out, 0, ctx.timing),
-            firing_tests(f"{name_}: fires from Replica_SQL_Running", alert, threads(1, 0, names=1), out, 0,
+            firing_tests(f"{name_}: fires when the SQL thread stops", alert, threads(1, 0), channel, 0, ctx.timing),
+            firing_tests(f"{name_}: fires when the I/O thread stops", alert, threads(0, 1), channel, 0, ctx.timing),
+            firing_tests(f"{name_}: fires from Replica_SQL_Running", alert, threads(1, 0, names=1), channel, 0,
                          ctx.timing),
         ]
+        tests += gap_test(f"{name_}: fires through one missed scrape", alert, threads(1, 0), channel, 0, ctx.timing)
+    if "restarted" not in disabled:
+        p, alertname = params["restarted"], "MysqlRestarted"
+        # A restart sets Uptime back; its first scrape ever does not count as one.
+        alert = Alert(alertname, f"resets(mysql_global_status_uptime{{{svc}}}[{RESTART_WINDOW}]) > 0", p["for"],
+                      {**labels, "severity": "warning"},
+                      annotations(ctx, service, dash, alertname, f"{name}: the server restarted",
+                                  f"{{{{ $labels.instance }}}} restarted within the last {RESTART_WINDOW} (its "
+                                  f"Uptime went back): connections were dropped, its caches start cold."))
+        rules.append(alert)
+        uptime = selector("mysql_global_status_uptime", base)
+        full = {**base}
+        at = 10 * ctx.timing.scrape
+        tests += [silent_test(f"{alertname}: quiet while it runs", alertname, [(uptime, f"1000+{step:g}x{{n}}")],
+                              ctx.timing, p["for"]),
+                  firing_tests(f"{alertname}: fires after a restart", [alert],
+                               [(uptime, f"1000+{step:g}x9 1+{step:g}x{{n}}")], full, None, ctx.timing, start=at)]
+    if "threads_running" not in disabled:
+        p = params["threads_running"]
+        add("threads_running", "MysqlThreadsRunning",
+            f"max by ({BY}) ({steady(f'mysql_global_status_threads_running{{{svc}}}', t)}) / max by ({BY}) "
+            f"({latest(f'mysql_global_variables_max_connections{{{svc}}}', t)})",
+            [Level(s, float(p[s] / 100), percent_text(p[s])) for s in ("warning", "critical") if s in p],
+            "{{ $value | humanizePercentage }} of max_connections running queries",
+            "{{ $labels.instance }} has {{ $value | humanizePercentage }} of its max_connections running queries "
+            "at once: it is saturated",
+            lambda v: [(selector("mysql_global_status_threads_running", base), f"{promql_number(round(v * 1000, 6))}x{{n}}"),
+                       (selector("mysql_global_variables_max_connections", base), "1000x{n}")], cap=1.0, gap=True)
+    if "innodb_log_waits" not in disabled:
+        add("innodb_log_waits", "MysqlInnodbLogWaits",
+            rate_per_minute("mysql_global_status_innodb_log_waits"), per_minute("innodb_log_waits"),
+            "{{ $value | humanize }} InnoDB log waits a minute",
+            f"Commits on {{{{ $labels.instance }}}} waited {{{{ $value | humanize }}}} times a minute for the InnoDB "
+            f"log buffer over the last {RATE_WINDOW}: innodb_log_buffer_size is too small or the disk too slow",
+            counter("mysql_global_status_innodb_log_waits"), **rate_kw("innodb_log_waits"))
+    if "open_files" not in disabled:
+        p = params["open_files"]
+        add("open_files", "MysqlOpenFilesHigh",
+            f"max by ({BY}) ({steady(f'mysql_global_status_open_files{{{svc}}}', t)}) / max by ({BY}) "
+            f"({latest(f'mysql_global_variables_open_files_limit{{{svc}}}', t)})",
+            [Level(s, float(p[s] / 100), percent_text(p[s])) for s in ("warning", "critical") if s in p],
+            "{{ $value | humanizePercentage }} of open_files_limit open",
+            "{{ $labels.instance }} holds {{ $value | humanizePercentage }} of its open_files_limit open; at the "
+            "limit opening tables fails",
+            lambda v: [(selector("mysql_global_status_open_files", base), f"{promql_number(round(v * 1000, 6))}x{{n}}"),
+                       (selector("mysql_global_variables_open_files_limit", base), "1000x{n}")], cap=1.0, gap=True)
+    if "scrape_errors" not in disabled:
+        alert, more = scrape_error_alert(service, ctx, dash, "MysqlExporterScrapeError", "mysql_exporter_last_scrape_error", SERVER_UP,
+                                         params["scrape_errors"]["for"], base["instance"])
+        rules.append(alert)
+        tests.extend(more)
     return rules, tests
 
 
@@ -278,6 +383,12 @@ VITALS = ("MySQL", SERVER_UP, [
      "{{service}} {{what}}", "ops"),
     ("Row lock waits", f"max by ({BY_SERVER}) (mysql_global_status_innodb_row_lock_current_waits{{{S}}})",
      "{{service}} {{instance}}", "short"),
+    ("Threads running", f"max by ({BY_SERVER}) (mysql_global_status_threads_running{{{S}}})",
+     "{{service}} {{instance}}", "short"),
+    ("Open files (of open_files_limit)", f"max by ({BY_SERVER}) (mysql_global_status_open_files{{{S}}}) / max by "
+     f"({BY_SERVER}) (mysql_global_variables_open_files_limit{{{S}}})", "{{service}} {{instance}}", "percentunit"),
+    ("InnoDB log waits", f"sum by (service) (rate(mysql_global_status_innodb_log_waits{{{S}}}{R}))", "{{service}}",
+     "ops"),
     ("Buffer pool used",
      f'sum by ({BY_SERVER}) (mysql_global_status_buffer_pool_pages{{{S},state="data"}}) / sum by ({BY_SERVER}) '
      f'(mysql_global_status_buffer_pool_pages{{{S},state=~"data|free|misc"}})', "{{service}} {{instance}}",

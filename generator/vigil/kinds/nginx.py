@@ -11,7 +11,7 @@ route, so a fall in it says nothing a probe or the upstream's own alerts do not.
 from __future__ import annotations
 
 from ..inventory import Service
-from ..rules import Level, rate_threshold_tests, selector, threshold_alerts, threshold_tests
+from ..rules import Level, rate_threshold_tests, selector, steady, threshold_alerts, threshold_tests
 from ..runbooks import Runbook
 from ..units import Duration
 from .base import AlertDefaults, Context, annotations, exporter_kind, service_labels, target_labels
@@ -61,14 +61,14 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple[
         p, alertname = params["connections"], "NginxTooManyConnections"
         lv = levels(p, lambda x: f"{x:g}")
         alerts = threshold_alerts(
-            alertname, f"nginx_connections_active{sel}", lv, p["for"], labels,
+            alertname, steady(f"nginx_connections_active{sel}", ctx.timing), lv, p["for"], labels,
             lambda lv: annotations(ctx, service, dash, alertname,
                                    f"{name}: {{{{ $value | humanize }}}} active connections",
                                    f"nginx {{{{ $labels.instance }}}} holds {{{{ $value | humanize }}}} client "
                                    f"connections ({lv.severity} above {lv.text} for {p['for']})."))
         rules += alerts
         tests += threshold_tests(alerts, lv, lambda v: [(selector("nginx_connections_active", base), f"{v}x{{n}}")],
-                                 base, ctx.timing)
+                                 base, ctx.timing, gap=True)
     if "dropped" not in disabled:
         p, alertname = params["dropped"], "NginxDroppedConnections"
         lv = levels(p, lambda x: f"{x:g}/s")

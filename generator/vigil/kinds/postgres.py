@@ -13,16 +13,18 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..inventory import Service
-from ..rules import Level, selector, silent_test, threshold_alerts, threshold_tests, promql_number
+from ..rules import Level, latest, selector, silent_test, steady, threshold_alerts, threshold_tests, promql_number
 from ..runbooks import Runbook
 from ..units import Duration, percent_text
-from .base import AlertDefaults, Context, annotations, exporter_kind, service_labels, target_labels
+from .base import SCRAPE_ERRORS_FOR, AlertDefaults, Context, annotations, exporter_kind, scrape_error_alert, service_labels, target_labels
 
 NAME = "postgres"
 DEFAULT_PORT = 9187
 SERVER_UP = "pg_up"        # the exporter reaches the server: 1, or 0
 
 ALERT_DEFAULTS = {
+    # the exporter reaches the server, but its queries of it fail
+    "scrape_errors": AlertDefaults({"for": SCRAPE_ERRORS_FOR}),
     "connections": AlertDefaults({"warning": Decimal(80), "critical": Decimal(90), "for": Duration.parse("5m")}),
     "deadlocks": AlertDefaults({"warning": 1.0, "for": Duration.parse("5m")}),        # per minute
     "replication_lag": AlertDefaults({"warning": Duration.parse("1m"), "critical": Duration.parse("5m"),
@@ -30,9 +32,28 @@ ALERT_DEFAULTS = {
     "long_transaction": AlertDefaults({"warning": Duration.parse("15m"), "critical": Duration.parse("1h"),
                                        "for": Duration.parse("1m")}),
     "rollbacks": AlertDefaults({"warning": Decimal(20), "for": Duration.parse("10m")}),
+    # locks held / the shared lock table (max_locks_per_transaction x (max_connections + max_prepared_transactions))
+    "locks": AlertDefaults({"warning": Decimal(50), "critical": Decimal(80), "for": Duration.parse("5m")}),
 }
 # What each alert means and what to look at first (the runbooks dashboard).
 RUNBOOKS = {
+    "PostgresExporterScrapeError": Runbook(
+        "The exporter answers and reaches the server, but every scrape for a while reported an error "
+        "(pg_exporter_last_scrape_error): some of its metrics are missing, so their panels are empty "
+        "and the alerts over "
+        "them cannot fire.",
+        ("The exporter's log names the failing query: `journalctl -u prometheus-postgres-exporter` or"
+         " `docker compose logs <name>-exporter`.",
+         "A missing privilege: the exporter's role needs `pg_monitor` (PostgreSQL >= 10: `GRANT "
+         "pg_monitor TO <user>;`).",
+         "A custom query (--extend.query-path) or a collector for a view this PostgreSQL version lacks.")),
+    "PostgresTooManyLocks": Runbook(
+        "The locks held fill much of PostgreSQL's shared lock table (max_locks_per_transaction × "
+        "(max_connections + max_prepared_transactions)): when it is full, every statement that needs a lock "
+        "fails with `out of shared memory` (HINT: increase max_locks_per_transaction).",
+        ("Who holds them: `SELECT pid, mode, count(*) FROM pg_locks GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 10;`",
+         "A transaction touching thousands of tables or partitions (a migration, pg_dump of many tables).",
+         "Raise max_locks_per_transaction (a restart) if that load is normal.")),
     "PostgresTooManyConnections": Runbook(
         "Client connections are close to max_connections: once they are used up, new connections are refused "
         "(`FATAL: sorry, too many clients already`); the last superuser_reserved_connections are kept for superusers.",
@@ -44,7 +65,9 @@ RUNBOOKS = {
          "it needs a restart.")),
     "PostgresDeadlocks": Runbook(
         "Transactions keep deadlocking: PostgreSQL aborts one of each pair (`ERROR: deadlock detected`), "
-        "so the application sees failed transactions.",
+        "so the application sees failed transactions. Vigil warns at 1 a minute sustained for 5 minutes, not on "
+        "any single deadlock (awesome-prometheus-alerts' PostgresqlDeadlockOccurred): a rare deadlock is retried "
+        "by a well-written application and is no page.",
         ("The server log names the statements and tables of each deadlock (log_lock_waits helps too).",
          "The usual cause: two code paths updating the same rows in a different order; make them lock in one "
          "order, or retry the aborted transaction.",
@@ -70,7 +93,9 @@ RUNBOOKS = {
     "PostgresHighRollbackRate": Runbook(
         "A large share of transactions end in a rollback: usually an application failing its queries "
         "(constraint violations, serialization failures, timeouts) and aborting.",
-        ("The errors in the server log and in the application's logs.",
+        ("Only over at least 1 transaction a second (awesome-prometheus-alerts' PostgresqlHighRollbackRate has "
+         "no floor and fires at 2%; Vigil warns at 20%: many applications roll back read-only transactions).",
+         "The errors in the server log and in the application's logs.",
          "Which database: \"Rollbacks\" on the PostgreSQL dashboard.",
          "Some applications roll back on purpose (read-only transactions): then raise the threshold or "
          "disable the alert for this service.")),
@@ -92,6 +117,7 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
     out = {k: base[k] for k in ("job", "instance", "service", "team")}
     svc = f'service="{name}"'
     rate_settle = RATE_WINDOW + ctx.timing.scrape
+    t = ctx.timing
     rules, tests = [], []
 
     def add(key, alertname, value_expr, levels, summary, what, series_at, **kw):
@@ -101,7 +127,7 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
             lambda lv: annotations(ctx, service, dash, alertname, f"{name}: {summary}",
                                    f"{what} ({lv.severity} above {lv.text} for {p['for']})."))
         rules.extend(alerts)
-        tests.extend(threshold_tests(alerts, levels, series_at, out, ctx.timing, **kw))
+        tests.extend(threshold_tests(alerts, levels, series_at, kw.pop("out", out), ctx.timing, **kw))
 
     def percent(key):
         return [Level(s, float(params[key][s] / 100), percent_text(params[key][s]))
@@ -113,12 +139,15 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
 
     if "connections" not in disabled:
         add("connections", "PostgresTooManyConnections",
-            f"sum by ({BY}) (pg_stat_activity_count{{{svc}}}) / max by ({BY}) (pg_settings_max_connections{{{svc}}})",
+            # Of the connections clients may open: the last superuser_reserved_connections are not theirs.
+            f"sum by ({BY}) ({steady(f'pg_stat_activity_count{{{svc}}}', t)}) / max by ({BY}) "
+            f"({latest(f'pg_settings_max_connections{{{svc}}}', t)} - {latest(f'pg_settings_superuser_reserved_connections{{{svc}}}', t)})",
             percent("connections"), "{{ $value | humanizePercentage }} of max_connections in use",
-            "{{ $labels.instance }} has {{ $value | humanizePercentage }} of its max_connections in use; "
-            "when none are left, new connections are refused",
+            "{{ $labels.instance }} has {{ $value | humanizePercentage }} of the max_connections clients may use "
+            "(net of superuser_reserved_connections) in use; when none are left, new connections are refused",
             lambda v: [(selector("pg_stat_activity_count", {**db, "state": "active"}), f"{promql_number(round(v * 100, 6))}x{{n}}"),
-                       (selector("pg_settings_max_connections", base), "100x{n}")], cap=1.0)
+                       (selector("pg_settings_max_connections", base), "103x{n}"),
+                       (selector("pg_settings_superuser_reserved_connections", base), "3x{n}")], cap=1.0, gap=True)
     if "deadlocks" not in disabled:
         p = params["deadlocks"]
         step = ctx.timing.scrape.seconds
@@ -135,37 +164,66 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
     if "replication_lag" not in disabled:
         p = params["replication_lag"]
         # Only replicas lag: on a primary (is_replica 0) the expression is empty rather than 0.
-        lag = (f"(max by ({BY}) (pg_replication_lag_seconds{{{svc}}}) and on (job, instance) "
-               f"pg_replication_is_replica{{{svc}}} == 1)")
+        lag = (f"(max by ({BY}) ({steady(f'pg_replication_lag_seconds{{{svc}}}', t)}) and on (job, instance) "
+               f"{latest(f'pg_replication_is_replica{{{svc}}}', t)} == 1)")
         replica = (selector("pg_replication_is_replica", base), "1x{n}")
         add("replication_lag", "PostgresReplicationLag", lag, seconds("replication_lag"),
             "replica {{ $labels.instance }} {{ $value | humanizeDuration }} behind",
             "The replica {{ $labels.instance }} last replayed a transaction of its primary "
             "{{ $value | humanizeDuration }} ago: its reads are stale",
-            lambda v: [(selector("pg_replication_lag_seconds", base), f"{promql_number(v)}x{{n}}"), replica])
+            lambda v: [(selector("pg_replication_lag_seconds", base), f"{promql_number(v)}x{{n}}"), replica], gap=True)
         over = max(lv.threshold for lv in seconds("replication_lag")) * 10
         tests.append(silent_test("PostgresReplicationLag: quiet on a primary", "PostgresReplicationLag",
                                  [(selector("pg_replication_lag_seconds", base), f"{promql_number(over)}x{{n}}"),
                                   (selector("pg_replication_is_replica", base), "0x{n}")], ctx.timing, p["for"]))
     if "long_transaction" not in disabled:
+        # Kept by database and state, which the runbook's first query needs.
+        tx = {**db, "state": "idle in transaction"}
         add("long_transaction", "PostgresLongTransaction",
-            f"max by ({BY}) (pg_stat_activity_max_tx_duration{{{svc}}})", seconds("long_transaction"),
+            f"max by ({BY}, datname, state) ({steady(f'pg_stat_activity_max_tx_duration{{{svc}}}', t)})",
+            seconds("long_transaction"),
             "a transaction open for {{ $value | humanizeDuration }}",
-            "A transaction on {{ $labels.instance }} has been open for {{ $value | humanizeDuration }}; "
-            "it holds its locks and keeps VACUUM from removing dead rows",
-            lambda v: [(selector("pg_stat_activity_max_tx_duration", {**db, "state": "idle in transaction"}),
-                        f"{promql_number(v)}x{{n}}")])
+            "A transaction on {{ $labels.instance }} (database {{ $labels.datname }}, {{ $labels.state }}) has been "
+            "open for {{ $value | humanizeDuration }}; it holds its locks and keeps VACUUM from removing dead rows",
+            lambda v: [(selector("pg_stat_activity_max_tx_duration", tx), f"{promql_number(v)}x{{n}}")],
+            out={**out, "datname": tx["datname"], "state": tx["state"]}, gap=True)
     if "rollbacks" not in disabled:
         add("rollbacks", "PostgresHighRollbackRate",
-            f"sum by ({BY}) (rate(pg_stat_database_xact_rollback{{{svc}}}[{RATE_WINDOW}])) / (sum by ({BY}) "
+            # Over at least 1 transaction a second: a trickle of rollbacks on an idle server is no alert.
+            f"sum by ({BY}) (rate(pg_stat_database_xact_rollback{{{svc}}}[{RATE_WINDOW}])) / clamp_min(sum by ({BY}) "
             f"(rate(pg_stat_database_xact_commit{{{svc}}}[{RATE_WINDOW}])) + sum by ({BY}) "
-            f"(rate(pg_stat_database_xact_rollback{{{svc}}}[{RATE_WINDOW}])))",
+            f"(rate(pg_stat_database_xact_rollback{{{svc}}}[{RATE_WINDOW}])), 1)",
             percent("rollbacks"), "{{ $value | humanizePercentage }} of transactions rolled back",
             f"{{{{ $value | humanizePercentage }}}} of the transactions on {{{{ $labels.instance }}}} ended in a "
             f"rollback over the last {RATE_WINDOW}",
             lambda v: [(selector("pg_stat_database_xact_rollback", db), f"0+{promql_number(round(100 * v, 6))}x{{n}}"),
                        (selector("pg_stat_database_xact_commit", db), f"0+{promql_number(round(100 * (1 - v), 6))}x{{n}}")],
             start=ctx.timing.scrape, settle=rate_settle, cap=1.0)
+        # Every transaction rolled back, but one in a minute: under the traffic floor.
+        tests.append(silent_test("PostgresHighRollbackRate: quiet on a trickle", "PostgresHighRollbackRate",
+                                 [(selector("pg_stat_database_xact_rollback", db),
+                                   f"0+{promql_number(ctx.timing.scrape.seconds / 60)}x{{n}}"),
+                                  (selector("pg_stat_database_xact_commit", db), "0x{n}")], ctx.timing,
+                                 params["rollbacks"]["for"], settle=rate_settle))
+    if "locks" not in disabled:
+        table = " * ".join([latest(f"pg_settings_max_locks_per_transaction{{{svc}}}", t),
+                            f"({latest(f'pg_settings_max_connections{{{svc}}}', t)} + "
+                            f"{latest(f'pg_settings_max_prepared_transactions{{{svc}}}', t)})"])
+        add("locks", "PostgresTooManyLocks",
+            f"sum by ({BY}) ({steady(f'pg_locks_count{{{svc}}}', t)}) / max by ({BY}) ({table})",
+            percent("locks"), "{{ $value | humanizePercentage }} of the lock table in use",
+            "{{ $labels.instance }} holds locks filling {{ $value | humanizePercentage }} of its shared lock table; "
+            "when it is full, statements fail with `out of shared memory`",
+            lambda v: [(selector("pg_locks_count", {**db, "mode": "accessexclusivelock"}),
+                        f"{promql_number(round(v * 6400, 6))}x{{n}}"),
+                       (selector("pg_settings_max_locks_per_transaction", base), "64x{n}"),
+                       (selector("pg_settings_max_connections", base), "100x{n}"),
+                       (selector("pg_settings_max_prepared_transactions", base), "0x{n}")], cap=1.0, gap=True)
+    if "scrape_errors" not in disabled:
+        alert, more = scrape_error_alert(service, ctx, dash, "PostgresExporterScrapeError", "pg_exporter_last_scrape_error", SERVER_UP,
+                                         params["scrape_errors"]["for"], base["instance"])
+        rules.append(alert)
+        tests.extend(more)
     return rules, tests
 
 
@@ -193,6 +251,9 @@ VITALS = ("PostgreSQL", SERVER_UP, [
      "{{service}} {{instance}}", "s"),
     ("Database size", f"sum by (service, datname) (pg_database_size_bytes{{{S}}})", "{{service}} {{datname}}",
      "bytes"),
+    # 1 while a query of the exporter fails (PostgresExporterScrapeError): some panels here are then empty.
+    ("Exporter scrape errors", f"max by (service, instance) (pg_exporter_last_scrape_error{{{S}}})",
+     "{{service}} {{instance}}", "short"),
     # Replicas only (pg_replication_is_replica == 1): empty for a primary, and with exporters before 0.13.
     ("Replication lag (replicas)", f"max by (service, instance) (pg_replication_lag_seconds{{{S}}}) and on "
                                    f"(service, instance) pg_replication_is_replica{{{S}}} == 1",

@@ -7,7 +7,8 @@ figures of the status page.
 from __future__ import annotations
 
 from ..inventory import Service
-from ..rules import Alert, Level, firing_tests, selector, silent_test, threshold_alerts, threshold_tests
+from ..rules import Alert, Level, firing_tests, latest, selector, silent_test, steady, threshold_alerts, \
+    threshold_tests
 from ..units import Duration
 from ..runbooks import Runbook
 from .base import DOWN_FOR, PROBE_JOB, AlertDefaults, Context, Probe, ServicePlan, alert_params, annotations, \
@@ -18,8 +19,11 @@ FIELDS = {"targets": "forbidden", "url": "required", "metrics_path": False}
 ALERTS = {
     "down": AlertDefaults({"for": DOWN_FOR}),
     "slow": AlertDefaults({"warning": Duration.parse("1s"), "for": Duration.parse("5m")}),
-    "tls_expiry": AlertDefaults({"warning": Duration.parse("14d"), "critical": Duration.parse("3d"),
+    # 20 days, as the references (awesome-prometheus-alerts, the blackbox mixin) warn: time for a renewal
+    # that failed silently to be noticed and done by hand.
+    "tls_expiry": AlertDefaults({"warning": Duration.parse("20d"), "critical": Duration.parse("3d"),
                                  "for": Duration.parse("0s")}, falling=True),
+    "tls_expired": AlertDefaults({"for": Duration.parse("0s")}),
 }
 # What each alert means and what to look at first (the runbooks dashboard).
 RUNBOOKS = {
@@ -27,6 +31,11 @@ RUNBOOKS = {
         "The probed URL answers, but slower than the threshold.",
         ("Response time on the Status page: one URL or all of them (then the network or the prober)?",
          "The service's own latency panels, if it is one of ours.")),
+    "CertificateExpired": Runbook(
+        "The TLS certificate of the probed URL has expired: browsers and clients refuse the connection now.",
+        ("Renew and deploy it at once; then find why automatic renewal (certbot, ACME) did not: its logs and timer.",
+         "A load balancer or CDN in front may still serve an old certificate after the renewal: check what "
+         "`openssl s_client -connect host:443 -servername host` shows.")),
     "CertificateExpiresSoon": Runbook(
         "The TLS certificate of the probed URL expires within the threshold; browsers will refuse it then.",
         ("Renew it, or check why automatic renewal (certbot, ACME) did not: its logs and timer.",
@@ -60,7 +69,7 @@ def plan(service: Service, ctx: Context) -> ServicePlan:
     if "slow" not in disabled:
         p = params["slow"]
         levels = [Level("warning", p["warning"].seconds, str(p["warning"]))]
-        alerts = threshold_alerts("ProbeSlow", f"probe_duration_seconds{sel}", levels, p["for"],
+        alerts = threshold_alerts("ProbeSlow", steady(f"probe_duration_seconds{sel}", ctx.timing), levels, p["for"],
                                   service_labels(service),
                                   lambda lv: annotations(ctx, service, dash, "ProbeSlow",
                                                          f"{name} answers slowly: {{{{ $value | humanizeDuration }}}}",
@@ -68,11 +77,13 @@ def plan(service: Service, ctx: Context) -> ServicePlan:
                                                          f"answer (above {lv.text} for {p['for']})."))
         rules += alerts
         tests += threshold_tests(alerts, levels, lambda v: [(selector("probe_duration_seconds", series), f"{v}x{{n}}")],
-                                 series, ctx.timing)
+                                 series, ctx.timing, gap=True)
     if service.url.startswith("https://") and "tls_expiry" not in disabled:
         p = params["tls_expiry"]
         levels = [Level(s, p[s].seconds, str(p[s])) for s in ("warning", "critical")]
-        alerts = threshold_alerts("CertificateExpiresSoon", f"probe_ssl_earliest_cert_expiry{sel} - time()",
+        # The highest of the window: one probe answered by a stale backend does not fire it.
+        expiry = steady(f"probe_ssl_earliest_cert_expiry{sel}", ctx.timing, falling=True)
+        alerts = threshold_alerts("CertificateExpiresSoon", f"{expiry} - time() > 0 and {expiry} - time()",
                                   levels, p["for"], service_labels(service),
                                   lambda lv: annotations(ctx, service, dash, "CertificateExpiresSoon",
                                                          f"{name}: TLS certificate expires in "
@@ -85,4 +96,18 @@ def plan(service: Service, ctx: Context) -> ServicePlan:
         tests += threshold_tests(alerts, levels, lambda v: [(selector("probe_ssl_earliest_cert_expiry", series),
                                                              f"{v!r}+{ctx.timing.scrape.seconds:g}x{{n}}")],
                                  series, ctx.timing, falling=True)
+    if service.url.startswith("https://") and "tls_expired" not in disabled:
+        for_ = params["tls_expired"]["for"]
+        expiry = latest(f"probe_ssl_earliest_cert_expiry{sel}", ctx.timing)
+        alert = Alert("CertificateExpired", f"{expiry} - time() <= 0", for_,
+                      {**service_labels(service), "severity": "critical"},
+                      annotations(ctx, service, dash, "CertificateExpired", f"{name}: TLS certificate expired",
+                                  f"The certificate of {service.url} has expired: clients refuse it. Renew it now."))
+        rules.append(alert)
+        sel_ = selector("probe_ssl_earliest_cert_expiry", series)
+        day = 86400
+        tests += [silent_test("CertificateExpired: quiet while valid", alert.name, [(sel_, f"{day}+{ctx.timing.scrape.seconds:g}x{{n}}")],
+                              ctx.timing, for_),
+                  firing_tests("CertificateExpired: fires once expired", [alert], [(sel_, "0x{n}")], series, None,
+                               ctx.timing)]
     return finish(out, service, ctx, dash, rules, tests)
