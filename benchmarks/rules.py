@@ -36,6 +36,8 @@ the first reads come from disk), until every group has evaluated --rounds more t
   eval share    sum over groups of mean duration / interval: cores' worth of rule evaluation (wall
                 time, so inflated on a busy machine)
   missed        d prometheus_rule_group_iterations_missed_total (all groups)
+  done          evaluations done / scheduled (prometheus_rule_group_iterations_total counts the missed):
+                below 100% the server did not get the CPU its rules need, so `cores` is what it got
   RSS, head     process_resident_memory_bytes, prometheus_tsdb_head_series at the end
   ms/svc/15s    CPU per service per 15 s round: cores * 15 s / N
 Each figure: min / median / max over the runs (the tiles are backfilled once per N, the raw window
@@ -333,7 +335,7 @@ def run_prometheus(work: Path, rules: Path | None, blocks: Path, raw: Raw, expor
                     "head_series": b[("prometheus_tsdb_head_series", "")]}
         # Warm-up: every group evaluated once (its first reads come from disk).
         while True:
-            m = poll()
+            m = poll()  # a TimeoutError here: not even one evaluation of every group in `timeout`
             if groups_of(m) and all(v > 0 for v in last_evals(m).values()):
                 break
             time.sleep(2)
@@ -376,8 +378,13 @@ def run_prometheus(work: Path, rules: Path | None, blocks: Path, raw: Raw, expor
 
     cores = (b[("process_cpu_seconds_total", "")] - a[("process_cpu_seconds_total", "")]) / (wall_b - wall_a)
     share = sum(statistics.fmean(d) / intervals[g] for g, d in durations.items() if d)
-    missed = sum(b.get(("prometheus_rule_group_iterations_missed_total", g), 0) -
-                 a.get(("prometheus_rule_group_iterations_missed_total", g), 0) for g in intervals)
+    def delta(name, gs):
+        return sum(b.get((name, g), 0) - a.get((name, g), 0) for g in gs)
+
+    missed = delta("prometheus_rule_group_iterations_missed_total", intervals)
+    # Evaluations done / scheduled (iterations_total counts the missed ones too): below 100% the server
+    # did not get the CPU its rules need, and `cores` is what it got, not what it needs.
+    scheduled = delta("prometheus_rule_group_iterations_total", intervals)
     return {
         "groups": len(intervals), "span": wall_b - wall_a, "timed_out": timed_out,
         "cores": cores, "eval_share": share,
@@ -385,7 +392,7 @@ def run_prometheus(work: Path, rules: Path | None, blocks: Path, raw: Raw, expor
         "slo_p50": pct(slo, 0.5), "slo_max": pct(slo, 1.0),
         "main_interval": statistics.fmean(intervals[g] for g in main) if main else float("nan"),
         "slo_interval": statistics.fmean(intervals[g] for g in slo) if slo else float("nan"),
-        "missed": missed,
+        "missed": missed, "done": (scheduled - missed) / scheduled if scheduled else float("nan"),
         "rss_mib": b[("process_resident_memory_bytes", "")] / 2 ** 20,
         "head_series": b[("prometheus_tsdb_head_series", "")],
         "rounds": min((len(d) for d in durations.values()), default=0),
@@ -441,7 +448,7 @@ def per_service(run: dict, row: dict) -> float:
 def table(rows: list[dict]) -> str:
     cols = [("what", None), ("N", None), ("days", None), ("runs", None), ("groups", None),
             ("cores", ".3f"), ("eval share", ".3f"), ("main p50 s", ".3f"), ("main max s", ".3f"),
-            ("slo p50 s", ".3f"), ("slo max s", ".3f"), ("missed", ".0f"), ("RSS MiB", ".0f"),
+            ("slo p50 s", ".3f"), ("slo max s", ".3f"), ("missed", ".0f"), ("done", ".0%"), ("RSS MiB", ".0f"),
             ("head series", ".0f"), ("base cores", ".3f"), ("ms/svc/15s", ".1f"), ("rules ms/svc/15s", ".1f")]
     lines = []
     for r in rows:
@@ -449,7 +456,8 @@ def table(rows: list[dict]) -> str:
         cells = [r["what"], str(r["n"]), str(r["days"]), str(len(runs)), str(runs[0]["groups"])]
         for col, key in (("cores", "cores"), ("eval share", "eval_share"), ("main p50 s", "main_p50"),
                          ("main max s", "main_max"), ("slo p50 s", "slo_p50"), ("slo max s", "slo_max"),
-                         ("missed", "missed"), ("RSS MiB", "rss_mib"), ("head series", "head_series")):
+                         ("missed", "missed"), ("done", "done"), ("RSS MiB", "rss_mib"),
+                         ("head series", "head_series")):
             cells.append(mmm([x[key] for x in runs], dict(cols)[col]))
         cells.append(format(r["base"], ".3f"))
         cells.append(mmm([x["cores"] * SCRAPE * 1000 / r["n"] for x in runs], ".1f"))
