@@ -128,11 +128,14 @@ demo-fix: docker  ## make the demo service healthy again
 smoke: docker runtime  ## the real stack under Docker: up, healthy, dashboard, alert, logs, down (not part of make test)
 	VIGIL=$(VIGIL) scripts/smoke.sh
 
-bench: venv tools $(BUGSINK)  ## benchmarks: generate at 100 / 1,000 / 10,000 services; alert latency; the overview at 1,000; errors
+# BENCH_RULES: arguments of benchmarks/rules.py, e.g. --quick (a few minutes) or --sizes 10,100.
+BENCH_RULES ?=
+bench: venv tools $(BUGSINK)  ## benchmarks: generate at 100 / 1,000 / 10,000 services; alert latency; the overview at 1,000; errors; rule evaluation
 	$(VENV)/bin/python benchmarks/generate.py
 	$(VENV)/bin/python benchmarks/alert_latency.py
 	$(VENV)/bin/python benchmarks/dashboards.py
 	$(VENV)/bin/python benchmarks/errors.py
+	$(VENV)/bin/python benchmarks/rules.py $(BENCH_RULES)
 
 clean-venv:  ## remove the virtualenv
 	rm -rf $(VENV)
