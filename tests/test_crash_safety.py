@@ -88,16 +88,23 @@ def test_killed_runs_are_completed_by_the_next(inventories):
     tmp, paths, fresh = inventories
     rng = random.Random(12)
     old = tmp / "fresh-a"
-    # How long a full B-over-A run takes here, to spread the kills over it.
+    # The moment it starts writing files: the first file B adds appears (whatever the implementation).
+    first_added = min(p for p in set(fresh["b"]) - set(fresh["a"]) if fresh["b"][p] != "dir")
+    # How long a full B-over-A run takes here, and how long its writing lasts, to spread the kills
+    # over them: measured on this machine, busy or idle, not assumed.
     out = tmp / "calibrate"
     shutil.copytree(old, out, symlinks=True)
     started = time.monotonic()
-    run(paths["b"], out)
+    proc = subprocess.Popen(command(paths["b"], out), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    while not (out / first_added).exists() and proc.poll() is None:
+        time.sleep(0.001)
+    writing_from = time.monotonic()
+    proc.wait(120)
     whole = time.monotonic() - started
+    writing = max(0.002, time.monotonic() - writing_from)
     shutil.rmtree(out)
 
-    # The moment it starts writing files: the first file B adds appears (whatever the implementation).
-    first_added = min(p for p in set(fresh["b"]) - set(fresh["a"]) if fresh["b"][p] != "dir")
     outcomes = {"half-written": 0, "untouched": 0, "finished": 0}
     for i in range(RUNS):
         out = tmp / f"run-{i}"
@@ -112,7 +119,7 @@ def test_killed_runs_are_completed_by_the_next(inventories):
             deadline = time.monotonic() + 120
             while not target.exists() and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.001)
-            time.sleep(rng.uniform(0, 0.15))
+            time.sleep(rng.uniform(0, 0.7 * writing))
         proc.send_signal(sig)
         proc.wait(60)
         journal = (out / PENDING).exists()
@@ -126,7 +133,8 @@ def test_killed_runs_are_completed_by_the_next(inventories):
         assert after == fresh[again], f"run {i} ({sig.name}, rerun {again}): {difference(after, fresh[again])}"
         shutil.rmtree(out)
     print(f"\n{RUNS} kills survived of {RUNS}; the tree each kill left: {outcomes}")
-    assert outcomes["half-written"] >= RUNS // 4, f"too few kills landed while it wrote: {outcomes}"
+    # (a kill that misses the writing still proves the rerun right; at least some must land in it)
+    assert outcomes["half-written"] >= RUNS // 8, f"too few kills landed while it wrote: {outcomes}"
 
 
 def test_a_second_generate_waits_for_the_lock(inventories, tmp_path):
