@@ -308,11 +308,13 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
         tests += gap_test(f"{name_}: fires through one missed scrape", alert, threads(1, 0), channel, 0, ctx.timing)
     if "restarted" not in disabled:
         p, alertname = params["restarted"], "MysqlRestarted"
-        # A restart sets Uptime back; its first scrape ever does not count as one.
-        alert = Alert(alertname, f"resets(mysql_global_status_uptime{{{svc}}}[{RESTART_WINDOW}]) > 0", p["for"],
+        # A restart sets Uptime back; its first scrape ever does not count as one. The window covers `for`
+        # too, so that the alert fires and then stays RESTART_WINDOW, whatever `for` the inventory gives.
+        window = Duration(RESTART_WINDOW + p["for"])
+        alert = Alert(alertname, f"resets(mysql_global_status_uptime{{{svc}}}[{window}]) > 0", p["for"],
                       {**labels, "severity": "warning"},
                       annotations(ctx, service, dash, alertname, f"{name}: the server restarted",
-                                  f"{{{{ $labels.instance }}}} restarted within the last {RESTART_WINDOW} (its "
+                                  f"{{{{ $labels.instance }}}} restarted within the last {window} (its "
                                   f"Uptime went back): connections were dropped, its caches start cold."))
         rules.append(alert)
         uptime = selector("mysql_global_status_uptime", base)
