@@ -96,7 +96,7 @@ WATCHES = (
     _Watch("PrometheusNotificationQueueFilling", "prometheus",
            "predict_linear(prometheus_notifications_queue_length{sel}[5m], 1800) > "
            "min_over_time(prometheus_notifications_queue_capacity{sel}[5m])",
-           "prometheus_notifications_queue_length", "0x{n}", "0+100x{n}", "15m", "warning",
+           "prometheus_notifications_queue_length", "0x{n}", "0+1000x{n}", "15m", "warning",
            "Prometheus' queue of alerts to send fills up",
            "At the pace of the last 5m the queue of alerts waiting for Alertmanager is full within 30m; "
            "past it, alerts are dropped.",
