@@ -808,7 +808,7 @@ def test_a_block_with_nothing_indented_under_it_says_so(tmp_path):
 def test_strict_validation_warns_without_a_heartbeat_receiver(tmp_path):
     """Watchdog needs somewhere to go: --strict says so, without failing a local trial."""
     (tmp_path / "inventory.yml").write_text(BASE)
-    (tmp_path / ".env").write_text("SLACK_WEBHOOK_URL=https://hooks.slack.com/services/T/B/x\nGF_SECURITY_ADMIN_PASSWORD=s3cret-enough\n")
+    (tmp_path / ".env").write_text("SLACK_WEBHOOK_URL=https://hooks.slack.com/services/T/B/x\nGF_SECURITY_ADMIN_PASSWORD=s3cret-enough\nVIGIL_PROMETHEUS_PASSWORD=prometheus-password-0123\nVIGIL_ALERTMANAGER_PASSWORD=alertmanager-password-0123\n")
     r = run_vigil("validate", "-i", str(tmp_path / "inventory.yml"), "--strict", "--env", str(tmp_path / ".env"))
     assert r.returncode == 0, r.stderr
     assert "warning: routing.heartbeat_receiver is not set" in r.stderr
