@@ -1,6 +1,7 @@
 """The DORA maths: the rules of dora.py drifting from their definitions make the generated
 scenario tests (known answers, prometheus/tests/dora/) fail. Each mutant runs against the short
-scenario (attribution, statuses, pending alerts, two services), which promtool runs in seconds."""
+scenario (attribution, statuses, pending alerts, two services), which promtool runs in seconds,
+but the windows' own, which only the other one (a deploy 8 days old) can notice."""
 
 from __future__ import annotations
 
@@ -22,13 +23,15 @@ MUTATIONS = [
     (r'status=~"failed\|rolled-back"', 'status=~"failed"'),               # rollbacks are fine
     (r"quantile_over_time\(0\.5, service:", "max_over_time(service:"),    # the longest incident
 ]
+WINDOWED = "and one 8 days ago"
 
 
-def _short_suite(tmp_path, rules: str):
+def _suite(tmp_path, rules: str, scenario: str = SHORT):
+    """promtool over the one scenario named `scenario`, against these rules."""
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules/dora.yml").write_text(rules)
     suite = yaml.safe_load((ROOT / "prometheus/tests/dora/dora.test.yml").read_text())
-    suite["tests"] = [t for t in suite["tests"] if SHORT in t["name"]]
+    suite["tests"] = [t for t in suite["tests"] if scenario in t["name"]]
     assert len(suite["tests"]) == 1
     suite["rule_files"] = ["rules/dora.yml"]
     (tmp_path / "short.test.yml").write_text(yaml.safe_dump(suite))
@@ -36,7 +39,7 @@ def _short_suite(tmp_path, rules: str):
 
 
 def test_the_short_scenario_passes_as_rendered(tmp_path):
-    result = _short_suite(tmp_path, (ROOT / "prometheus" / dora.PATH).read_text())
+    result = _suite(tmp_path, (ROOT / "prometheus" / dora.PATH).read_text())
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -44,5 +47,14 @@ def test_the_short_scenario_passes_as_rendered(tmp_path):
 def test_a_drifting_rule_fails_the_scenarios(tmp_path, pattern, repl):
     text, n = re.subn(pattern, repl, (ROOT / "prometheus" / dora.PATH).read_text())
     assert n >= 1, f"mutation {pattern!r} found nothing"
-    result = _short_suite(tmp_path, text)
+    result = _suite(tmp_path, text)
     assert result.returncode != 0, f"{repl}: the scenarios did not notice"
+
+
+def test_a_7_day_window_that_counts_30_days_fails_the_scenarios(tmp_path):
+    seven = f"> time() - {dora.WINDOWS[0].seconds:g}"
+    text, n = re.subn(re.escape(seven), f"> time() - {dora.WINDOWS[1].seconds:g}",
+                      (ROOT / "prometheus" / dora.PATH).read_text())
+    assert n >= 1, f"{seven!r} found nothing"
+    result = _suite(tmp_path, text, WINDOWED)
+    assert result.returncode != 0, "the scenarios did not notice"

@@ -131,7 +131,7 @@ def scrape_job(pushgateway: str, team: str) -> dict:
 @dataclass(frozen=True)
 class Deploy:
     service: str
-    minute: int                  # minutes from the scenario's start
+    minute: int                  # minutes from the scenario's start (before it: on the Pushgateway from the start)
     version: str
     status: str = "succeeded"
     lead: int | None = None      # minutes from commit to deploy
@@ -175,9 +175,10 @@ def _series(sc: Scenario) -> list[tuple[str, str]]:
     for d in sc.deploys:
         labels = {"job": DEPLOY_JOB, "service": d.service, "team": TEAM, "version": d.version, "status": d.status,
                   "commit": f"c{d.version}"}
-        out.append((selector(DEPLOY_TIME, labels), _values([(None, d.minute), (d.minute * 60, sc.minutes - d.minute + 1)])))
+        pushed = max(d.minute, 0)
+        out.append((selector(DEPLOY_TIME, labels), _values([(None, pushed), (d.minute * 60, sc.minutes - pushed + 1)])))
         if d.lead is not None:
-            out.append((selector(LEAD_TIME, labels), _values([(None, d.minute), (d.lead * 60, sc.minutes - d.minute + 1)])))
+            out.append((selector(LEAD_TIME, labels), _values([(None, pushed), (d.lead * 60, sc.minutes - pushed + 1)])))
     for n, i in enumerate(sc.incidents):
         labels = {"alertname": f"Critical{n}", "service": i.service, "team": TEAM, "severity": "critical"}
         runs = lambda v: _values([(None, i.minute), (v, i.minutes), ("stale", 1)])   # noqa: E731
@@ -202,16 +203,21 @@ def _same(values: dict) -> dict:
 
 
 SCENARIOS = (
-    # The example: 8 deploys in 7 days (one every 20 hours), 2 of them followed within the
-    # hour by a critical alert, lasting 30 and 90 minutes; lead times of 1, 2 and 3 hours.
-    Scenario("8 deploys in 7 days, 2 followed by an incident of 30 and 90 minutes", 7 * 1440,
-             tuple(Deploy("checkout", 600 + k * 1200, f"v{k + 1}", lead=[60, 120, 180][k] if k < 3 else None)
-                   for k in range(8)),
-             (Incident("checkout", 600 + 2 * 1200 + 30, 30), Incident("checkout", 600 + 5 * 1200 + 20, 90)),
+    # The example: 8 deploys in the last 7 days, 2 of them followed within the hour by a
+    # critical alert, lasting 30 and 90 minutes; lead times of 1, 2 and 3 hours. And a deploy 8 days
+    # ago (lead 10 hours), still on the Pushgateway: in the 30-day numbers, not in the 7-day ones.
+    # The windows count deploys by their recorded time, so the recent ones lie 2 hours apart (16 hours
+    # of evaluations, not 7 days: the same numbers at a seventh of promtool's time).
+    Scenario("8 deploys in 7 days, 2 followed by an incident of 30 and 90 minutes, and one 8 days ago", 960,
+             (Deploy("checkout", 960 - 8 * 1440, "v0", lead=600),
+              *(Deploy("checkout", 60 + k * 120, f"v{k + 1}", lead=[60, 120, 180][k] if k < 3 else None)
+                for k in range(8))),
+             (Incident("checkout", 60 + 2 * 120 + 30, 30), Incident("checkout", 60 + 5 * 120 + 20, 90)),
              _same({(DEPLOYS, "7d"): 8, (FREQUENCY, "7d"): 8 / 7, (BAND, "7d"): 4, (LEAD, "7d"): 7200,
                     (FAILURES, "7d"): 2, (CFR, "7d"): 0.25, (RESTORE, "7d"): 3600,
-                    # the same events over 30 days: 8/30 a day is "weekly"
-                    (FREQUENCY, "30d"): 8 / 30, (BAND, "30d"): 3, (CFR, "30d"): 0.25, (RESTORE, "30d"): 3600})),
+                    # over 30 days, v0 too: 9/30 a day is "weekly"; the median lead is of 1, 2, 3 and 10 hours
+                    (DEPLOYS, "30d"): 9, (FREQUENCY, "30d"): 9 / 30, (BAND, "30d"): 3, (LEAD, "30d"): 9000,
+                    (FAILURES, "30d"): 2, (CFR, "30d"): 2 / 9, (RESTORE, "30d"): 3600})),
     # Attribution: an alert 30 minutes after v4 (and 40 after v3) fails v4 only; one 120 minutes after
     # v5 fails none; an alert that stays pending is no incident; v2 failed and s2 was rolled back by
     # their status. Another service of the team (search) counts for the team, not for checkout.
