@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from test_validation import BASE, add, edit, one
+from test_validation import BASE, add, case, edit, one
 from vigil.load import load_file
 from vigil.validate import validate
 
 PAGER = BASE.replace("routing:", "  - name: pager\n    pagerduty: {routing_key: PD_KEY}\nrouting:")
 # lines of PAGER: 7 - name: pager, 8 pagerduty, 9 routing, ..., 11 teams, 12 - name: platform, 13 notify
-
-
-def case(name, text, line, where, message):
-    return pytest.param(text, line, where, message, id=name)
 
 
 STACK_PAGE = "  name: demo\n  status_page:\n    announcements:\n"
