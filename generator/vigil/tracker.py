@@ -50,8 +50,8 @@ RUNBOOKS = {
          "A deploy just before it started; roll back if so.")),
     "ErrorTrackerDown": Runbook(
         "The errors exporter cannot read Bugsink's API (or cannot be scraped): error alerts are blind.",
-        ("`docker compose ps bugsink errors-exporter` and their logs.",
-         "BUGSINK_API_TOKEN in .env (`make up` creates it once).")),
+        (f"`docker compose ps {SERVICE} {EXPORTER}` and their logs.",
+         f"{TOKEN} in .env (`make up` creates it once).")),
 }
 
 

@@ -19,7 +19,7 @@ from .kinds.base import Context, ScrapeJob, annotations
 from .rules import Alert, Check, Expect, Level, RuleGroup, RuleTest, firing_tests, rate_threshold_tests, selector, \
     silent_test, threshold_alerts
 from .tracker import EXPORTER
-from .tracker_exporter import EVENTS, ISSUE, UP, USERS
+from .tracker_exporter import EVENTS, ISSUE, OPEN, UP, USERS
 from .units import Duration
 
 JOB = "errors"          # the exporter's scrape job (kind errors: its series carry their own service and team)
@@ -64,7 +64,7 @@ def plan(service: Service, ctx: Context, dash: str) -> tuple[RuleGroup, list[Rul
                  [(selector(ISSUE, details), f"6x10 _x{gone // scrape}"), (users, f"3x10 _x{gone // scrape}")],
                  [Check(Duration(2 * step), issue.name, (fired,)), Check(gone, issue.name)]),
         silent_test("ErrorIssueOpen: quiet without open issues", issue.name,
-                    [(selector("vigil_errors_open_issues", out), "0x{n}")], ctx.timing, 0),
+                    [(selector(OPEN, out), "0x{n}")], ctx.timing, 0),
     ]
     spike = ctx.stack.error_tracker.spike
     levels = [Level("critical", spike / 60, f"{spike:g}/min")]
