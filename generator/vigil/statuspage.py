@@ -23,12 +23,11 @@ import json
 import threading
 import time
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from . import dora, live, webauth
+from . import dora, live
 from .kinds.base import PROBE_JOB
 
 SERVICE = "status-page"          # its Compose service
@@ -53,22 +52,12 @@ def render(plan) -> dict[str, bytes]:
     return {f"{DIR}/{CONFIG}": (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()}
 
 
-class Unreachable(Exception):
-    pass
-
-
 def _query(prometheus: str, path: str, **params) -> list:
+    """Prometheus' API (behind basic auth, webauth.py: the password from the environment or .env)."""
     url = f"{prometheus.rstrip('/')}/api/v1/{path}?{urllib.parse.urlencode(params)}"
-    # Prometheus behind basic auth (webauth.py): the password from the environment or .env.
-    credential = live.web_credential("prometheus")
-    headers = {"Authorization": webauth.header(credential[1])} if credential else {}
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as r:
-            body = json.loads(r.read())
-    except (OSError, ValueError) as e:
-        raise Unreachable(f"{prometheus}: {getattr(e, 'reason', e)}") from None
-    if body.get("status") != "success":
-        raise Unreachable(f"{prometheus}: {body.get('error')}")
+    body = live._http(url, credential=live.web_credential("prometheus"))
+    if not isinstance(body, dict) or body.get("status") != "success":
+        raise live.Unreachable(f"{prometheus}: {body.get('error') if isinstance(body, dict) else 'not its API'}")
     return body["data"]["result"]
 
 
@@ -92,8 +81,8 @@ class Status:
 def collect(config: dict, prometheus: str, now: float | None = None) -> Status:
     now = time.time() if now is None else now
     names = [s["name"] for s in config["services"]]
-    live = [a for a in config["announcements"] if _shown(a, now)]
-    status = Status(config["title"], now, [], [], live)
+    shown = [a for a in config["announcements"] if _shown(a, now)]
+    status = Status(config["title"], now, [], [], shown)
     if not names:
         return status
     sel = f'service=~"{"|".join(names)}"'
@@ -110,7 +99,7 @@ def collect(config: dict, prometheus: str, now: float | None = None) -> Status:
         ended = _by_service(_query(prometheus, "query", time=now, query=f"{dora.name(dora.RESTORED, 'service')}"
                                                                          f"{{{sel}}}[{INCIDENT_DAYS}d]"))
         ongoing = _by_service(_query(prometheus, "query", time=now, query=f"{dora.INCIDENT_SINCE}{{{sel}}}"))
-    except Unreachable as e:
+    except live.Unreachable as e:
         status.error = str(e)
         return status
     for name in names:
