@@ -44,16 +44,8 @@ sentry_sdk.flush(timeout=600)
 """
 
 
-def project(b: Bugsink, name: str) -> dict:
-    c = b.client()
-    teams = {t["name"]: t["id"] for t in c.all("/teams/")}
-    team = teams.get("shop") or c.call("/teams/", {"name": "shop"})["id"]
-    c.call("/projects/", {"name": name, "team": team})
-    return next(p for p in c.all("/projects/") if p["name"] == name)
-
-
 def ingest(b: Bugsink, tmp: Path, n: int, run: int) -> tuple[float, int]:
-    p = project(b, f"load-{run}")
+    p = b.project(f"load-{run}")
     script = tmp / "sender.py"
     script.write_text(SENDER)
     peak, done = [0], threading.Event()
@@ -76,7 +68,7 @@ def ingest(b: Bugsink, tmp: Path, n: int, run: int) -> tuple[float, int]:
 
 def raise_to_notification(b: Bugsink, tmp: Path, runs: int) -> list[float]:
     path = AlertPath(b, tmp, "latency")
-    dsn = project(b, "latency")["dsn"]
+    dsn = b.project("latency")["dsn"]
     out = []
     try:
         wait_for("the exporter scraped", lambda: path.prom.proc.poll() is None and _scraped(path), 120)

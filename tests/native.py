@@ -127,19 +127,37 @@ ENDPOINTS = ("prometheus", "alertmanager", "grafana", "loki", "alloy", "blackbox
 
 
 def native_stack(name: str, ports: dict, teams: tuple[str, ...], team: str | None = None, interval: str = "1s",
-                 basic_auth: bool = False, **endpoints: int) -> str:
+                 basic_auth: bool = False, slack: bool = False, **endpoints: int) -> str:
     """The head of a test inventory, down to `services:`, for a stack run natively on 127.0.0.1:
     Prometheus at ports["prom"], the parts named in `endpoints` (field=port) where given, every
-    other part at the closed port ports["closed"]; every team pages a webhook nobody answers.
+    other part at the closed port ports["closed"]; every team pages a webhook nobody answers, or,
+    with `slack`, its own Slack channel #<team>-oncall through the webhook in .env's
+    <TEAM>_SLACK (slack_env()), grouped within a second.
     Without passwords (stack.basic_auth: false) unless `basic_auth`: then `vigil secrets` needs
     them in .env, and prometheus()/alertmanager() need basic_auth=True."""
-    at = {field: endpoints.get(field, ports["closed"]) for field in ENDPOINTS} | {"prometheus": ports["prom"]}
+    at = {field: ports["closed"] for field in ENDPOINTS} | endpoints | {"prometheus": ports["prom"]}
+    pager = {t: f"{t}-oncall" if slack else "hook" for t in teams}
     lines = ["version: 1", "stack:", f"  name: {name}", f"  team: {team or teams[0]}",
              f"  scrape_interval: {interval}", f"  evaluation_interval: {interval}",
              f"  basic_auth: {str(basic_auth).lower()}", "  endpoints:",
              *(f"    {field}: 127.0.0.1:{port}" for field, port in at.items()),
              "receivers:", "  - name: hook", f'    webhook: {{url: "http://127.0.0.1:{ports["closed"]}/hook"}}',
-             "routing: {default_receiver: hook}", "teams:",
-             *(line for t in teams for line in (f"  - name: {t}", "    notify: {critical: [hook], warning: [hook]}")),
+             *(f'  - {{name: {t}-oncall, slack: {{channel: "#{t}-oncall", webhook: {_slack_variable(t)}}}}}'
+               for t in teams if slack),
+             *(["routing:", "  default_receiver: hook", "  timings:",
+                *(f"    {s}: {{group_wait: 1s, group_interval: 1s}}" for s in ("critical", "warning"))]
+               if slack else ["routing: {default_receiver: hook}"]),
+             "teams:",
+             *(line for t in teams for line in (f"  - name: {t}",
+                                                 f"    notify: {{critical: [{pager[t]}], warning: [{pager[t]}]}}")),
              "services:"]
     return "\n".join(lines) + "\n"
+
+
+def _slack_variable(team: str) -> str:
+    return team.upper().replace("-", "_") + "_SLACK"
+
+
+def slack_env(hook: str, teams: tuple[str, ...]) -> str:
+    """The .env lines of native_stack(slack=True): team t's channel posts to {hook}/<t>."""
+    return "".join(f"{_slack_variable(t)}={hook.rstrip('/')}/{t}\n" for t in teams)

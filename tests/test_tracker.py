@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_vigil
-from native import Process, free_port, get_json, native_stack, wait_for
-from tracker_native import AlertPath, Bugsink
+from native import Process, free_port, get_json, wait_for
+from tracker_native import PUBLIC, AlertPath, Bugsink, stack_head
 from vigil import tracker, tracker_exporter
 
 APP = Path(__file__).parent / "apps" / "sentry_app.py"
@@ -34,13 +34,9 @@ def bugsink(tmp_path_factory):
     b.stop()
 
 
-def _inventory(tmp: Path, body: str, ports: dict | None = None, **endpoints) -> Path:
-    ports = ports or {"prom": free_port(), "closed": free_port()}
-    head = native_stack("errs", ports, ("shop", "platform"), **endpoints)
-    head = head.replace("  endpoints:\n", "  error_tracker: {enabled: true, url: http://errors.example.test}\n"
-                                          "  endpoints:\n", 1)
+def _inventory(tmp: Path, body: str) -> Path:
     path = tmp / "inventory.yml"
-    path.write_text(head + body)
+    path.write_text(stack_head({"prom": free_port(), "closed": free_port()}) + body)
     return path
 
 
@@ -98,18 +94,6 @@ def test_provisioning_without_token_or_tracker_says_so(bugsink, tmp_path):
     assert r.returncode == 1 and "HTTP 40" in r.stderr and "Traceback" not in r.stderr
 
 
-def _project(b: Bugsink, name: str, team: str = "shop") -> dict:
-    c = b.client()
-    teams = {t["name"]: t["id"] for t in c.all("/teams/")}
-    if team not in teams:
-        teams[team] = c.call("/teams/", {"name": team})["id"]
-    found = [p for p in c.all("/projects/") if p["name"] == name]
-    if not found:
-        c.call("/projects/", {"name": name, "team": teams[team]})
-        found = [p for p in c.all("/projects/") if p["name"] == name]
-    return found[0]
-
-
 def _raise(dsn: str, release: str, rounds: int = 3) -> None:
     r = subprocess.run([sys.executable, str(APP), dsn, release, str(rounds)], capture_output=True, text=True,
                        timeout=120)
@@ -117,7 +101,7 @@ def _raise(dsn: str, release: str, rounds: int = 3) -> None:
 
 
 def test_two_exceptions_three_times_are_two_issues_of_six_events_with_stack_traces(bugsink):
-    project = _project(bugsink, "grouping")
+    project = bugsink.project("grouping")
     _raise(project["dsn"], "shop@2.0.0")
     c = bugsink.client()
     issues = wait_for("two issues with three events each", lambda: (
@@ -134,7 +118,7 @@ def test_two_exceptions_three_times_are_two_issues_of_six_events_with_stack_trac
         assert data["user"]["id"].startswith("user-")
         assert any(b["message"].startswith("loading") for b in data["breadcrumbs"]["values"])
     # The exporter's view of them: events, users, culprit.
-    metrics = tracker_exporter.Exporter(c, "http://errors.example.test").collect()
+    metrics = tracker_exporter.Exporter(c, PUBLIC).collect()
     zero = next(line for line in metrics.splitlines()
                 if line.startswith(tracker_exporter.ISSUE) and 'type="ZeroDivisionError"' in line)
     assert 'service="grouping"' in zero and 'team="shop"' in zero and 'state="new"' in zero
@@ -148,7 +132,7 @@ def test_two_exceptions_three_times_are_two_issues_of_six_events_with_stack_trac
 def test_a_new_issue_and_its_regression_reach_the_team(bugsink, tmp_path):
     """raise -> Bugsink -> exporter -> Prometheus (ErrorIssueOpen) -> Alertmanager -> #shop-oncall;
     resolve in Bugsink -> resolved; raise again -> fires again as a regression."""
-    project = _project(bugsink, "payments")
+    project = bugsink.project("payments")
     path = AlertPath(bugsink, tmp_path, "payments")
 
     def arrived(status: str, *words: str):
@@ -166,9 +150,9 @@ def test_a_new_issue_and_its_regression_reach_the_team(bugsink, tmp_path):
         assert "(release payments@1.0.0): 1 events, 1 users." in text
         issue = next(i for i in bugsink.client().all("/issues/", project=project["id"])
                      if i["calculated_type"] == "ZeroDivisionError")
-        assert f"{AlertPath.PUBLIC}/issues/issue/{issue['id']}/" in text
+        assert f"{PUBLIC}/issues/issue/{issue['id']}/" in text
         assert took < 90, f"raise -> notification took {took:.1f}s"
-        assert not path.messages("#ops-alerts", "ErrorIssueOpen", "FIRING")     # the other team's channel
+        assert not path.messages("#platform-oncall", "ErrorIssueOpen", "FIRING")     # the other team's channel
         _errors_row_shows_data(path, tmp_path / "tree/grafana/dashboards/team-shop/svc-payments.json")
 
         bugsink.client().call(f"/issues/{issue['id']}/resolve/", {})
@@ -198,7 +182,7 @@ def _errors_row_shows_data(path: AlertPath, board: Path) -> None:
 
 def test_the_exporter_reports_an_unreachable_tracker_as_down():
     dead = tracker.Client(f"http://127.0.0.1:{free_port()}", "x", timeout=2)
-    metrics = tracker_exporter.Exporter(dead, "http://errors.example.test").collect()
+    metrics = tracker_exporter.Exporter(dead, PUBLIC).collect()
     assert f"{tracker_exporter.UP} 0" in metrics.splitlines()
     assert not [line for line in metrics.splitlines() if line.startswith(tracker_exporter.ISSUE)]
 
@@ -267,7 +251,7 @@ def test_a_hung_or_dead_tracker_neither_breaks_nor_slows_the_app(tmp_path):
 
 
 def test_the_demo_reports_unhandled_exceptions_with_request_context(bugsink, tmp_path):
-    project = _project(bugsink, "demo-app")
+    project = bugsink.project("demo-app")
     host = bugsink.url.removeprefix("http://")
     # As in Compose: the DSN names another address, SENTRY_TRACKER_HOST the one the demo reaches.
     dsn = project["dsn"].replace(host, "errors.example.test:8010")

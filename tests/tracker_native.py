@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from native import Process, free_port, wait_for
+from native import Process, free_port, native_stack, slack_env, wait_for
 from vigil import tracker
 from vigil.inventory import Stack
 
@@ -79,65 +79,46 @@ class Bugsink:
     def client(self) -> tracker.Client:
         return tracker.Client(self.url, self.token)
 
+    def project(self, name: str, team: str = "shop") -> dict:
+        """Project `name` of `team`, made through the API unless it is there."""
+        c = self.client()
+        teams = {t["name"]: t["id"] for t in c.all("/teams/")}
+        if team not in teams:
+            teams[team] = c.call("/teams/", {"name": team})["id"]
+        if not any(p["name"] == name for p in c.all("/projects/")):
+            c.call("/projects/", {"name": name, "team": teams[team]})
+        return next(p for p in c.all("/projects/") if p["name"] == name)
+
 
 # ---------------------------------------------------------------- the alert path, raise -> team's channel
 
-INVENTORY = """\
-version: 1
-stack:
-  name: errs
-  team: platform
-  scrape_interval: 1s
-  evaluation_interval: 1s
-  basic_auth: false             # no passwords: test_basic_auth.py runs the pair with them
-  error_tracker: {{enabled: true, url: "{public}"}}
-  endpoints:
-    prometheus: 127.0.0.1:{prom}
-    alertmanager: 127.0.0.1:{am}
-    errors_exporter: 127.0.0.1:{exp}
-    grafana: 127.0.0.1:{closed}
-    loki: 127.0.0.1:{closed}
-    alloy: 127.0.0.1:{closed}
-    blackbox: 127.0.0.1:{closed}
-    node_exporter: 127.0.0.1:{closed}
-    cadvisor: 127.0.0.1:{closed}
-receivers:
-  - name: ops
-    slack: {{channel: "#ops-alerts", webhook: OPS_SLACK}}
-  - name: shop-oncall
-    slack: {{channel: "#shop-oncall", webhook: SHOP_SLACK}}
-routing:
-  default_receiver: ops
-  timings:
-    critical: {{group_wait: 1s, group_interval: 1s}}
-    warning: {{group_wait: 1s, group_interval: 1s}}
-teams:
-  - name: shop
-    notify: {{critical: [shop-oncall], warning: [shop-oncall]}}
-  - name: platform
-    notify: {{critical: [ops], warning: [ops]}}
-services:
-  # up (it scrapes Alertmanager's /metrics): a service that is down inhibits its other alerts
-  - {{name: {service}, team: shop, kind: http, targets: ["127.0.0.1:{am}"]}}
-"""
+PUBLIC = "http://errors.example.test"     # where people would open the tracker: the links in messages
+
+
+def stack_head(ports: dict, slack: bool = False, **endpoints: int) -> str:
+    """native_stack's head for teams shop and platform, with the error tracker on."""
+    head = native_stack("errs", ports, ("shop", "platform"), team="platform", slack=slack, **endpoints)
+    return head.replace("  endpoints:\n", f"  error_tracker: {{enabled: true, url: {PUBLIC}}}\n  endpoints:\n", 1)
 
 
 class AlertPath:
-    """The real Prometheus and Alertmanager with configs rendered for a one-service inventory,
-    the errors exporter reading `bugsink`, and a Slack-compatible inbox for the team's channel."""
-    PUBLIC = "http://errors.example.test"
+    """The real Prometheus and Alertmanager with configs rendered for a one-service inventory of team
+    shop, the errors exporter reading `bugsink`, and a Slack-compatible inbox for the teams' channels."""
 
     def __init__(self, bugsink: Bugsink, tmp: Path, service: str):
         from conftest import run_vigil
         from native import alertmanager, prometheus
         from vigil import inbox, tracker_exporter
         self.slack = inbox.serve("127.0.0.1", 0)
-        hook = f"http://127.0.0.1:{self.slack.server_address[1]}/slack"
         ports = {k: free_port() for k in ("prom", "am", "exp", "closed")}
-        self.exporter = tracker_exporter.serve(tracker_exporter.Exporter(bugsink.client(), self.PUBLIC),
+        self.exporter = tracker_exporter.serve(tracker_exporter.Exporter(bugsink.client(), PUBLIC),
                                                "127.0.0.1", ports["exp"], interval=0.5)
-        (tmp / "inventory.yml").write_text(INVENTORY.format(public=self.PUBLIC, service=service, **ports))
-        (tmp / ".env").write_text(f"OPS_SLACK={hook}/ops\nSHOP_SLACK={hook}/shop\n")
+        # up (it scrapes Alertmanager's /metrics): a service that is down inhibits its other alerts
+        (tmp / "inventory.yml").write_text(
+            stack_head(ports, slack=True, alertmanager=ports["am"], errors_exporter=ports["exp"])
+            + f'  - {{name: {service}, team: shop, kind: http, targets: ["127.0.0.1:{ports["am"]}"]}}\n')
+        (tmp / ".env").write_text(slack_env(f"http://127.0.0.1:{self.slack.server_address[1]}/slack",
+                                            ("shop", "platform")))
         tree = tmp / "tree"
         for args in (("generate",), ("secrets", "--env", str(tmp / ".env"))):
             r = run_vigil(*args, "-i", str(tmp / "inventory.yml"), "-o", str(tree))
