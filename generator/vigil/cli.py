@@ -308,19 +308,27 @@ def cmd_test_notify(args) -> int:
     return 0
 
 
-def cmd_annotate(args) -> int:
-    inventory = _inventory(args)
-    if inventory is None:
-        return EXIT_INVALID
+def _service(args, inventory):
+    """The inventory service --service names, or None after saying which it may have meant."""
     by_name = {s.name: s for s in inventory.services}
     if args.service not in by_name:
         hint = did_you_mean(args.service, list(by_name)) or f" (services: {', '.join(by_name)})"
         print(f"{args.inventory}: no service {args.service!r}{hint}", file=sys.stderr)
+        return None
+    return by_name[args.service]
+
+
+def cmd_annotate(args) -> int:
+    inventory = _inventory(args)
+    if inventory is None:
+        return EXIT_INVALID
+    service = _service(args, inventory)
+    if service is None:
         return EXIT_INVALID
     try:
         auth = live.grafana_credential(Path(args.env))
         grafana = live.url("grafana", args.grafana_url, inventory)
-        ident = annotate.post(grafana, auth, by_name[args.service], args.text, args.tag)
+        ident = annotate.post(grafana, auth, service, args.text, args.tag)
     except live.Unreachable as e:
         print(f"vigil annotate: {e}", file=sys.stderr)
         return 1
@@ -402,15 +410,6 @@ def _url_flags(parser, *parts: str) -> None:
     for part in parts:
         parser.add_argument(f"--{part}-url", help=f"{part} base URL (default: ${live.ENV[part]}, else the "
                                                    f"inventory's stack.{part}_url or endpoint)")
-
-
-def _service(args, inventory):
-    by_name = {s.name: s for s in inventory.services}
-    if args.service not in by_name:
-        hint = did_you_mean(args.service, list(by_name)) or f" (services: {', '.join(by_name)})"
-        print(f"{args.inventory}: no service {args.service!r}{hint}", file=sys.stderr)
-        return None
-    return by_name[args.service]
 
 
 def cmd_deploy(args) -> int:
