@@ -1,120 +1,49 @@
 """`vigil deploy` end to end, called the way a CI step calls it, against the real
-Pushgateway, Prometheus (rendered config and DORA rules) and Alertmanager, the inbox
-as Slack, and two stand-ins: Grafana's annotations API (Grafana does not run here)
-and the error tracker's release API (Bugsink's canonical API, POST
-/api/canonical/0/releases/: Bugsink is not installed in this branch). Then the DORA
-dashboard's own queries must return the expected numbers."""
+Pushgateway, Prometheus (rendered config and DORA rules) and Alertmanager, the real error
+tracker (Bugsink, its project made by `vigil errors provision`), the inbox as Slack, and one
+stand-in: Grafana's annotations API (Grafana does not run here). Then the DORA dashboard's
+own queries must return the expected numbers."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import run_vigil, tool
 from dashboard_queries import dashboards, expand, panels, prom_targets, query
-from native import Process, alertmanager, free_port, get_json, prometheus, wait_for
+from native import Process, alertmanager, free_port, get_json, prometheus, slack_env, wait_for
 from test_annotate import FakeGrafana
-from vigil import dora, inbox
+from tracker_native import Bugsink, stack_head
+from vigil import dora, inbox, tracker
 from vigil.dashboards import dora as dora_board
 
 APP = Path(__file__).parent / "apps" / "red_app.py"
-
-INVENTORY = """\
-version: 1
-stack:
-  name: ci
-  team: platform
-  basic_auth: false           # no passwords: test_basic_auth.py runs the stack with them
-  scrape_interval: 1s
-  evaluation_interval: 1s
-  endpoints:
-    prometheus: 127.0.0.1:{prom}
-    alertmanager: 127.0.0.1:{am}
-    pushgateway: 127.0.0.1:{push}
-    grafana: 127.0.0.1:{closed}
-    loki: 127.0.0.1:{closed}
-    alloy: 127.0.0.1:{closed}
-    blackbox: 127.0.0.1:{closed}
-    node_exporter: 127.0.0.1:{closed}
-    cadvisor: 127.0.0.1:{closed}
-receivers:
-  - name: ops
-    slack: {{channel: "#ops", webhook: OPS_WEBHOOK}}
-  - name: shop-oncall
-    slack: {{channel: "#shop-oncall", webhook: ONCALL_WEBHOOK}}
-  - name: shop-deploys
-    slack: {{channel: "#shop-deploys", webhook: DEPLOYS_WEBHOOK}}
-  - name: audit
-    webhook: {{url: "http://127.0.0.1:{inbox}/slack/audit"}}
-  - name: platform-deploys
-    slack: {{channel: "#platform-deploys", webhook: PLATFORM_DEPLOYS_WEBHOOK}}
-routing:
-  default_receiver: ops
-  timings:
-    critical: {{group_wait: 1s, group_interval: 1s}}
-teams:
-  - name: shop
-    notify: {{critical: [shop-oncall]}}
-    deploys: [shop-deploys, audit]
-  - name: platform
-    notify: {{critical: [ops]}}
-    deploys: [platform-deploys]
-services:
-  - name: checkout
-    team: shop
-    kind: http
-    targets: ["127.0.0.1:{app}"]
-    alerts:
-      down: {{for: 2s}}
-"""
+TEAMS = ("shop", "platform")
 
 
-class FakeTracker:
-    """Bugsink's canonical API, the part `vigil deploy` uses: list projects, list and create releases."""
-
-    def __init__(self):
-        self.releases, self.posts, self.auth = [], [], set()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _answer(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                fake.auth.add(self.headers.get("Authorization"))
-                if self.path == "/api/canonical/0/projects/":
-                    return self._answer(200, {"next": None, "previous": None,
-                                              "results": [{"id": 7, "name": "checkout"}]})
-                if self.path == "/api/canonical/0/releases/?project=7":
-                    return self._answer(200, {"next": None, "previous": None, "results": fake.releases})
-                self._answer(404, {"detail": "Not found."})
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.posts.append(body)
-                fake.releases.append({"id": len(fake.releases) + 1, **body})
-                self._answer(201, fake.releases[-1])
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+def _inventory(ports: dict, tracker_url: str) -> str:
+    """Teams shop and platform paging their Slack channels, each with its deploy receivers; checkout
+    of shop, its errors reported to the tracker at tracker_url."""
+    inv = yaml.safe_load(stack_head(ports, slack=True, alertmanager=ports["am"], pushgateway=ports["push"],
+                                    errors_exporter=ports["closed"]))
+    inv["stack"]["error_tracker"]["url"] = tracker_url
+    inv["receivers"] += [
+        {"name": "shop-deploys", "slack": {"channel": "#shop-deploys", "webhook": "DEPLOYS_WEBHOOK"}},
+        {"name": "audit", "webhook": {"url": f"http://127.0.0.1:{ports['inbox']}/slack/audit"}},
+        {"name": "platform-deploys", "slack": {"channel": "#platform-deploys", "webhook": "PLATFORM_DEPLOYS_WEBHOOK"}}]
+    deploys = {"shop": ["shop-deploys", "audit"], "platform": ["platform-deploys"]}
+    for team in inv["teams"]:
+        team["deploys"] = deploys[team["name"]]
+    inv["services"] = [{"name": "checkout", "team": "shop", "kind": "http", "targets": [f"127.0.0.1:{ports['app']}"],
+                        "alerts": {"down": {"for": "2s"}}}]
+    return yaml.safe_dump(inv, sort_keys=False)
 
 
 @pytest.fixture(scope="module")
@@ -123,14 +52,15 @@ def stack(tmp_path_factory):
     slack = inbox.serve("127.0.0.1", 0)
     ports = {k: free_port() for k in ("prom", "am", "push", "closed", "app")} | {"inbox": slack.server_address[1]}
     hook = f"http://127.0.0.1:{ports['inbox']}/slack"
-    grafana, tracker = FakeGrafana(), FakeTracker()
-    (tmp / "inventory.yml").write_text(INVENTORY.format(**ports))
-    (tmp / ".env").write_text(f"OPS_WEBHOOK={hook}/ops\nONCALL_WEBHOOK={hook}/oncall\nDEPLOYS_WEBHOOK={hook}/deploys\n"
+    grafana, bugsink = FakeGrafana(), Bugsink(tmp_path_factory.mktemp("bugsink")).start()
+    (tmp / "inventory.yml").write_text(_inventory(ports, bugsink.url))
+    (tmp / ".env").write_text(slack_env(hook, TEAMS) + f"DEPLOYS_WEBHOOK={hook}/deploys\n"
                               f"PLATFORM_DEPLOYS_WEBHOOK={hook}/platform-deploys\nGRAFANA_TOKEN=glsa_ci\n"
-                              f"VIGIL_TRACKER_URL={tracker.url}\nBUGSINK_API_TOKEN=bugsink-ci\n")
+                              f"{tracker.TOKEN}={bugsink.token}\n")
     tree = tmp / "tree"
-    for args in (("generate",), ("secrets", "--env", str(tmp / ".env"))):
-        result = run_vigil(*args, "-i", str(tmp / "inventory.yml"), "-o", str(tree))
+    for args in (("generate", "-o", str(tree)), ("secrets", "-o", str(tree), "--env", str(tmp / ".env")),
+                 ("errors", "provision", "--env", str(tmp / ".env"), "--url", bugsink.url)):
+        result = run_vigil(*args, "-i", str(tmp / "inventory.yml"))
         assert result.returncode == 0, result.stderr
     # Its own persistence file: Debian's build defaults to one shared by the machine.
     push = Process([tool("prometheus-pushgateway"), f"--web.listen-address=127.0.0.1:{ports['push']}",
@@ -138,7 +68,7 @@ def stack(tmp_path_factory):
     app = Process([sys.executable, str(APP), str(ports["app"])], tmp, tmp / "app.log").start()
     am = alertmanager(tree / "alertmanager", ports["am"], tmp / "am-data", tmp / "alertmanager.log").start()
     prom = prometheus(tree, ports["prom"], tmp / "prom-data", tmp / "prometheus.log").start()
-    env = {"tmp": tmp, "tree": tree, "ports": ports, "inbox": slack.inbox, "grafana": grafana, "tracker": tracker,
+    env = {"tmp": tmp, "tree": tree, "ports": ports, "inbox": slack.inbox, "grafana": grafana, "bugsink": bugsink,
            "app": app, "prom_url": f"http://127.0.0.1:{ports['prom']}", "push_url": f"http://127.0.0.1:{ports['push']}"}
     try:
         wait_for("Pushgateway ready", lambda: urllib.request.urlopen(f"{env['push_url']}/-/ready").status == 200,
@@ -146,11 +76,17 @@ def stack(tmp_path_factory):
         wait_for("checkout scraped", lambda: _value(env, 'up{service="checkout"}') == 1, 60, proc=prom)
         yield env
     finally:
-        for p in (prom, am, app, push):
+        for p in (prom, am, app, push, bugsink):
             p.stop()
         slack.shutdown()
         grafana.close()
-        tracker.server.shutdown()
+
+
+def _releases(env) -> list[str]:
+    """The versions of checkout's releases in the tracker."""
+    c = env["bugsink"].client()
+    (project,) = [p["id"] for p in c.all("/projects/") if p["name"] == "checkout"]
+    return [r["version"] for r in c.all("/releases/", project=project)]
 
 
 def _value(env, expr: str):
@@ -190,8 +126,7 @@ def test_a_ci_deploy_annotates_releases_posts_and_records_and_a_rerun_changes_no
     assert len(stack["grafana"].requests) == 1, result.stdout
     (note,) = stack["grafana"].requests
     assert {"deploy", "service:checkout", "version:v1.0.0"} <= set(note["body"]["tags"])
-    assert stack["tracker"].posts == [{"project": 7, "version": "v1.0.0", "timestamp": stack["tracker"].posts[0]["timestamp"]}]
-    assert stack["tracker"].auth == {"Bearer bugsink-ci"}
+    assert "ok      release: release v1.0.0 created" in result.stdout and _releases(stack) == ["v1.0.0"]
     (slack,) = _deploy_messages(stack, "/slack/deploys")
     assert slack["channel"] == "#shop-deploys"
     assert "checkout v1.0.0 deployed" in slack["text"] and "commit abc123" in slack["text"]
@@ -206,7 +141,8 @@ def test_a_ci_deploy_annotates_releases_posts_and_records_and_a_rerun_changes_no
                       "--commit-time", _iso(now - 7200))
     assert again.returncode == 0, again.stdout + again.stderr
     assert "already" in again.stdout
-    assert len(stack["grafana"].requests) == 1 and len(stack["tracker"].posts) == 1
+    assert "ok      release: release v1.0.0 already in project" in again.stdout
+    assert len(stack["grafana"].requests) == 1 and _releases(stack) == ["v1.0.0"]
     assert len(_deploy_messages(stack, "/slack/deploys")) == 1 and len(_groups(stack)) == 1
 
 
@@ -265,7 +201,7 @@ def test_dora_numbers_on_the_dashboard_come_from_the_deploys_and_the_alerts(stac
              150)
     stack["app"].stop()
     wait_for("ServiceDown paged the team", lambda: any(
-        "ServiceDown" in a.get("title", "") for m in stack["inbox"].snapshot() if m["path"] == "/slack/oncall"
+        "ServiceDown" in a.get("title", "") for m in stack["inbox"].snapshot() if m["path"] == "/slack/shop"
         for a in m["payload"].get("attachments", [])), 90)
     wait_for("the incident is put on v1.1.0", lambda: _value(
         stack, 'service:dora_failed_deploys:count7d{service="checkout"}') == 1, 150)

@@ -435,12 +435,13 @@ def cmd_deploy(args) -> int:
     except live.Unreachable as e:
         print(f"vigil deploy: {e}; nothing sent", file=sys.stderr)
         return EXIT_INVALID
+    tracker_url = args.tracker_url or env.get(deploy.TRACKER_URL) or (
+        inventory.stack.error_tracker.url if tracker.enabled(inventory.stack) else "")
+    token = env.get(tracker.TOKEN)
     try:
-        out = deploy.run(inventory, d, pushgateway=args.pushgateway_url, grafana=grafana,
-                         grafana_auth=auth, tracker=args.tracker_url or env.get(deploy.TRACKER_URL, "") or (
-                             inventory.stack.error_tracker.url if tracker.enabled(inventory.stack) else ""),
-                         tracker_token=env.get(deploy.TRACKER_TOKEN, ""), env=env, inbox_url=args.inbox_url,
-                         dry_run=args.dry_run)
+        out = deploy.run(inventory, d, pushgateway=args.pushgateway_url, grafana=grafana, grafana_auth=auth,
+                         tracker=tracker.Client(tracker_url, token) if tracker_url and token else None, env=env,
+                         inbox_url=args.inbox_url, dry_run=args.dry_run)
     except deploy.StackDown as e:
         print(f"vigil deploy: {e}; nothing sent", file=sys.stderr)
         return EXIT_STACK_DOWN

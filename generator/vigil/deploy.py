@@ -24,7 +24,6 @@ import json
 import os
 import re
 import urllib.error
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Optional
@@ -34,8 +33,7 @@ from . import tracker as tracker_part
 from .inventory import Inventory, Receiver, Service
 
 PUSHGATEWAY_URL = os.environ.get("VIGIL_PUSHGATEWAY_URL", "http://127.0.0.1:9091")
-# From the environment or .env; the token is the one `make up` creates for provisioning (tracker.py).
-TRACKER_URL, TRACKER_TOKEN = "VIGIL_TRACKER_URL", tracker_part.TOKEN
+TRACKER_URL = "VIGIL_TRACKER_URL"     # from the environment or .env; the token is tracker.TOKEN, as provisioning's
 # What an earlier run did, kept in the record itself (0/1 gauges of the deploy's group).
 DONE = {"annotation": "vigil_deploy_annotated", "message": "vigil_deploy_announced"}
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+/-]{0,99}$")
@@ -167,24 +165,19 @@ def record(pushgateway: str, d: Deploy, done: dict) -> None:
 # ---------------------------------------------------------------- the release (Bugsink / Sentry protocol)
 
 
-def release(tracker: str, token: str, d: Deploy) -> str:
+def release(client: tracker_part.Client, d: Deploy) -> str:
     """Creates release `version` in the service's project (named after the service), unless it is there."""
-    api = f"{tracker.rstrip('/')}/api/canonical/0"
-    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Accept": "application/json"}
-    url, project = f"{api}/projects/", None
-    while url and project is None:
-        _, body = _http("GET", url, headers=auth)
-        page = json.loads(body)
-        project = next((p["id"] for p in page.get("results", []) if p.get("name") == d.service.name), None)
-        url = page.get("next")
-    if project is None:
-        raise StepFailed(f"{tracker}: no project named {d.service.name!r} in the error tracker")
-    _, body = _http("GET", f"{api}/releases/?project={project}", headers=auth)
-    if any(r.get("version") == d.version for r in json.loads(body).get("results", [])):
-        return f"release {d.version} already in project {project}"
-    stamp = dt.datetime.fromtimestamp(d.at, dt.timezone.utc).isoformat().replace("+00:00", "Z")
-    _http("POST", f"{api}/releases/", json.dumps({"project": project, "version": d.version,
-                                                  "timestamp": stamp}).encode(), auth)
+    try:
+        project = next((p["id"] for p in client.all("/projects/") if p["name"] == d.service.name), None)
+        if project is None:
+            raise StepFailed(f"{client.url}: no project named {d.service.name!r} in the error tracker "
+                             f"(`vigil errors provision` makes it)")
+        if any(r["version"] == d.version for r in client.all("/releases/", project=project)):
+            return f"release {d.version} already in project {project}"
+        stamp = dt.datetime.fromtimestamp(d.at, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        client.call("/releases/", {"project": project, "version": d.version, "timestamp": stamp})
+    except tracker_part.TrackerError as e:
+        raise StepFailed(str(e)) from None
     return f"release {d.version} created in project {project}"
 
 
@@ -275,8 +268,8 @@ class Outcome:
             self.failed.append(step)
 
 
-def run(inv: Inventory, d: Deploy, *, pushgateway: str, grafana: str, grafana_auth, tracker: str, tracker_token: str,
-        env: dict, inbox_url: str | None, dry_run: bool = False) -> Outcome:
+def run(inv: Inventory, d: Deploy, *, pushgateway: str, grafana: str, grafana_auth,
+        tracker: tracker_part.Client | None, env: dict, inbox_url: str | None, dry_run: bool = False) -> Outcome:
     out = Outcome()
     try:
         before = previous(pushgateway, d)
@@ -315,11 +308,11 @@ def run(inv: Inventory, d: Deploy, *, pushgateway: str, grafana: str, grafana_au
         except annotate.Unreachable as e:
             out.say("annotation", False, str(e))
 
-    if not tracker:
-        out.lines.append(f"skip    release: no error tracker configured ({TRACKER_URL} and {TRACKER_TOKEN})")
+    if tracker is None:
+        out.lines.append(f"skip    release: no error tracker configured ({TRACKER_URL} and {tracker_part.TOKEN})")
     else:
         try:
-            out.say("release", True, release(tracker, tracker_token, d))
+            out.say("release", True, release(tracker, d))
         except StepFailed as e:
             out.say("release", False, str(e))
 
