@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import annotate, check, deploy, envfile, inbox, live, statuspage, tracker, tracker_exporter, webauth
 from .errors import InventoryError, did_you_mean
+from .inventory import ErrorTracker
 from .plan import plan
 from .render import compose, render
 from .validate import load_inventory
@@ -570,21 +571,23 @@ def main(argv=None) -> int:
 
     er = sub.add_parser("errors", help="the error tracker (Bugsink): provision, DSNs, the exporter")
     esub = er.add_subparsers(dest="errors_command", required=True)
-    url = os.environ.get("VIGIL_BUGSINK_URL", "http://127.0.0.1:8010")
+    local = f"http://127.0.0.1:{compose.port('bugsink')}"     # where `make up` publishes it
+    url = os.environ.get("VIGIL_BUGSINK_URL", local)
     ep = esub.add_parser("provision", help="one team per team, one project per reporting service; DSNs into .env")
     ed = esub.add_parser("dsn", help="the DSN a service's Sentry SDK sends to")
     ed.add_argument("service")
     ex = esub.add_parser("exporter", help="serve Bugsink's issues as Prometheus metrics")
     ex.add_argument("--host", default="127.0.0.1")
-    ex.add_argument("--port", type=int, default=9188)
+    ex.add_argument("--port", type=int, default=compose.port("errors_exporter"))
     ex.add_argument("--interval", type=float, default=5.0, help="seconds between two readings of Bugsink (5)")
-    ex.add_argument("--public-url", default=os.environ.get("VIGIL_BUGSINK_PUBLIC_URL", "http://localhost:8010"),
+    ex.add_argument("--public-url", default=os.environ.get("VIGIL_BUGSINK_PUBLIC_URL",
+                                                   ErrorTracker.model_fields["url"].default),
                     help="where people open the tracker: base of the issue links")
     for p, run in ((ep, cmd_errors_provision), (ed, cmd_errors_dsn), (ex, cmd_errors_exporter)):
         p.add_argument("-i", "--inventory", default="inventory.yml")
         p.add_argument("--env", default=".env", help=f"where {tracker.TOKEN} is and the DSNs go (default: .env)")
-        p.add_argument("--url", default=url, help="where Bugsink's API is reached (default: $VIGIL_BUGSINK_URL or "
-                                                  "http://127.0.0.1:8010)")
+        p.add_argument("--url", default=url, help=f"where Bugsink's API is reached (default: $VIGIL_BUGSINK_URL or "
+                                                  f"{local})")
         p.set_defaults(run=run)
 
     c = sub.add_parser("check", help="run promtool and amtool over the rendered tree")
