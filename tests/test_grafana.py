@@ -313,9 +313,10 @@ def test_service_dashboards_read_the_thresholds_of_their_alerts(full):
     d = dashboards(full)["team-payments/svc-checkout"]
     by_title = {p["title"]: p for p in panels(d)}
     steps = by_title["Errors"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
-    assert [(s["value"], s["color"]) for s in steps] == [(None, "green"), (0.005, "orange"), (0.05, "red")]
+    # (its SLOs page for errors and latency: the threshold alerts only warn, so no red line)
+    assert [(s["value"], s["color"]) for s in steps] == [(None, "green"), (0.005, "orange")]
     steps = by_title["p95 latency"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
-    assert [s["value"] for s in steps] == [None, 0.5, 2.0]
+    assert [s["value"] for s in steps] == [None, 0.5]
     # The user's own panels, as written in the inventory.
     assert by_title["Orders per minute"]["targets"][0]["expr"] == "sum(rate(orders_total[5m])) * 60"
     assert by_title["Queue depth"]["type"] == "stat"
@@ -330,6 +331,36 @@ def test_service_dashboards_read_the_thresholds_of_their_alerts(full):
     assert any("sum by (status) (rate(django_http" in e for e in exprs["team-payments/svc-backoffice"])
     # No latency rules without a histogram: no latency panels either.
     assert not any("duration" in e for e in exprs["team-data/svc-counter-only"])
+
+
+# The panels of an http service's dashboard that draw an alert's levels, and the alert.
+LEVEL_PANELS = {"Errors": "HighErrorRate", "Error ratio by instance": "HighErrorRate", "Error ratio": "HighErrorRate",
+                "p95 latency": "HighLatency", "Latency p50 / p95 / p99": "HighLatency", "p95 by route": "HighLatency"}
+LEVEL_COLOURS = {"warning": "orange", "critical": "red"}
+
+
+def test_service_dashboards_draw_only_the_levels_their_alerts_fire_at(tree):
+    """Each threshold line on an error or latency panel is a level of the rendered alert: none for a
+    disabled alert, no red one where an SLO pages instead (the alert only warns)."""
+    levels = {}
+    for _, rule in alert_rules(tree):
+        if rule["alert"] in set(LEVEL_PANELS.values()):
+            value = float(re.match(r"\S+\{[^}]*\} > ([0-9.e+-]+)", rule["expr"]).group(1))
+            levels.setdefault((rule["labels"]["service"], rule["alert"]), {})[
+                LEVEL_COLOURS[rule["labels"]["severity"]]] = value
+    drawn = []
+    for key, d in dashboards(tree).items():
+        if "http" not in d["tags"]:
+            continue
+        for p in panels(d):
+            if p["title"] in LEVEL_PANELS:
+                steps = p["fieldConfig"]["defaults"]["thresholds"]["steps"]
+                found = {s["color"]: s["value"] for s in steps[1:]}
+                assert found == levels.get((d["title"], LEVEL_PANELS[p["title"]]), {}), (key, p["title"])
+                drawn.append(set(found))
+    assert {"orange"} in drawn                    # a service with an SLO (both trees have one)
+    if tree != ROOT:
+        assert {"orange", "red"} in drawn         # and one without
 
 
 WINDOW = re.compile(r"\[(\d\w*)(?::\w*)?\]")      # a range or subquery window written as a duration

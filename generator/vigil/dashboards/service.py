@@ -81,12 +81,18 @@ class Queries:
 
 def _error_thresholds(service: Service) -> Optional[Thresholds]:
     p = params(service, "error_rate")
-    return None if p is None else Thresholds.rising(float(p["warning"] / 100), float(p["critical"] / 100))
+    return None if p is None else _levels(p, lambda v: float(v / 100))
 
 
 def _latency_thresholds(service: Service) -> Optional[Thresholds]:
     p = params(service, "latency_p95")
-    return None if p is None else Thresholds.rising(p["warning"].seconds, p["critical"].seconds)
+    return None if p is None else _levels(p, lambda v: v.seconds)
+
+
+def _levels(p: dict, value) -> Thresholds:
+    """Orange from the alert's warning, red from its critical, where it has them (with an SLO for
+    the signal it has no critical: ErrorBudgetBurn pages)."""
+    return Thresholds.rising(*(value(p[k]) if k in p else None for k in ("warning", "critical")))
 
 
 def _glance(service: Service, inst: presets.Instrumentation, q: Queries) -> list:
