@@ -49,6 +49,7 @@ from vigil.dashboards.datasources import GRAFANA
 from vigil.render.grafana import DASHBOARDS_MOUNT, to_json
 from vigil.runbooks import all_runbooks
 from vigil.units import Duration
+from vigil.validate import load_inventory
 
 APP = Path(__file__).parent / "apps" / "red_app.py"
 # The shop is the demo service itself (demo/app.py): its own synthetic traffic, broken to `errors`
@@ -379,9 +380,8 @@ def windows_longer_than(tree: Path, retention: Duration) -> list[str]:
 def test_no_panel_window_exceeds_the_retention(tree):
     """A 30-day average over 15 days of data is a 15-day one under a false title: windows follow
     the retention, and the titles say so."""
-    inventory = load_yaml(ROOT / "inventory.yml" if tree == ROOT else DATA / "full.yml")
-    retention = Duration.parse(inventory["stack"].get("retention", "15d"))
-    assert not windows_longer_than(tree, retention)
+    inventory = load_inventory(ROOT / "inventory.yml" if tree == ROOT else DATA / "full.yml")
+    assert not windows_longer_than(tree, inventory.stack.retention)
 
 
 def test_windows_follow_a_short_retention_and_say_so(tmp_path):
