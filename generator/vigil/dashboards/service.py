@@ -56,10 +56,11 @@ class Queries:
     def __init__(self, service: Service, inst: presets.Instrumentation):
         self.inst = inst
         self.recorded = f'{{service="{service.name}"}}'
-        route = f',{inst.route_label}=~"$route"' if inst.route_label else ""
-        self.raw = f'service="{service.name}",instance=~"$instance"{route}'
+        own = f'service="{service.name}",instance=~"$instance"'
+        self.raw = own + (f',{inst.route_label}=~"$route"' if inst.route_label else "")
         # (a histogram without the route label is narrowed by instance only)
-        self.raw_duration = self.raw if inst.duration_by_route else f'service="{service.name}",instance=~"$instance"'
+        self.raw_duration = self.raw if inst.duration_by_route else own
+        self.server_errors = f',{inst.status_label}=~"5.."'      # added to `raw`: the 5xx answers
         self.up = f'{matchers(job=service.name)},instance=~"$instance"'
 
     def rate(self, by: str, extra: str = "") -> str:
@@ -70,7 +71,7 @@ class Queries:
 
     def error_ratio(self, by: str) -> str:
         """5xx over all requests; no series (not NaN) where there was no traffic."""
-        errors = self.rate(by, f',{self.inst.status_label}=~"5.."')
+        errors = self.rate(by, self.server_errors)
         return f"({errors} or {self.rate(by)} * 0) / ({self.rate(by)} > 0)"
 
     def quantile(self, phi: str, by: str = "") -> str:
@@ -131,7 +132,6 @@ def _instances(service: Service, inst: presets.Instrumentation, q: Queries) -> l
 
 def _traffic(service: Service, inst: presets.Instrumentation, q: Queries) -> list:
     route, status = inst.route_label, inst.status_label
-    err = f',{status}=~"5.."'
     # (label_replace: the class of a status, "503" -> "5xx"; presets that group codes already say "5xx")
     classes = (f'sum by (class) (label_replace(rate({inst.requests}{{{q.raw}}}{RATE}), "class", "${{1}}xx", '
                f'"{status}", "([0-9]).*"))')
@@ -142,10 +142,10 @@ def _traffic(service: Service, inst: presets.Instrumentation, q: Queries) -> lis
         timeseries("Requests by status class", Target(classes, "{{class}}"), unit="reqps", stack=True, width=12,
                    description="2xx, 3xx, 4xx (the clients' mistakes) and 5xx (the service's)")]
     if route:
-        panels.append(timeseries("5xx by route", Target(q.rate(route, err), f"{{{{{route}}}}}"), unit="reqps",
+        panels.append(timeseries("5xx by route", Target(q.rate(route, q.server_errors), f"{{{{{route}}}}}"), unit="reqps",
                                  width=12))
     else:     # the preset's counter has no route label: say what the split really is
-        panels.append(timeseries("5xx by status", Target(q.rate(status, err), f"{{{{{status}}}}}"), unit="reqps",
+        panels.append(timeseries("5xx by status", Target(q.rate(status, q.server_errors), f"{{{{{status}}}}}"), unit="reqps",
                                  width=12, description=f"{inst.requests} has no route label"))
     panels.append(timeseries("Error ratio", Target(q.error_ratio("service"), "errors"), unit="percentunit", min=0,
                              thresholds=_error_thresholds(service), width=12,
