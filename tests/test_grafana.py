@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DATA, ROOT, render_tree, run_vigil
+from conftest import DATA, ROOT, promtool, render_tree, run_vigil
 from dashboard_queries import (
     BUILTINS,
     VAR,
@@ -34,7 +34,7 @@ from logql import parse_errors
 from native import native_stack, Process, alertmanager, free_port, prometheus, wait_for
 from vigil import runbooks, slo
 from vigil.kinds import http
-from vigil.dashboards import builder
+from vigil.dashboards import builder, overview
 from vigil.dashboards.builder import (
     Dashboard,
     Row,
@@ -684,3 +684,24 @@ def test_range_panels_rank_once_and_never_read_a_window_longer_than_a_step(full)
     for p in top:
         (t,) = p["targets"]
         assert "_over_time(" in t["expr"] and "[$__rate_interval]" in t["expr"] and "topk(10," in t["expr"]
+
+
+def test_overview_graphs_show_the_top_services_with_traffic(full, tmp_path):
+    """Its error-ratio graph, run by Prometheus itself (promtool): exactly the TOP worst services
+    among those with at least TRAFFIC_FLOOR requests a second; a trickle's one failure is not the worst."""
+    (graph,) = [p for p in panels(dashboards(full)["vigil/vigil-overview"])
+                if p["type"] == "timeseries" and p["title"] == "Error ratio"]
+    expr = expand(graph["targets"][0]["expr"], {"team": ".*", "__rate_interval": "1m"})
+    ratio = {f"s{i:02}": i / 100 for i in range(1, overview.TOP + 3)}     # two more than are shown
+    series = [{"series": f'{http.REQUESTS}{{service="{s}",team="t"}}', "values": "1x10"} for s in ratio]
+    series += [{"series": f'{http.ERROR_RATIO}{{service="{s}",team="t"}}', "values": f"{r}x10"}
+               for s, r in ratio.items()]
+    series += [{"series": f'{http.REQUESTS}{{service="trickle",team="t"}}',
+                "values": f"{overview.TRAFFIC_FLOOR / 2}x10"},
+               {"series": f'{http.ERROR_RATIO}{{service="trickle",team="t"}}', "values": "1x10"}]
+    exp = [{"labels": f'{{service="{s}",team="t"}}', "value": ratio[s]} for s in list(ratio)[-overview.TOP:]]
+    (tmp_path / "top.test.yml").write_text(yaml.safe_dump({"rule_files": [], "evaluation_interval": "1m", "tests": [
+        {"interval": "1m", "input_series": series,
+         "promql_expr_test": [{"expr": expr, "eval_time": "5m", "exp_samples": exp}]}]}))
+    result = promtool("test", "rules", "top.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
