@@ -410,6 +410,9 @@ def test_dashboards_of_many_services_read_recording_rules_not_histograms(full):
             for t in p.get("targets", []):
                 assert "_bucket" not in t["expr"] and "histogram_quantile" not in t["expr"], (key, p["title"])
                 assert "http_requests_total" not in t["expr"], (key, p["title"])
+    # the overview's services table: five instant queries, one series per service each
+    (table,) = [p for p in panels(dashboards(full)["vigil/vigil-overview"]) if p["type"] == "table"]
+    assert len(table["targets"]) == 5 and all(t["instant"] for t in table["targets"])
 
 
 # ---------------------------------------------------------------- the builder itself
