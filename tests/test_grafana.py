@@ -35,6 +35,8 @@ from native import native_stack, Process, alertmanager, free_port, prometheus, w
 from vigil import runbooks, slo
 from vigil.kinds import http
 from vigil.dashboards import builder, overview
+from vigil.dashboards import service as service_dashboard
+from vigil.inventory import Service
 from vigil.dashboards.builder import (
     Dashboard,
     Row,
@@ -337,6 +339,19 @@ def test_service_dashboards_read_the_thresholds_of_their_alerts(full):
     assert {"Requests by status", "5xx by status"} <= titles and not {t for t in titles if "by route" in t}
     # No latency rules without a histogram: no latency panels either.
     assert not any("duration" in e for e in exprs["team-data/svc-counter-only"])
+
+
+@pytest.mark.parametrize("instrumentation", ["prometheus-fastapi-instrumentator",
+                                             {"preset": "prometheus-fastapi-instrumentator", "buckets": [0.1, 1]}])
+def test_a_histogram_without_the_route_label_is_not_split_by_route(instrumentation):
+    """The instrumentator's histogram has no labels: no "p95 by route", and the heatmap says it
+    covers every route, whether the preset is named or started from."""
+    svc = Service.model_validate({"name": "api", "team": "t", "kind": "http", "targets": ["api:80"],
+                                  "instrumentation": instrumentation})
+    shown = {p["title"]: p for p in panels(service_dashboard.dashboard(svc).to_dict())}
+    assert "p95 by route" not in shown and "5xx by route" in shown
+    assert "of every route" in shown["Latency heatmap"]["description"]
+    assert 'handler=~"$route"' not in shown["Latency heatmap"]["targets"][0]["expr"]
 
 
 # The panels of an http service's dashboard that draw an alert's levels, and the alert.
