@@ -443,7 +443,9 @@ def test_layout_wraps_rows_and_numbers_panels():
 
 def test_runbook_links_stay_put_when_alerts_come_and_go():
     """A panel's id comes from its title alone: last month's notification still opens its runbook."""
-    assert runbooks.panel_id("HighErrorRate") == runbooks.panel_id("HighErrorRate") >= runbooks.FIRST_PANEL_ID
+    # pinned: the links in notifications already sent name these ids
+    assert (runbooks.panel_id("HighErrorRate"), runbooks.panel_id("OrdersStuck (shop)")) == (279145318, 156372541)
+    assert runbooks.panel_id("HighErrorRate") >= runbooks.FIRST_PANEL_ID
     assert runbooks.panel_title("HighErrorRate", "shop") == "HighErrorRate"       # Vigil's own: one panel
     assert runbooks.panel_title("OrdersStuck", "shop") == "OrdersStuck (shop)"   # a rule of the inventory's
     assert runbooks.link("http://g:3000/", "ServiceDown").startswith("http://g:3000/d/vigil-runbooks?viewPanel=panel-")
