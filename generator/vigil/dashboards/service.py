@@ -20,6 +20,7 @@ from .common import LOG_SEARCH, NO_TRAFFIC, alerts_table, deploy_markers, firing
     params, service_logs, tags, up_timeseries, user_panels
 
 RATE = "[$__rate_interval]"
+P95 = dict(http.QUANTILES)["p95"]      # the recorded p95's quantile, computed here from the buckets too
 
 
 def dashboard(service: Service) -> Dashboard:
@@ -117,7 +118,7 @@ def _instances(service: Service, inst: presets.Instrumentation, q: Queries) -> l
                Column("Errors", q.error_ratio("instance"), unit="percentunit", decimals=2,
                       thresholds=_error_thresholds(service))]
     if inst.duration:
-        columns.append(Column("p95", q.quantile("0.95", "instance"), unit="s", thresholds=_latency_thresholds(service)))
+        columns.append(Column("p95", q.quantile(P95, "instance"), unit="s", thresholds=_latency_thresholds(service)))
     return [
         table("Each instance", columns, ["instance"], label_titles={"instance": "Instance"}, width=12, height=8,
               description="Now, per instance (over the last rate window); an empty cell: no requests"),
@@ -162,7 +163,7 @@ def _latency(service: Service, inst: presets.Instrumentation, q: Queries) -> lis
                          thresholds=_latency_thresholds(service), width=12,
                          description="Service-wide, from the recording rules: the highest value in each step")]
     if inst.route_label and inst.duration_by_route:
-        panels.append(timeseries("p95 by route", Target(q.quantile("0.95", inst.route_label),
+        panels.append(timeseries("p95 by route", Target(q.quantile(P95, inst.route_label),
                                                         f"{{{{{inst.route_label}}}}}"),
                                  unit="s", min=0, thresholds=_latency_thresholds(service), width=12))
     every_route = "" if inst.duration_by_route else f" (of every route: {inst.duration} has no route label)"
