@@ -101,10 +101,10 @@ def _glance(service: Service, inst: presets.Instrumentation, q: Queries) -> list
     sel = q.recorded
     panels = [instances_up(q.up),
               stat("Requests", Target(f"sum({http.REQUESTS}{sel})"), unit="reqps", sparkline=True,
-                   description="Requests per second over 5m, every instance and route"),
+                   description=f"Requests per second over {http.RATE_WINDOW}, every instance and route"),
               stat("Errors", Target(f"sum({http.ERROR_RATIO}{sel})"), unit="percentunit", mappings=(NO_TRAFFIC,),
                    sparkline=True, no_value="no traffic",
-                   thresholds=_error_thresholds(service), description="Share of 5xx over 5m, every instance")]
+                   thresholds=_error_thresholds(service), description=f"Share of 5xx over {http.RATE_WINDOW}, every instance")]
     if inst.duration:
         panels.append(stat("p95 latency", Target(f"max({http.LATENCY.format(q='p95')}{sel})"), unit="s",
                            thresholds=_latency_thresholds(service), mappings=(NO_TRAFFIC,), no_value="no traffic"))
