@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DATA, ROOT, render_tree, run_vigil
+from conftest import DATA, ROOT, promtool, render_tree, run_vigil
 from dashboard_queries import (
     BUILTINS,
     VAR,
@@ -34,7 +34,9 @@ from logql import parse_errors
 from native import native_stack, Process, alertmanager, free_port, prometheus, wait_for
 from vigil import runbooks, slo
 from vigil.kinds import http
-from vigil.dashboards import builder
+from vigil.dashboards import builder, overview
+from vigil.dashboards import service as service_dashboard
+from vigil.inventory import Service
 from vigil.dashboards.builder import (
     Dashboard,
     Row,
@@ -49,6 +51,7 @@ from vigil.dashboards.datasources import GRAFANA
 from vigil.render.grafana import DASHBOARDS_MOUNT, to_json
 from vigil.runbooks import all_runbooks
 from vigil.units import Duration
+from vigil.validate import load_inventory
 
 APP = Path(__file__).parent / "apps" / "red_app.py"
 # The shop is the demo service itself (demo/app.py): its own synthetic traffic, broken to `errors`
@@ -313,9 +316,10 @@ def test_service_dashboards_read_the_thresholds_of_their_alerts(full):
     d = dashboards(full)["team-payments/svc-checkout"]
     by_title = {p["title"]: p for p in panels(d)}
     steps = by_title["Errors"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
-    assert [(s["value"], s["color"]) for s in steps] == [(None, "green"), (0.005, "orange"), (0.05, "red")]
+    # (its SLOs page for errors and latency: the threshold alerts only warn, so no red line)
+    assert [(s["value"], s["color"]) for s in steps] == [(None, "green"), (0.005, "orange")]
     steps = by_title["p95 latency"]["fieldConfig"]["defaults"]["thresholds"]["steps"]
-    assert [s["value"] for s in steps] == [None, 0.5, 2.0]
+    assert [s["value"] for s in steps] == [None, 0.5]
     # The user's own panels, as written in the inventory.
     assert by_title["Orders per minute"]["targets"][0]["expr"] == "sum(rate(orders_total[5m])) * 60"
     assert by_title["Queue depth"]["type"] == "stat"
@@ -328,8 +332,56 @@ def test_service_dashboards_read_the_thresholds_of_their_alerts(full):
     assert any("sum by (handler, status)" in e for e in exprs["team-platform/svc-api"])
     assert any("sum by (http_route, http_response_status_code)" in e for e in exprs["team-platform/svc-gateway"])
     assert any("sum by (status) (rate(django_http" in e for e in exprs["team-payments/svc-backoffice"])
+    # ... and says so: no route variable, "by status" where another preset says "by route"
+    backoffice = dashboards(full)["team-payments/svc-backoffice"]
+    assert "route" not in variables(backoffice) and "route" in variables(d)
+    titles = {p["title"] for p in panels(backoffice)}
+    assert {"Requests by status", "5xx by status"} <= titles and not {t for t in titles if "by route" in t}
     # No latency rules without a histogram: no latency panels either.
     assert not any("duration" in e for e in exprs["team-data/svc-counter-only"])
+
+
+@pytest.mark.parametrize("instrumentation", ["prometheus-fastapi-instrumentator",
+                                             {"preset": "prometheus-fastapi-instrumentator", "buckets": [0.1, 1]}])
+def test_a_histogram_without_the_route_label_is_not_split_by_route(instrumentation):
+    """The instrumentator's histogram has no labels: no "p95 by route", and the heatmap says it
+    covers every route, whether the preset is named or started from."""
+    svc = Service.model_validate({"name": "api", "team": "t", "kind": "http", "targets": ["api:80"],
+                                  "instrumentation": instrumentation})
+    shown = {p["title"]: p for p in panels(service_dashboard.dashboard(svc).to_dict())}
+    assert "p95 by route" not in shown and "5xx by route" in shown
+    assert "of every route" in shown["Latency heatmap"]["description"]
+    assert 'handler=~"$route"' not in shown["Latency heatmap"]["targets"][0]["expr"]
+
+
+# The panels of an http service's dashboard that draw an alert's levels, and the alert.
+LEVEL_PANELS = {"Errors": "HighErrorRate", "Error ratio by instance": "HighErrorRate", "Error ratio": "HighErrorRate",
+                "p95 latency": "HighLatency", "Latency p50 / p95 / p99": "HighLatency", "p95 by route": "HighLatency"}
+LEVEL_COLOURS = {"warning": "orange", "critical": "red"}
+
+
+def test_service_dashboards_draw_only_the_levels_their_alerts_fire_at(tree):
+    """Each threshold line on an error or latency panel is a level of the rendered alert: none for a
+    disabled alert, no red one where an SLO pages instead (the alert only warns)."""
+    levels = {}
+    for _, rule in alert_rules(tree):
+        if rule["alert"] in set(LEVEL_PANELS.values()):
+            value = float(re.match(r"\S+\{[^}]*\} > ([0-9.e+-]+)", rule["expr"]).group(1))
+            levels.setdefault((rule["labels"]["service"], rule["alert"]), {})[
+                LEVEL_COLOURS[rule["labels"]["severity"]]] = value
+    drawn = []
+    for key, d in dashboards(tree).items():
+        if "http" not in d["tags"]:
+            continue
+        for p in panels(d):
+            if p["title"] in LEVEL_PANELS:
+                steps = p["fieldConfig"]["defaults"]["thresholds"]["steps"]
+                found = {s["color"]: s["value"] for s in steps[1:]}
+                assert found == levels.get((d["title"], LEVEL_PANELS[p["title"]]), {}), (key, p["title"])
+                drawn.append(set(found))
+    assert {"orange"} in drawn                    # a service with an SLO (both trees have one)
+    if tree != ROOT:
+        assert {"orange", "red"} in drawn         # and one without
 
 
 WINDOW = re.compile(r"\[(\d\w*)(?::\w*)?\]")      # a range or subquery window written as a duration
@@ -348,9 +400,8 @@ def windows_longer_than(tree: Path, retention: Duration) -> list[str]:
 def test_no_panel_window_exceeds_the_retention(tree):
     """A 30-day average over 15 days of data is a 15-day one under a false title: windows follow
     the retention, and the titles say so."""
-    inventory = load_yaml(ROOT / "inventory.yml" if tree == ROOT else DATA / "full.yml")
-    retention = Duration.parse(inventory["stack"].get("retention", "15d"))
-    assert not windows_longer_than(tree, retention)
+    inventory = load_inventory(ROOT / "inventory.yml" if tree == ROOT else DATA / "full.yml")
+    assert not windows_longer_than(tree, inventory.stack.retention)
 
 
 def test_windows_follow_a_short_retention_and_say_so(tmp_path):
@@ -374,6 +425,9 @@ def test_dashboards_of_many_services_read_recording_rules_not_histograms(full):
             for t in p.get("targets", []):
                 assert "_bucket" not in t["expr"] and "histogram_quantile" not in t["expr"], (key, p["title"])
                 assert "http_requests_total" not in t["expr"], (key, p["title"])
+    # the overview's services table: five instant queries, one series per service each
+    (table,) = [p for p in panels(dashboards(full)["vigil/vigil-overview"]) if p["type"] == "table"]
+    assert len(table["targets"]) == 5 and all(t["instant"] for t in table["targets"])
 
 
 # ---------------------------------------------------------------- the builder itself
@@ -389,7 +443,9 @@ def test_layout_wraps_rows_and_numbers_panels():
 
 def test_runbook_links_stay_put_when_alerts_come_and_go():
     """A panel's id comes from its title alone: last month's notification still opens its runbook."""
-    assert runbooks.panel_id("HighErrorRate") == runbooks.panel_id("HighErrorRate") >= runbooks.FIRST_PANEL_ID
+    # pinned: the links in notifications already sent name these ids
+    assert (runbooks.panel_id("HighErrorRate"), runbooks.panel_id("OrdersStuck (shop)")) == (279145318, 156372541)
+    assert runbooks.panel_id("HighErrorRate") >= runbooks.FIRST_PANEL_ID
     assert runbooks.panel_title("HighErrorRate", "shop") == "HighErrorRate"       # Vigil's own: one panel
     assert runbooks.panel_title("OrdersStuck", "shop") == "OrdersStuck (shop)"   # a rule of the inventory's
     assert runbooks.link("http://g:3000/", "ServiceDown").startswith("http://g:3000/d/vigil-runbooks?viewPanel=panel-")
@@ -638,18 +694,44 @@ def test_one_replica_of_two_down_shows_and_no_traffic_is_not_nan(live):
         assert glance[title]["fieldConfig"]["defaults"]["noValue"] == "no traffic", title
 
 
-def test_range_panels_rank_once_and_never_read_a_window_longer_than_a_step(full):
+# A recorded series (its name has a ':') in a query, and how it is read: over each step, or at the end.
+RECORDED = re.compile(r"(\w+_over_time\()?\b[a-zA-Z_]\w*:[\w:]+(?:\{[^}]*\})?(\[\$__rate_interval\]| @ end\(\))?")
+
+
+def test_range_panels_rank_once_and_read_recorded_series_over_each_step(tree):
     """topk in a range query ranks at every step: over a day, far more than k series. Ranked
-    `@ end()`, the panel shows exactly k. And a recorded series is read over each step."""
-    for key, d in dashboards(full).items():
+    `@ end()`, the panel shows exactly k. And a graph reads a recorded series as the worst (or
+    mean) of each step, so a spike shows however wide the range, not one sample in a hundred."""
+    read = 0
+    for key, d in dashboards(tree).items():
         for p in panels(d):
             if p["type"] != "timeseries":
                 continue
             for t in prom_targets(p):
                 if "topk(" in t["expr"]:
                     assert "@ end()" in t["expr"], (key, p["title"], t["expr"])
-    top = [p for p in panels(dashboards(full)["vigil/vigil-overview"]) if p["type"] == "timeseries"]
-    assert [p["title"] for p in top] == ["Requests", "Error ratio", "p95 latency"]
-    for p in top:
-        (t,) = p["targets"]
-        assert "_over_time(" in t["expr"] and "[$__rate_interval]" in t["expr"] and "topk(10," in t["expr"]
+                for over, how in RECORDED.findall(re.sub(r'"[^"]*"', '""', t["expr"])):
+                    assert (over and how == "[$__rate_interval]") or how == " @ end()", (key, p["title"], t["expr"])
+                    read += 1
+    assert read > 30
+
+
+def test_overview_graphs_show_the_top_services_with_traffic(full, tmp_path):
+    """Its error-ratio graph, run by Prometheus itself (promtool): exactly the TOP worst services
+    among those with at least TRAFFIC_FLOOR requests a second; a trickle's one failure is not the worst."""
+    (graph,) = [p for p in panels(dashboards(full)["vigil/vigil-overview"])
+                if p["type"] == "timeseries" and p["title"] == "Error ratio"]
+    expr = expand(graph["targets"][0]["expr"], {"team": ".*", "__rate_interval": "1m"})
+    ratio = {f"s{i:02}": i / 100 for i in range(1, overview.TOP + 3)}     # two more than are shown
+    series = [{"series": f'{http.REQUESTS}{{service="{s}",team="t"}}', "values": "1x10"} for s in ratio]
+    series += [{"series": f'{http.ERROR_RATIO}{{service="{s}",team="t"}}', "values": f"{r}x10"}
+               for s, r in ratio.items()]
+    series += [{"series": f'{http.REQUESTS}{{service="trickle",team="t"}}',
+                "values": f"{overview.TRAFFIC_FLOOR / 2}x10"},
+               {"series": f'{http.ERROR_RATIO}{{service="trickle",team="t"}}', "values": "1x10"}]
+    exp = [{"labels": f'{{service="{s}",team="t"}}', "value": ratio[s]} for s in list(ratio)[-overview.TOP:]]
+    (tmp_path / "top.test.yml").write_text(yaml.safe_dump({"rule_files": [], "evaluation_interval": "1m", "tests": [
+        {"interval": "1m", "input_series": series,
+         "promql_expr_test": [{"expr": expr, "eval_time": "5m", "exp_samples": exp}]}]}))
+    result = promtool("test", "rules", "top.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -19,6 +19,7 @@ import re2
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, \
     WithJsonSchema, field_validator
 
+from .logs import REDACTED
 from .units import Duration, parse_percent
 
 SLUG_RE = r"^[a-z][a-z0-9-]*$"
@@ -284,7 +285,7 @@ class RedactRule(Strict):
     name: Slug
     pattern: Annotated[str, AfterValidator(_re2_pattern), _str(description="RE2; what its capture groups "
                                                                             "match is replaced")]
-    replace: Annotated[str, AfterValidator(_plain("replacement"))] = "<redacted>"
+    replace: Annotated[str, AfterValidator(_plain("replacement"))] = REDACTED
 
 
 class Redact(Strict):

@@ -131,6 +131,9 @@ _SECRET_KEY = (r"(?:password|passwd|passphrase|secret|token|api[_-]?key|apikey|a
                r"signing[_-]?key|session[_-]?id)")
 _QUOTED = r"(?:\"((?:[^\"\\\r\n]|\\.)*)\"|'((?:[^'\\\r\n]|\\.)*)')"   # "..." or '...', escapes kept inside
 _TOKEN = r"[A-Za-z0-9._~+/=-]"
+_AUTHORIZATION = r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?"   # the header, or a key of that name
+_MULTI_SCHEMES = r"digest|negotiate|ntlm|hoba|mutual|aws4-hmac-sha256|signature|hawk"   # credentials of k=v parts
+_CARD_PREFIX = r"(?:4[0-9]{3}|5[1-5][0-9]{2}|2[2-7][0-9]{2}|6011|65[0-9]{2})"   # Visa, Mastercard, Discover
 
 REDACTIONS: tuple[Redaction, ...] = (
     Redaction("pem-private-key",
@@ -138,12 +141,11 @@ REDACTIONS: tuple[Redaction, ...] = (
     # Digest and the like: the whole credential, its quoted parameters (k="v") included, up to
     # the end of the line or of the JSON string it is in (\" escapes inside)
     Redaction("authorization-multi",
-              r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:digest|negotiate|ntlm|hoba|mutual|"
-              r"aws4-hmac-sha256|signature|hawk)\s+((?:[^\"'\\\r\n=]|\\.|=\"[^\"\r\n]*\"|=)+)"),
+              rf"{_AUTHORIZATION}(?:{_MULTI_SCHEMES})\s+((?:[^\"'\\\r\n=]|\\.|=\"[^\"\r\n]*\"|=)+)"),
     # any other scheme (Basic, Bearer, Token, ApiKey, ...), or none: the credential's one word
+    # (a multi-part scheme's word too: its credential is already redacted above)
     Redaction("authorization",
-              r"(?i)\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:(?:basic|bearer|token|apikey|api-key|key|"
-              r"sso-key|jwt|otp|digest|negotiate|ntlm|hoba|mutual|aws4-hmac-sha256|signature|hawk)\s+)?"
+              rf"{_AUTHORIZATION}(?:(?:basic|bearer|token|apikey|api-key|key|sso-key|jwt|otp|{_MULTI_SCHEMES})\s+)?"
               r"([^\s\"',;}\]]+)"),
     Redaction("bearer-token", rf"(?i)\bbearer\s+({_TOKEN}{{16,}}|{_TOKEN}{{2,}}[0-9]{_TOKEN}{{2,}})"),
     Redaction("jwt", r"\b(eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*)"),
@@ -169,8 +171,7 @@ REDACTIONS: tuple[Redaction, ...] = (
     Redaction("npm-token", r"\b(npm_[A-Za-z0-9]{36})\b"),
     Redaction("openai-key", r"\b(sk-(?:proj-)?[A-Za-z0-9_-]{32,})"),
     Redaction("card-number",
-              r"\b((?:4[0-9]{3}|5[1-5][0-9]{2}|2[2-7][0-9]{2}|6011|65[0-9]{2})(?: [0-9]{4}){3}|"
-              r"(?:4[0-9]{3}|5[1-5][0-9]{2}|2[2-7][0-9]{2}|6011|65[0-9]{2})(?:-[0-9]{4}){3}|"
+              rf"\b({_CARD_PREFIX}(?: [0-9]{{4}}){{3}}|{_CARD_PREFIX}(?:-[0-9]{{4}}){{3}}|"
               r"3[47][0-9]{2}[ -][0-9]{6}[ -][0-9]{5}|"
               r"4[0-9]{15}|4[0-9]{12}|5[1-5][0-9]{14}|2[2-7][0-9]{14}|3[47][0-9]{13}|6011[0-9]{12}|65[0-9]{14})\b",
               REDACTED_CARD),

@@ -120,8 +120,11 @@ def resolve(raw: object) -> tuple[Optional[Instrumentation], list[tuple[tuple, s
     if problems:
         return None, problems
     buckets = raw.get("buckets")
+    # a preset's histogram keeps what it knows of its labels; a histogram named here has the route label
+    by_route = base.duration_by_route if base is not None and raw.get("duration") == base.duration else True
     return Instrumentation(raw["requests"], raw.get("status_label", "status"), raw.get("duration"),
-                           raw.get("route_label"), None if buckets is None else tuple(sorted(map(float, buckets)))), []
+                           raw.get("route_label"), None if buckets is None else tuple(sorted(map(float, buckets))),
+                           by_route), []
 
 
 def _bucket_problems(value) -> list[tuple[tuple, str]]:

@@ -176,12 +176,14 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
     _names(doc, "services", problems)
 
     for i, r in _items(data, "receivers"):
-        empty = [k for k in Receiver.CHANNELS if k in r and r[k] is None]
-        if empty and not any(r.get(k) is not None for k in Receiver.CHANNELS):  # `slack:` with nothing under it
+        if any(r.get(k) is not None for k in Receiver.CHANNELS):
+            continue
+        empty = [k for k in Receiver.CHANNELS if k in r]     # `slack:` with nothing under it
+        if empty:
             problems.append(doc.problem(("receivers", i, empty[0]), f"{empty[0]} is empty: receiver {r.get('name')!r} "
                                                                     f"sends nowhere (indent its keys under "
                                                                     f"{empty[0]!r} by two more spaces)"))
-        elif not any(r.get(k) is not None for k in Receiver.CHANNELS):
+        else:
             problems.append(doc.problem(("receivers", i), f"receiver {r.get('name')!r} sends nowhere "
                                                           f"(give one of: {', '.join(Receiver.CHANNELS)})"))
     routing = data.get("routing") if isinstance(data.get("routing"), dict) else {}

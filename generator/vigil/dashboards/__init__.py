@@ -2,7 +2,7 @@
 
 One folder per team holds its services' own dashboards (http and job kinds);
 the stack's folder holds the shared ones (overview, alerts, hosts, probes,
-stack health, containers, errors, runbooks, one per exporter kind). Each dashboard's uid is the one its
+stack health, containers, errors, runbooks, DORA, one per exporter kind). Each dashboard's uid is the one its
 kind's alerts link to (kinds/<kind>.py dashboard()).
 """
 

@@ -9,7 +9,7 @@ from typing import Optional
 
 from .. import logs as log
 from ..inventory import Service
-from ..kinds import KINDS
+from ..kinds import KINDS, alert_specs
 from ..kinds.base import alert_params
 from .builder import TABLE_CUSTOM, UP_DOWN, Column, DashboardList, Link, Panel, TagAnnotations, Target, Thresholds, Variable, \
     bargauge, gauge, logs, stat, table, timeseries
@@ -40,8 +40,9 @@ def tags(*extra: str) -> tuple[str, ...]:
 
 
 def params(service: Service, alert: str) -> Optional[dict]:
-    """The service's parameters of one of its kind's alerts (None when disabled)."""
-    values, disabled, _ = alert_params(KINDS[service.kind].ALERTS, service.alerts)
+    """The service's parameters of one of its kind's alerts as they apply to it (None when disabled):
+    the levels its rules have, so a panel draws no line no alert fires at."""
+    values, disabled, _ = alert_params(alert_specs(service), service.alerts)
     return None if alert in disabled else values[alert]
 
 

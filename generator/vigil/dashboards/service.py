@@ -20,6 +20,7 @@ from .common import LOG_SEARCH, NO_TRAFFIC, alerts_table, deploy_markers, firing
     params, service_logs, tags, up_timeseries, user_panels
 
 RATE = "[$__rate_interval]"
+P95 = dict(http.QUANTILES)["p95"]      # the recorded p95's quantile, computed here from the buckets too
 
 
 def dashboard(service: Service) -> Dashboard:
@@ -56,10 +57,11 @@ class Queries:
     def __init__(self, service: Service, inst: presets.Instrumentation):
         self.inst = inst
         self.recorded = f'{{service="{service.name}"}}'
-        route = f',{inst.route_label}=~"$route"' if inst.route_label else ""
-        self.raw = f'service="{service.name}",instance=~"$instance"{route}'
+        own = f'service="{service.name}",instance=~"$instance"'
+        self.raw = own + (f',{inst.route_label}=~"$route"' if inst.route_label else "")
         # (a histogram without the route label is narrowed by instance only)
-        self.raw_duration = self.raw if inst.duration_by_route else f'service="{service.name}",instance=~"$instance"'
+        self.raw_duration = self.raw if inst.duration_by_route else own
+        self.server_errors = f',{inst.status_label}=~"5.."'      # added to `raw`: the 5xx answers
         self.up = f'{matchers(job=service.name)},instance=~"$instance"'
 
     def rate(self, by: str, extra: str = "") -> str:
@@ -70,7 +72,7 @@ class Queries:
 
     def error_ratio(self, by: str) -> str:
         """5xx over all requests; no series (not NaN) where there was no traffic."""
-        errors = self.rate(by, f',{self.inst.status_label}=~"5.."')
+        errors = self.rate(by, self.server_errors)
         return f"({errors} or {self.rate(by)} * 0) / ({self.rate(by)} > 0)"
 
     def quantile(self, phi: str, by: str = "") -> str:
@@ -81,22 +83,28 @@ class Queries:
 
 def _error_thresholds(service: Service) -> Optional[Thresholds]:
     p = params(service, "error_rate")
-    return None if p is None else Thresholds.rising(float(p["warning"] / 100), float(p["critical"] / 100))
+    return None if p is None else _levels(p, lambda v: float(v / 100))
 
 
 def _latency_thresholds(service: Service) -> Optional[Thresholds]:
     p = params(service, "latency_p95")
-    return None if p is None else Thresholds.rising(p["warning"].seconds, p["critical"].seconds)
+    return None if p is None else _levels(p, lambda v: v.seconds)
+
+
+def _levels(p: dict, value) -> Thresholds:
+    """Orange from the alert's warning, red from its critical, where it has them (with an SLO for
+    the signal it has no critical: ErrorBudgetBurn pages)."""
+    return Thresholds.rising(*(value(p[k]) if k in p else None for k in ("warning", "critical")))
 
 
 def _glance(service: Service, inst: presets.Instrumentation, q: Queries) -> list:
     sel = q.recorded
     panels = [instances_up(q.up),
               stat("Requests", Target(f"sum({http.REQUESTS}{sel})"), unit="reqps", sparkline=True,
-                   description="Requests per second over 5m, every instance and route"),
+                   description=f"Requests per second over {http.RATE_WINDOW}, every instance and route"),
               stat("Errors", Target(f"sum({http.ERROR_RATIO}{sel})"), unit="percentunit", mappings=(NO_TRAFFIC,),
                    sparkline=True, no_value="no traffic",
-                   thresholds=_error_thresholds(service), description="Share of 5xx over 5m, every instance")]
+                   thresholds=_error_thresholds(service), description=f"Share of 5xx over {http.RATE_WINDOW}, every instance")]
     if inst.duration:
         panels.append(stat("p95 latency", Target(f"max({http.LATENCY.format(q='p95')}{sel})"), unit="s",
                            thresholds=_latency_thresholds(service), mappings=(NO_TRAFFIC,), no_value="no traffic"))
@@ -110,7 +118,7 @@ def _instances(service: Service, inst: presets.Instrumentation, q: Queries) -> l
                Column("Errors", q.error_ratio("instance"), unit="percentunit", decimals=2,
                       thresholds=_error_thresholds(service))]
     if inst.duration:
-        columns.append(Column("p95", q.quantile("0.95", "instance"), unit="s", thresholds=_latency_thresholds(service)))
+        columns.append(Column("p95", q.quantile(P95, "instance"), unit="s", thresholds=_latency_thresholds(service)))
     return [
         table("Each instance", columns, ["instance"], label_titles={"instance": "Instance"}, width=12, height=8,
               description="Now, per instance (over the last rate window); an empty cell: no requests"),
@@ -125,7 +133,6 @@ def _instances(service: Service, inst: presets.Instrumentation, q: Queries) -> l
 
 def _traffic(service: Service, inst: presets.Instrumentation, q: Queries) -> list:
     route, status = inst.route_label, inst.status_label
-    err = f',{status}=~"5.."'
     # (label_replace: the class of a status, "503" -> "5xx"; presets that group codes already say "5xx")
     classes = (f'sum by (class) (label_replace(rate({inst.requests}{{{q.raw}}}{RATE}), "class", "${{1}}xx", '
                f'"{status}", "([0-9]).*"))')
@@ -136,10 +143,10 @@ def _traffic(service: Service, inst: presets.Instrumentation, q: Queries) -> lis
         timeseries("Requests by status class", Target(classes, "{{class}}"), unit="reqps", stack=True, width=12,
                    description="2xx, 3xx, 4xx (the clients' mistakes) and 5xx (the service's)")]
     if route:
-        panels.append(timeseries("5xx by route", Target(q.rate(route, err), f"{{{{{route}}}}}"), unit="reqps",
+        panels.append(timeseries("5xx by route", Target(q.rate(route, q.server_errors), f"{{{{{route}}}}}"), unit="reqps",
                                  width=12))
     else:     # the preset's counter has no route label: say what the split really is
-        panels.append(timeseries("5xx by status", Target(q.rate(status, err), f"{{{{{status}}}}}"), unit="reqps",
+        panels.append(timeseries("5xx by status", Target(q.rate(status, q.server_errors), f"{{{{{status}}}}}"), unit="reqps",
                                  width=12, description=f"{inst.requests} has no route label"))
     panels.append(timeseries("Error ratio", Target(q.error_ratio("service"), "errors"), unit="percentunit", min=0,
                              thresholds=_error_thresholds(service), width=12,
@@ -156,7 +163,7 @@ def _latency(service: Service, inst: presets.Instrumentation, q: Queries) -> lis
                          thresholds=_latency_thresholds(service), width=12,
                          description="Service-wide, from the recording rules: the highest value in each step")]
     if inst.route_label and inst.duration_by_route:
-        panels.append(timeseries("p95 by route", Target(q.quantile("0.95", inst.route_label),
+        panels.append(timeseries("p95 by route", Target(q.quantile(P95, inst.route_label),
                                                         f"{{{{{inst.route_label}}}}}"),
                                  unit="s", min=0, thresholds=_latency_thresholds(service), width=12))
     every_route = "" if inst.duration_by_route else f" (of every route: {inst.duration} has no route label)"

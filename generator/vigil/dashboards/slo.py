@@ -36,10 +36,10 @@ def _panels(service: Service, obj: slo.Objective) -> list:
     objective = float(obj.percent / 100)
     good = Thresholds(((objective, "green"),), RED)
     panels = [
-        stat("SLI (30d)", Target(f"1 - {ratio(slo.PERIOD)}"), unit="percentunit", decimals=3,
+        stat(f"SLI ({slo.PERIOD})", Target(f"1 - {ratio(slo.PERIOD)}"), unit="percentunit", decimals=3,
              thresholds=good, description=f"Share of requests {obj.promise} over the last 30 days; "
                                           f"the objective is {percent_text(obj.percent)}"),
-        stat("Error budget left (30d)", Target(f"{slo.BUDGET_LEFT}{own}"), unit="percentunit",
+        stat(f"Error budget left ({slo.PERIOD})", Target(f"{slo.BUDGET_LEFT}{own}"), unit="percentunit",
              thresholds=BUDGET_THRESHOLDS, description="1 - (bad share over 30 days) / (1 - objective); "
                                                        "negative: overspent"),
         timeseries("SLI", *(Target(f"1 - {worst(w)}", f"over {w}") for w in (slo.WINDOWS[0], slo.WINDOWS[2],
@@ -68,11 +68,11 @@ def overview_row(team_matcher: str) -> Row:
     legend = "{{service}} {{slo}}"
     link = (Link("Open its dashboard", "/d/svc-${__field.labels.service}"),)
     return Row("SLOs", (
-        bargauge("Error budget left (30d)", Target(f"sort({slo.BUDGET_LEFT}{sel})", legend), unit="percentunit",
+        bargauge(f"Error budget left ({slo.PERIOD})", Target(f"sort({slo.BUDGET_LEFT}{sel})", legend), unit="percentunit",
                  thresholds=BUDGET_THRESHOLDS, min=-1, max=1, decimals=1, data_links=link, width=12,
                  description="Per service and SLO: the share of its 30-day error budget still left "
                              "(negative: overspent). Click one for its dashboard."),
-        bargauge("SLI (30d)", Target(f"sort(1 - {slo.ERROR_RATIO.format(w=slo.PERIOD)}{sel})", legend),
+        bargauge(f"SLI ({slo.PERIOD})", Target(f"sort(1 - {slo.ERROR_RATIO.format(w=slo.PERIOD)}{sel})", legend),
                  unit="percentunit", decimals=3, max=1, data_links=link, width=12,
                  description="Per service and SLO: the share of good requests over 30 days"),
     ))
