@@ -40,7 +40,7 @@ def cmd_validate(args) -> int:
         return EXIT_INVALID
     if args.strict:
         _, missing = envfile.values(inventory, Path(args.env))
-        env = {**envfile.read_env(Path(args.env)), **os.environ}
+        env = envfile.environment(Path(args.env))
         missing += [n for n in envfile.compose_needs(inventory) if n.required and not env.get(n.variable)]
         for n in missing:
             print(f"{args.env}: {n.variable} is not set ({n.what}, for {', '.join(n.used_by)})", file=sys.stderr)
@@ -221,8 +221,7 @@ def cmd_secrets(args) -> int:
     unfixable = [n for n in missing if not (n.chat and args.inbox_url)]
     auth, bad = {}, {}
     if inventory.stack.basic_auth:   # the web configs and password files of webauth.py
-        env = {**envfile.read_env(Path(args.env)), **os.environ}
-        auth, bad = webauth.files(env, Path(args.output))
+        auth, bad = webauth.files(envfile.environment(Path(args.env)), Path(args.output))
         unfixable += [n for n in envfile.compose_needs(inventory) if n.variable in bad and bad[n.variable] is None]
     for n in unfixable:
         print(f"{args.env}: {n.variable} is not set ({n.what}, for {', '.join(n.used_by)})", file=sys.stderr)

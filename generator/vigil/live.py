@@ -25,13 +25,13 @@ import urllib.request
 from pathlib import Path
 
 from . import webauth
-from .envfile import read_env
+from .envfile import GRAFANA_DEFAULT_USER, GRAFANA_PASSWORD, GRAFANA_USER, environment
 from .inventory import Inventory
 from .routing import TEST_ALERT, TEST_LABEL
 
 ENV = {"prometheus": "VIGIL_PROMETHEUS_URL", "alertmanager": "VIGIL_ALERTMANAGER_URL",
        "grafana": "VIGIL_GRAFANA_URL"}
-GRAFANA_TOKEN, GRAFANA_USER, GRAFANA_PASSWORD = "GRAFANA_TOKEN", "GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD"
+GRAFANA_TOKEN = "GRAFANA_TOKEN"
 # Loki's ruler has no reload endpoint: it reads its rules directory again every poll interval.
 LOKI_RULES_NOTE = "Loki's ruler reads loki/rules/ again by itself within a minute"
 DEADLINE = 15.0            # seconds for one whole request, connect to last byte
@@ -49,7 +49,7 @@ class Unreachable(Exception):
 def web_credential(part: str, env_file: Path = Path(".env")):
     """(user, password) of Prometheus or Alertmanager behind basic auth (webauth.py), from the
     environment or .env (the environment wins, as in Compose); None when neither sets it."""
-    password = {**read_env(env_file), **os.environ}.get(webauth.variable(part))
+    password = environment(env_file).get(webauth.variable(part))
     return (webauth.USER, password) if password else None
 
 
@@ -122,11 +122,11 @@ def _http(url: str, payload=None, credential=None, deadline: float = DEADLINE):
 def grafana_credential(env_file: Path):
     """A service account token, or (user, password) of .env; Unreachable when neither is set.
     The environment wins over .env, as in Compose."""
-    env = {**read_env(env_file), **os.environ}
+    env = environment(env_file)
     if env.get(GRAFANA_TOKEN):
         return env[GRAFANA_TOKEN]
     if env.get(GRAFANA_PASSWORD):
-        return env.get(GRAFANA_USER) or "admin", env[GRAFANA_PASSWORD]
+        return env.get(GRAFANA_USER) or GRAFANA_DEFAULT_USER, env[GRAFANA_PASSWORD]
     raise Unreachable(f"no Grafana credentials: set {GRAFANA_TOKEN} (a service account token with the Editor "
                       f"role), or {GRAFANA_PASSWORD} in {env_file}")
 
