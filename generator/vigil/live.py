@@ -15,7 +15,6 @@ reads them from the environment or .env; Grafana's come from grafana_credential(
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import os
@@ -99,10 +98,7 @@ def _what(body: bytes) -> str:
 def _http(url: str, payload=None, credential=None, deadline: float = DEADLINE):
     """JSON in, JSON out; Unreachable for anything else."""
     data = json.dumps(payload).encode() if payload is not None else None
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if credential is not None:
-        headers["Authorization"] = _authorization(credential)
-    req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data is not None else "GET")
+    req = _request(url, data, credential, {"Content-Type": "application/json", "Accept": "application/json"})
     status, kind, body = _exchange(req, deadline)
     if status == 401:
         raise Unreachable(f"{url}: 401 Unauthorized (the stack's passwords are "
@@ -131,19 +127,21 @@ def grafana_credential(env_file: Path):
                       f"role), or {GRAFANA_PASSWORD} in {env_file}")
 
 
-def _authorization(credential) -> str:
+def _request(url: str, data: bytes | None, credential, headers: dict) -> urllib.request.Request:
+    """A GET (no data) or POST, with the credential's Authorization: a token (str) as Bearer,
+    (user, password) as basic auth."""
     if isinstance(credential, str):
-        return f"Bearer {credential}"
-    return "Basic " + base64.b64encode(":".join(credential).encode()).decode()
+        headers = {**headers, "Authorization": f"Bearer {credential}"}
+    elif credential is not None:
+        headers = {**headers, "Authorization": webauth.header(credential[1], credential[0])}
+    return urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
 
 
 def _reload(url: str, credential=None) -> tuple[bool, str]:
     """POST a reload endpoint -> (done, what it said). Done is a 2xx that is not a web page:
     a proxy's login page answering 200 reloads nothing."""
-    headers = {"Authorization": _authorization(credential)} if credential is not None else {}
-    req = urllib.request.Request(url, data=b"", headers=headers, method="POST")
     try:
-        status, kind, body = _exchange(req, 30.0)
+        status, kind, body = _exchange(_request(url, b"", credential, {}), 30.0)
     except Unreachable as e:
         return False, f"unreachable: {e}"
     said = body.decode(errors="replace").strip()
@@ -158,15 +156,15 @@ PARTS = ("prometheus", "alertmanager", "grafana")
 
 
 def reload(parts, prometheus: str, alertmanager: str, grafana: str | None = None,
-           grafana_auth=None) -> list[tuple[str, bool, str]]:
+           grafana_auth=None, env_file: Path = Path(".env")) -> list[tuple[str, bool, str]]:
     """Applies the rendered files to the running parts in place: no restart, no data lost.
     Prometheus and Alertmanager check a new config before they take it and keep the old one
-    if it is refused. Returns (part, done, detail) for each part."""
+    if it is refused; their passwords come from web_credential(env_file). Returns (part, done,
+    detail) for each part."""
     out = []
-    if "prometheus" in parts:
-        out.append(("prometheus", *_reload(f"{prometheus}/-/reload", web_credential("prometheus"))))
-    if "alertmanager" in parts:
-        out.append(("alertmanager", *_reload(f"{alertmanager}/-/reload", web_credential("alertmanager"))))
+    for part, where in (("prometheus", prometheus), ("alertmanager", alertmanager)):
+        if part in parts:
+            out.append((part, *_reload(f"{where}/-/reload", web_credential(part, env_file))))
     if "grafana" in parts and grafana_auth is None:
         out.append(("grafana", False, "no credentials"))
     elif "grafana" in parts:
