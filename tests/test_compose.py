@@ -70,7 +70,7 @@ STATE = {"prometheus": "/prometheus", "alertmanager": "/alertmanager", "grafana"
          "bugsink": "/data", "pushgateway": "/pushgateway"}
 PINNED = re.compile(r"^[a-z0-9./_-]+:v?[0-9]+\.[0-9]+\.[0-9]+(-[a-z0-9.-]+)?$")
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
-OPTIONAL_VARIABLES = {"VIGIL_UID", "VIGIL_GID", "GF_SECURITY_ADMIN_USER"}   # with defaults in the file
+OPTIONAL_VARIABLES = {"VIGIL_UID", "VIGIL_GID", envfile.GRAFANA_USER}   # with defaults in the file
 SENTINEL = "vigil-sentinel-secret-{}"
 
 # Hardening: what every container gets (render/compose.py harden()), and every argued exception, here alone.

@@ -41,7 +41,7 @@ def cmd_validate(args) -> int:
         return EXIT_INVALID
     if args.strict:
         _, missing = envfile.values(inventory, Path(args.env))
-        env = {**envfile.read_env(Path(args.env)), **os.environ}
+        env = envfile.environment(Path(args.env))
         missing += [n for n in envfile.compose_needs(inventory) if n.required and not env.get(n.variable)]
         for n in missing:
             print(f"{args.env}: {n.variable} is not set ({n.what}, for {', '.join(n.used_by)})", file=sys.stderr)
@@ -199,12 +199,11 @@ def cmd_reload(args) -> int:
             auth = live.grafana_credential(Path(args.env))
         except live.Unreachable as e:
             print(f"grafana: {e}", file=sys.stderr)
-    inventory = _inventory(args)   # valid: generate just read it
-    if inventory is None:
+    urls = _urls(args, *live.PARTS)
+    if urls is None:
         return EXIT_INVALID
-    urls = [live.url(p, getattr(args, f"{p}_url"), inventory) for p in live.PARTS]
     failed = []
-    for part, done, said in live.reload(parts, *urls, auth):
+    for part, done, said in live.reload(parts, *urls, auth, Path(args.env)):
         print(f"{'reloaded' if done else 'FAILED  '} {part}{'' if done else ': ' + said}")
         if not done:
             failed.append(part)
@@ -222,8 +221,7 @@ def cmd_secrets(args) -> int:
     unfixable = [n for n in missing if not (n.chat and args.inbox_url)]
     auth, bad = {}, {}
     if inventory.stack.basic_auth:   # the web configs and password files of webauth.py
-        env = {**envfile.read_env(Path(args.env)), **os.environ}
-        auth, bad = webauth.files(env, Path(args.output))
+        auth, bad = webauth.files(envfile.environment(Path(args.env)), Path(args.output))
         unfixable += [n for n in envfile.compose_needs(inventory) if n.variable in bad and bad[n.variable] is None]
     for n in unfixable:
         print(f"{args.env}: {n.variable} is not set ({n.what}, for {', '.join(n.used_by)})", file=sys.stderr)
@@ -263,14 +261,13 @@ def cmd_inbox(args) -> int:
 
 
 def _urls(args, *parts: str) -> list[str] | None:
-    """The parts' URLs (flag, environment, inventory); the inventory is read only when a flag or
-    variable leaves one open. None after reporting why not."""
-    inventory = None
-    if any(not (getattr(args, f"{p}_url") or os.environ.get(live.ENV[p])) for p in parts):
+    """The parts' URLs (live.url: flag, environment, inventory); the inventory is read only when a
+    flag or variable leaves one open. None after reporting why not."""
+    try:
+        return [live.url(p, getattr(args, f"{p}_url"), None) for p in parts]
+    except live.Unreachable:      # one is open: the inventory has it
         inventory = _inventory(args, then=f"the stack's URLs come from it (or give --{parts[0]}-url and the like)")
-        if inventory is None:
-            return None
-    return [live.url(p, getattr(args, f"{p}_url"), inventory) for p in parts]
+    return None if inventory is None else [live.url(p, getattr(args, f"{p}_url"), inventory) for p in parts]
 
 
 def cmd_status(args) -> int:
@@ -566,7 +563,8 @@ def main(argv=None) -> int:
     rl.add_argument("-o", "--output", default=".", help="the rendered tree the stack reads (default: here)")
     rl.add_argument("--only", help=f"comma-separated parts to reload (default: {','.join(live.PARTS)})")
     _url_flags(rl, *live.PARTS)
-    rl.add_argument("--env", default=".env", help="where GRAFANA_TOKEN or the admin password are (default: .env)")
+    rl.add_argument("--env", default=".env", help="where the stack's passwords (and GRAFANA_TOKEN) are "
+                                                  "(default: .env)")
     rl.set_defaults(run=cmd_reload)
 
     er = sub.add_parser("errors", help="the error tracker (Bugsink): provision, DSNs, the exporter")

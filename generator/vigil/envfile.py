@@ -57,6 +57,7 @@ def needs(inventory: Inventory) -> list[Need]:
 
 
 GRAFANA_PASSWORD = "GF_SECURITY_ADMIN_PASSWORD"
+GRAFANA_USER, GRAFANA_DEFAULT_USER = "GF_SECURITY_ADMIN_USER", "admin"   # optional: Compose defaults it
 
 
 def compose_needs(inventory: Inventory) -> list[Need]:
@@ -93,7 +94,7 @@ def example(inventory: Inventory) -> bytes:
                      + (" (empty: notifications go to the local inbox)" if n.chat else ""))
         lines.append(f"{n.variable}=")
     lines += ["", "# Read by Docker Compose when it starts the stack (docker-compose.yml); never written to files.",
-              "# GF_SECURITY_ADMIN_USER is optional (default: admin).", ""]
+              f"# {GRAFANA_USER} is optional (default: {GRAFANA_DEFAULT_USER}).", ""]
     for n in compose_needs(inventory):
         lines.append(f"# {n.what}, for {', '.join(n.used_by)}" + ("" if n.required else " (optional)"))
         lines.append(f"{n.variable}=")
@@ -118,10 +119,14 @@ def read_env(path: Path, environ: Mapping[str, str] | None = None) -> dict[str, 
         raise EnvFileError(f"{path}: cannot read it ({e.strerror})") from None
 
 
+def environment(path: Path) -> dict[str, str]:
+    """The variables of .env and of this process's environment, which wins (as in Compose)."""
+    return {**read_env(path), **os.environ}
+
+
 def values(inventory: Inventory, env_file: Path) -> tuple[dict[str, str], list[Need]]:
-    """-> (variable -> value, the needs left without a value). As in Compose, the
-    environment wins over .env."""
-    env = {**read_env(env_file), **os.environ}
+    """-> (variable -> value, the needs left without a value), from environment()."""
+    env = environment(env_file)
     got, missing = {}, []
     for n in needs(inventory):
         if env.get(n.variable):

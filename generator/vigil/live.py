@@ -15,7 +15,6 @@ reads them from the environment or .env; Grafana's come from grafana_credential(
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import os
@@ -25,13 +24,13 @@ import urllib.request
 from pathlib import Path
 
 from . import webauth
-from .envfile import read_env
+from .envfile import GRAFANA_DEFAULT_USER, GRAFANA_PASSWORD, GRAFANA_USER, environment
 from .inventory import Inventory
 from .routing import TEST_ALERT, TEST_LABEL
 
 ENV = {"prometheus": "VIGIL_PROMETHEUS_URL", "alertmanager": "VIGIL_ALERTMANAGER_URL",
        "grafana": "VIGIL_GRAFANA_URL"}
-GRAFANA_TOKEN, GRAFANA_USER, GRAFANA_PASSWORD = "GRAFANA_TOKEN", "GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD"
+GRAFANA_TOKEN = "GRAFANA_TOKEN"
 # Loki's ruler has no reload endpoint: it reads its rules directory again every poll interval.
 LOKI_RULES_NOTE = "Loki's ruler reads loki/rules/ again by itself within a minute"
 DEADLINE = 15.0            # seconds for one whole request, connect to last byte
@@ -49,7 +48,7 @@ class Unreachable(Exception):
 def web_credential(part: str, env_file: Path = Path(".env")):
     """(user, password) of Prometheus or Alertmanager behind basic auth (webauth.py), from the
     environment or .env (the environment wins, as in Compose); None when neither sets it."""
-    password = {**read_env(env_file), **os.environ}.get(webauth.variable(part))
+    password = environment(env_file).get(webauth.variable(part))
     return (webauth.USER, password) if password else None
 
 
@@ -99,10 +98,7 @@ def _what(body: bytes) -> str:
 def _http(url: str, payload=None, credential=None, deadline: float = DEADLINE):
     """JSON in, JSON out; Unreachable for anything else."""
     data = json.dumps(payload).encode() if payload is not None else None
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if credential is not None:
-        headers["Authorization"] = _authorization(credential)
-    req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data is not None else "GET")
+    req = _request(url, data, credential, {"Content-Type": "application/json", "Accept": "application/json"})
     status, kind, body = _exchange(req, deadline)
     if status == 401:
         raise Unreachable(f"{url}: 401 Unauthorized (the stack's passwords are "
@@ -122,28 +118,30 @@ def _http(url: str, payload=None, credential=None, deadline: float = DEADLINE):
 def grafana_credential(env_file: Path):
     """A service account token, or (user, password) of .env; Unreachable when neither is set.
     The environment wins over .env, as in Compose."""
-    env = {**read_env(env_file), **os.environ}
+    env = environment(env_file)
     if env.get(GRAFANA_TOKEN):
         return env[GRAFANA_TOKEN]
     if env.get(GRAFANA_PASSWORD):
-        return env.get(GRAFANA_USER) or "admin", env[GRAFANA_PASSWORD]
+        return env.get(GRAFANA_USER) or GRAFANA_DEFAULT_USER, env[GRAFANA_PASSWORD]
     raise Unreachable(f"no Grafana credentials: set {GRAFANA_TOKEN} (a service account token with the Editor "
                       f"role), or {GRAFANA_PASSWORD} in {env_file}")
 
 
-def _authorization(credential) -> str:
+def _request(url: str, data: bytes | None, credential, headers: dict) -> urllib.request.Request:
+    """A GET (no data) or POST, with the credential's Authorization: a token (str) as Bearer,
+    (user, password) as basic auth."""
     if isinstance(credential, str):
-        return f"Bearer {credential}"
-    return "Basic " + base64.b64encode(":".join(credential).encode()).decode()
+        headers = {**headers, "Authorization": f"Bearer {credential}"}
+    elif credential is not None:
+        headers = {**headers, "Authorization": webauth.header(credential[1], credential[0])}
+    return urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
 
 
 def _reload(url: str, credential=None) -> tuple[bool, str]:
     """POST a reload endpoint -> (done, what it said). Done is a 2xx that is not a web page:
     a proxy's login page answering 200 reloads nothing."""
-    headers = {"Authorization": _authorization(credential)} if credential is not None else {}
-    req = urllib.request.Request(url, data=b"", headers=headers, method="POST")
     try:
-        status, kind, body = _exchange(req, 30.0)
+        status, kind, body = _exchange(_request(url, b"", credential, {}), 30.0)
     except Unreachable as e:
         return False, f"unreachable: {e}"
     said = body.decode(errors="replace").strip()
@@ -158,15 +156,15 @@ PARTS = ("prometheus", "alertmanager", "grafana")
 
 
 def reload(parts, prometheus: str, alertmanager: str, grafana: str | None = None,
-           grafana_auth=None) -> list[tuple[str, bool, str]]:
+           grafana_auth=None, env_file: Path = Path(".env")) -> list[tuple[str, bool, str]]:
     """Applies the rendered files to the running parts in place: no restart, no data lost.
     Prometheus and Alertmanager check a new config before they take it and keep the old one
-    if it is refused. Returns (part, done, detail) for each part."""
+    if it is refused; their passwords come from web_credential(env_file). Returns (part, done,
+    detail) for each part."""
     out = []
-    if "prometheus" in parts:
-        out.append(("prometheus", *_reload(f"{prometheus}/-/reload", web_credential("prometheus"))))
-    if "alertmanager" in parts:
-        out.append(("alertmanager", *_reload(f"{alertmanager}/-/reload", web_credential("alertmanager"))))
+    for part, where in (("prometheus", prometheus), ("alertmanager", alertmanager)):
+        if part in parts:
+            out.append((part, *_reload(f"{where}/-/reload", web_credential(part, env_file))))
     if "grafana" in parts and grafana_auth is None:
         out.append(("grafana", False, "no credentials"))
     elif "grafana" in parts:

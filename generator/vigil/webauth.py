@@ -58,8 +58,9 @@ def reference(part: str) -> str:
     return f"${{{PASSWORDS[part]}}}"
 
 
-def header(password: str) -> str:
-    return "Basic " + base64.b64encode(f"{USER}:{password}".encode()).decode()
+def header(password: str, user: str = USER) -> str:
+    """The Authorization header value of basic auth."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def web_config(password: str, old: Path | None = None) -> str:

@@ -39,7 +39,7 @@ import posixpath
 
 from ..dashboards.builder import GRAFANA_IMAGE
 from .. import webauth
-from ..envfile import GRAFANA_PASSWORD
+from ..envfile import GRAFANA_DEFAULT_USER, GRAFANA_PASSWORD, GRAFANA_USER
 from ..exporters import host as exporter_host, run_by_stack, variable
 from ..inventory import Endpoints, Inventory
 from ..plan import Plan
@@ -238,7 +238,7 @@ def compose(inv: Inventory) -> dict:
     services["grafana"] = {
         **base(GRAFANA_IMAGE),
         "environment": {
-            "GF_SECURITY_ADMIN_USER": "${GF_SECURITY_ADMIN_USER:-admin}",
+            GRAFANA_USER: f"${{{GRAFANA_USER}:-{GRAFANA_DEFAULT_USER}}}",
             GRAFANA_PASSWORD: f"${{{GRAFANA_PASSWORD}:?set {GRAFANA_PASSWORD} in .env (see .env.example)}}",
             "GF_SERVER_ROOT_URL": _literal(stack.grafana_url),
             "GF_SERVER_HTTP_PORT": str(port("grafana")),
