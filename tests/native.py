@@ -3,6 +3,7 @@ with temporary data directories, stopped by process id."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -143,3 +144,17 @@ def native_stack(name: str, ports: dict, teams: tuple[str, ...], team: str | Non
              *(line for t in teams for line in (f"  - name: {t}", "    notify: {critical: [hook], warning: [hook]}")),
              "services:"]
     return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def running_alertmanager(am_dir: Path, data: Path):
+    """The real Alertmanager of `am_dir` on a free port, data and log under `data`: its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    am = alertmanager(am_dir, port, data / "am-data", data / "alertmanager.log").start()
+    try:
+        wait_for("Alertmanager ready", lambda: urllib.request.urlopen(f"{url}/-/ready", timeout=2).status == 200,
+                 60, every=0.1, proc=am)
+        yield url
+    finally:
+        am.stop()
