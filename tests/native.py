@@ -3,6 +3,7 @@ with temporary data directories, stopped by process id."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -161,3 +162,17 @@ def _slack_variable(team: str) -> str:
 def slack_env(hook: str, teams: tuple[str, ...]) -> str:
     """The .env lines of native_stack(slack=True): team t's channel posts to {hook}/<t>."""
     return "".join(f"{_slack_variable(t)}={hook.rstrip('/')}/{t}\n" for t in teams)
+
+
+@contextlib.contextmanager
+def running_alertmanager(am_dir: Path, data: Path):
+    """The real Alertmanager of `am_dir` on a free port, data and log under `data`: its URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    am = alertmanager(am_dir, port, data / "am-data", data / "alertmanager.log").start()
+    try:
+        wait_for("Alertmanager ready", lambda: urllib.request.urlopen(f"{url}/-/ready", timeout=2).status == 200,
+                 60, every=0.1, proc=am)
+        yield url
+    finally:
+        am.stop()

@@ -12,7 +12,6 @@ tests/data/alert-groups/.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import html
 import json
@@ -34,9 +33,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-import native
 from conftest import DATA, ROOT, render_tree, tool
-from native import free_port, wait_for
+from native import free_port, running_alertmanager
 from vigil import envfile, inbox, live
 from vigil.errors import InventoryError
 from vigil.units import Duration
@@ -434,20 +432,6 @@ def test_inhibit_rules_as_rendered(trees):
                 "equal": ["service"]} in rules, name
         assert {"source_matchers": ['alertname="InstanceDown"'], "target_matchers": ['alertname!="InstanceDown"'],
                 "equal": ["service", "instance"]} in rules, name
-
-
-@contextlib.contextmanager
-def running_alertmanager(am_dir: Path, data: Path):
-    """The real Alertmanager on a free port, from tests/native.py."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    am = native.alertmanager(am_dir, port, data / "am-data", data / "alertmanager.log").start()
-    try:
-        wait_for("Alertmanager ready", lambda: urllib.request.urlopen(f"{url}/-/ready", timeout=1).status == 200,
-                 20, every=0.1, proc=am)
-        yield url
-    finally:
-        am.stop()
 
 
 def test_inhibitions_in_the_real_alertmanager(trees, tmp_path):

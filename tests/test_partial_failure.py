@@ -8,9 +8,7 @@ Prometheus kills one replica of two while the other answers half its requests wi
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import json
 import shutil
 import sys
 import threading
@@ -23,7 +21,8 @@ import pytest
 import yaml
 
 from conftest import DATA, render_tree, run_vigil
-from native import Process, alertmanager, free_port, get_json, native_stack, prometheus, wait_for
+from native import Process, alertmanager, free_port, get_json, native_stack, prometheus, running_alertmanager, \
+    wait_for
 from vigil import inbox
 from vigil.errors import InventoryError
 from vigil.validate import load_inventory
@@ -37,19 +36,6 @@ def full(tmp_path_factory) -> Path:
 
 
 # ---------------------------------------------------------------- inhibitions in the real Alertmanager
-
-
-@contextlib.contextmanager
-def running(am_dir: Path, tmp: Path):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    am = alertmanager(am_dir, port, tmp / "am-data", tmp / "alertmanager.log").start()
-    try:
-        wait_for("Alertmanager ready", lambda: urllib.request.urlopen(f"{url}/-/ready", timeout=2).status == 200,
-                 60, every=0.1, proc=am)
-        yield url
-    finally:
-        am.stop()
 
 
 # key: (labels, the key of the alert expected to inhibit it, or None)
@@ -98,7 +84,7 @@ def inhibited(am_dir: Path, tmp: Path) -> dict[str, list[str]]:
              "startsAt": now.isoformat(), "endsAt": (now + dt.timedelta(minutes=10)).isoformat()}
             for key, (labels, _) in ALERTS.items()]
     expected = {k: [src] if src else [] for k, (_, src) in ALERTS.items()}
-    with running(am_dir, tmp) as url:
+    with running_alertmanager(am_dir, tmp) as url:
         get_json(f"{url}/api/v2/alerts", body)
         deadline, got = time.monotonic() + 30, None
         while time.monotonic() < deadline:
@@ -171,7 +157,7 @@ services:
     (("    slo: {latency: {threshold: 250ms, objective: 99}}", "    alerts: {latency_p95: {critical: 2s}}"),
      "services[0].alerts.latency_p95.critical", "with slo.latency, ErrorBudgetBurn is the page for it"),
     (("    alerts: {error_rate: {min_requests: -5}}",), "services[0].alerts.error_rate.min_requests",
-     "give a number of requests, 0 or more"),
+     "expected a number, 0 or more, got -5"),
     (("    alerts: {instances_down: {critical: 50%}}",), "services[0].alerts.instances_down.critical",
      "more than 50% of 2 targets down means all of them, which is ServiceDown"),
     (("    alerts: {instances_down: {often: 1}}",), "services[0].alerts.instances_down.often",

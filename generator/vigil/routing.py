@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from .inventory import Inventory
+from .kinds.http import SLO_SIGNALS
+from .slo import ALERT as BURN
 
 BLACKHOLE = "blackhole"           # a receiver with no integrations: what nobody should hear
 SEVERITIES = ("critical", "warning")
@@ -34,8 +36,6 @@ TEST_TIMING = {"group_wait": "0s", "group_interval": "10s", "repeat_interval": "
 def inhibitions(alert_labels: Sequence[str]) -> list[dict]:
     """`alert_labels`: every label that tells one of Vigil's alerts from another (instance, mountpoint,
     slo, …; plan.alert_labels). Each inhibition silences only what the source alert explains."""
-    from .kinds.http import SLO_SIGNALS
-    from .slo import ALERT as BURN
     same_alert = ["alertname", *sorted(set(alert_labels) - {"alertname", "severity"})]
     return [
         # A critical alert silences the warning of the same alert instance: every identifying label equal

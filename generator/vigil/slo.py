@@ -73,6 +73,7 @@ REQUESTS = "service:slo_requests:increase{w}"
 ERRORS = "service:slo_errors:increase{w}"
 ERROR_RATIO = "service:slo_errors:ratio_rate{w}"
 BUDGET_LEFT = "service:slo_error_budget_remaining:ratio30d"
+EXHAUSTED = "none (exhausted)"    # the budget left, once it is spent (BUDGET_LEFT is clamped at 0)
 # Read from the raw counters at every evaluation: the short windows of the pages.
 RAW_WINDOWS = tuple(sorted({br.short for br in BURN_RATES if br.severity == "critical"}))
 TILED_WINDOWS = tuple(w for w in WINDOWS if w not in RAW_WINDOWS)
@@ -237,8 +238,6 @@ def alerts(service: Service, obj: Objective, labels: dict, annotations) -> list[
                          annotations(summary, description)))
     return out
 
-
-EXHAUSTED = "none (exhausted)"
 
 
 def texts(service: Service, obj: Objective, severity: str, burn: str, left: str) -> tuple[str, str]:

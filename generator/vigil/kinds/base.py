@@ -91,6 +91,8 @@ def _parse_param(default, value):
         return parse_percent(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"expected a number, got {value!r}")
+    if not 0 <= value < float("inf"):    # counts, rates and ratios: none is negative
+        raise ValueError(f"expected a number, 0 or more, got {value!r}")
     return float(value)
 
 

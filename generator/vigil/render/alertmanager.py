@@ -48,7 +48,8 @@ def links(inv: Inventory) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def config(inv: Inventory, alert_labels=()) -> dict:
+def config(inv: Inventory, alert_labels) -> dict:
+    """`alert_labels`: plan.alert_labels, what the inhibitions compare."""
     out = {"global": {"resolve_timeout": "5m"}}
     smtp = inv.routing.smtp
     if smtp is not None:
