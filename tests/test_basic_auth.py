@@ -242,7 +242,9 @@ def test_prometheus_delivers_alerts_to_alertmanager_through_basic_auth(stack):
         status, body = call(f"{stack['am_url']}/api/v2/alerts?filter=alertname%3DWatchdog", credential=stack["am_auth"])
         return status == 200 and json.loads(body)
     wait_for("Watchdog delivered to Alertmanager", watchdog, 90, proc=stack["prom"])
-    assert query(stack, "sum(prometheus_notifications_sent_total) > 0")
+    # the counter is read by Prometheus' next self-scrape, which may come after the delivery
+    wait_for("the delivery counted by the self-scrape",
+             lambda: query(stack, "sum(prometheus_notifications_sent_total) > 0"), 60, proc=stack["prom"])
     assert not query(stack, "sum(prometheus_notifications_errors_total) > 0")
     assert query(stack, "prometheus_notifications_alertmanagers_discovered == 1")
 
