@@ -12,9 +12,9 @@ with `vigil generate -o TMP`, and its rule files (the stack's and every service'
 Prometheus of its own on 127.0.0.1 with this data (`promtool tsdb create-blocks-from openmetrics`):
 
   tiles   the recorded one-minute tiles service:slo_requests:increase1m / service:slo_errors:increase1m
-          {service, team, slo} at 1-minute resolution for the last `days` days (what the `:slo` groups'
-          sum_over_time windows read; synthetic values of realistic size and noise, not derived from
-          the raw counters);
+          {service, team, slo} at 1-minute resolution for the last `days` days (what the `:slo` and
+          `:slo-long` groups' sum_over_time windows read; synthetic values of realistic size and
+          noise, not derived from the raw counters);
   raw     every service's raw series (3 routes, statuses 200/404/500, prometheus-client's 14 buckets +
           +Inf, _count, _sum: 58 series) at the scrape interval for the last RAW_SPAN (what the main
           groups' 5m/30m windows and the tiles' [1m] increases read), ending at the backfill;
@@ -32,7 +32,8 @@ Measured, per run, from Prometheus's own /metrics: once every group has evaluate
 the first reads come from disk), until every group has evaluated --rounds more times:
   cores         d process_cpu_seconds_total / d wall (rules + scrape + TSDB + GC: the whole server)
   main / slo    prometheus_rule_group_last_duration_seconds of each evaluation seen, p50 and max,
-                of the per-service main groups (interval 15s) and of the `:slo` groups (interval 1m)
+                of the per-service main groups (interval 15s), of the `:slo` groups (interval 1m: the
+                tiles and the windows under a day) and of the `:slo-long` groups (4m: 1d, 3d, 30d)
   eval share    sum over groups of mean duration / interval: cores' worth of rule evaluation (wall
                 time, so inflated on a busy machine)
   missed        d prometheus_rule_group_iterations_missed_total (all groups)
@@ -370,6 +371,7 @@ def run_prometheus(work: Path, rules: Path | None, blocks: Path, raw: Raw, expor
         logf.close()
     intervals = groups_of(b)
     slo = [g for g in intervals if g.endswith(":slo")]
+    long = [g for g in intervals if g.endswith(":slo-long")]
     main = [g for g in intervals if re.search(r";service:svc-\d+$", g)]
 
     def pct(gs, q):
@@ -390,6 +392,7 @@ def run_prometheus(work: Path, rules: Path | None, blocks: Path, raw: Raw, expor
         "cores": cores, "eval_share": share,
         "main_p50": pct(main, 0.5), "main_max": pct(main, 1.0),
         "slo_p50": pct(slo, 0.5), "slo_max": pct(slo, 1.0),
+        "long_p50": pct(long, 0.5), "long_max": pct(long, 1.0),
         "main_interval": statistics.fmean(intervals[g] for g in main) if main else float("nan"),
         "slo_interval": statistics.fmean(intervals[g] for g in slo) if slo else float("nan"),
         "missed": missed, "done": (scheduled - missed) / scheduled if scheduled else float("nan"),
@@ -448,7 +451,7 @@ def per_service(run: dict, row: dict) -> float:
 def table(rows: list[dict]) -> str:
     cols = [("what", None), ("N", None), ("days", None), ("runs", None), ("groups", None),
             ("cores", ".3f"), ("eval share", ".3f"), ("main p50 s", ".3f"), ("main max s", ".3f"),
-            ("slo p50 s", ".3f"), ("slo max s", ".3f"), ("missed", ".0f"), ("done", ".0%"), ("RSS MiB", ".0f"),
+            ("slo p50 s", ".3f"), ("slo max s", ".3f"), ("long p50 s", ".3f"), ("long max s", ".3f"), ("missed", ".0f"), ("done", ".0%"), ("RSS MiB", ".0f"),
             ("head series", ".0f"), ("base cores", ".3f"), ("ms/svc/15s", ".1f"), ("rules ms/svc/15s", ".1f")]
     lines = []
     for r in rows:
@@ -456,6 +459,7 @@ def table(rows: list[dict]) -> str:
         cells = [r["what"], str(r["n"]), str(r["days"]), str(len(runs)), str(runs[0]["groups"])]
         for col, key in (("cores", "cores"), ("eval share", "eval_share"), ("main p50 s", "main_p50"),
                          ("main max s", "main_max"), ("slo p50 s", "slo_p50"), ("slo max s", "slo_max"),
+                         ("long p50 s", "long_p50"), ("long max s", "long_max"),
                          ("missed", "missed"), ("done", "done"), ("RSS MiB", "rss_mib"),
                          ("head series", "head_series")):
             cells.append(mmm([x[key] for x in runs], dict(cols)[col]))

@@ -162,25 +162,28 @@ SLO_TESTS = "prometheus/tests/slo/services/checkout.test.yml"
 
 
 def test_rules_are_recorded_in_one_scheme_and_alert_on_each_objective(tree):
-    windows_group, group = yaml.safe_load((tree / RULES).read_text())["groups"]
-    # The long windows are sums of one-minute tiles, in a group evaluated once a tile, before the alerts.
+    windows_group, long_group, group = yaml.safe_load((tree / RULES).read_text())["groups"]
+    # The windows are sums of one-minute tiles: those under a day in the group that records the tiles,
+    # evaluated once a tile, the longer ones every 4 minutes; both before the alerts.
     assert (windows_group["name"], windows_group["interval"]) == ("service:checkout:slo", "1m")
+    assert (long_group["name"], long_group["interval"]) == ("service:checkout:slo-long", "4m")
     assert "interval" not in group
-    records = [r for r in windows_group["rules"] + group["rules"]
+    records = [r for g in (windows_group, long_group, group) for r in g["rules"]
                if "record" in r and r["record"].startswith("service:slo_")]
     burns = [r for r in group["rules"] if r.get("alert") == slo.ALERT]
     assert [str(w) for w in slo.WINDOWS] == ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"]
     assert [str(w) for w in slo.RAW_WINDOWS] == ["5m", "30m"]
     for name in ("availability", "latency"):
-        mine = [r["record"] for r in windows_group["rules"]
-                if r.get("labels", {}).get("slo") == name or f'slo="{name}"' in r["expr"]]
-        assert mine == ["service:slo_requests:increase1m", "service:slo_errors:increase1m",
-                        "service:slo_errors:ratio_rate1h", "service:slo_requests:increase1h",
-                        "service:slo_errors:ratio_rate2h",
-                        "service:slo_errors:ratio_rate6h", "service:slo_requests:increase6h",
-                        "service:slo_errors:ratio_rate1d", "service:slo_requests:increase1d",
-                        "service:slo_errors:ratio_rate3d", "service:slo_requests:increase3d",
-                        "service:slo_errors:ratio_rate30d", "service:slo_error_budget_remaining:ratio30d"]
+        def mine(g):
+            return [r["record"] for r in g["rules"]
+                    if r.get("labels", {}).get("slo") == name or f'slo="{name}"' in r["expr"]]
+        assert mine(windows_group) == ["service:slo_requests:increase1m", "service:slo_errors:increase1m",
+                                       "service:slo_errors:ratio_rate1h", "service:slo_requests:increase1h",
+                                       "service:slo_errors:ratio_rate2h",
+                                       "service:slo_errors:ratio_rate6h", "service:slo_requests:increase6h"]
+        assert mine(long_group) == ["service:slo_errors:ratio_rate1d", "service:slo_requests:increase1d",
+                                    "service:slo_errors:ratio_rate3d", "service:slo_requests:increase3d",
+                                    "service:slo_errors:ratio_rate30d", "service:slo_error_budget_remaining:ratio30d"]
         raw = [r["record"] for r in group["rules"] if "record" in r and r.get("labels", {}).get("slo") == name]
         assert raw == ["service:slo_errors:ratio_rate5m", "service:slo_errors:ratio_rate30m"]
     assert len(burns) == 4

@@ -77,6 +77,10 @@ EXHAUSTED = "none (exhausted)"    # the budget left, once it is spent (BUDGET_LE
 # Read from the raw counters at every evaluation: the short windows of the pages.
 RAW_WINDOWS = tuple(sorted({br.short for br in BURN_RATES if br.severity == "critical"}))
 TILED_WINDOWS = tuple(w for w in WINDOWS if w not in RAW_WINDOWS)
+# Summed from the tiles in a slower group: these sums read most of the samples (the 30d ones alone
+# over 80%), and a few minutes' lag is nothing against a window of a day or more.
+SLOW_WINDOWS = tuple(w for w in TILED_WINDOWS if w >= Duration.parse("1d"))
+SLOW_INTERVAL = Duration.parse("4m")    # under the 5m lookback: its series never go stale in between
 GUARDED_WINDOWS = tuple(sorted({br.long for br in BURN_RATES}))
 
 
@@ -186,22 +190,28 @@ def _duration(seconds: float) -> str:
 
 
 def window_groups(service: Service, inst: presets.Instrumentation, timing: Timing) -> list[RuleGroup]:
-    """The tiles and the windows built from them, in one group evaluated once a tile: being one group,
-    its sums see exactly the tiles it wrote, each once."""
+    """The tiles and the windows built from them: the windows under a day in the group that records the
+    tiles, evaluated once a tile (being one group, its sums see exactly the tiles it wrote, each once),
+    the longer ones in a group evaluated every SLOW_INTERVAL. Both come before the alerts that read them."""
     t = tile(timing)
-    rules: list = []
+    tiled: list = []
+    slow: list = []
     for obj in objectives(service, inst):
         own, labels = selector_of(service, obj), {"slo": obj.slo}
         total, bad = obj.counts(t)
-        rules += [Record(REQUESTS.format(w=t), total, labels), Record(ERRORS.format(w=t), bad, labels)]
+        tiled += [Record(REQUESTS.format(w=t), total, labels), Record(ERRORS.format(w=t), bad, labels)]
         for w in TILED_WINDOWS:
             requests = f"sum_over_time({REQUESTS.format(w=t)}{own}[{w}])"
-            rules.append(Record(ERROR_RATIO.format(w=w),
+            group = slow if w in SLOW_WINDOWS else tiled
+            group.append(Record(ERROR_RATIO.format(w=w),
                                 f"sum_over_time({ERRORS.format(w=t)}{own}[{w}]) / ({requests} > 0)"))
             if w in GUARDED_WINDOWS:
-                rules.append(Record(REQUESTS.format(w=w), requests))
-        rules.append(Record(BUDGET_LEFT, f"clamp_min(1 - {ERROR_RATIO.format(w=PERIOD)}{own} / {obj.budget_text}, 0)"))
-    return [RuleGroup(f"service:{service.name}:slo", rules, t)] if rules else []
+                group.append(Record(REQUESTS.format(w=w), requests))
+        slow.append(Record(BUDGET_LEFT, f"clamp_min(1 - {ERROR_RATIO.format(w=PERIOD)}{own} / {obj.budget_text}, 0)"))
+    if not tiled:
+        return []
+    return [RuleGroup(f"service:{service.name}:slo", tiled, t),
+            RuleGroup(f"service:{service.name}:slo-long", slow, SLOW_INTERVAL)]
 
 
 def fast_rules(service: Service, inst: presets.Instrumentation, labels: dict, annotations) -> list:
