@@ -5,7 +5,8 @@ Steps, each independent (a failed one is reported and the others still run):
     annotation  a Grafana annotation on the service's dashboards (annotate.py)
     release     the release in the Sentry-protocol error tracker (Bugsink's canonical API),
                 skipped with a note when no tracker is configured
-    message     the team's `deploys:` receivers: Slack (or the local inbox), webhooks
+    message     the team's `deploys:` receivers: Slack (or the local inbox), webhooks, e-mail
+                (through routing.smtp, mail.py)
     record      the DORA event: a Pushgateway group per (service, version) (dora.py)
 
 Reruns are idempotent: the record comes first and says what an earlier run of the same
@@ -26,9 +27,11 @@ import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from typing import Optional
 
-from . import annotate, dora
+from . import annotate, dora, mail
 from . import tracker as tracker_part
 from .inventory import Inventory, Receiver, Service
 
@@ -37,6 +40,8 @@ TRACKER_URL = "VIGIL_TRACKER_URL"     # from the environment or .env; the token 
 # What an earlier run did, kept in the record itself (0/1 gauges of the deploy's group).
 DONE = {"annotation": "vigil_deploy_annotated", "message": "vigil_deploy_announced"}
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+/-]{0,99}$")
+TIMEOUT = 10.0                       # seconds, each HTTP call and each SMTP exchange: CI should not hang
+CI_LINK = "CI run"                   # what the link to --url is called, in Slack and in e-mail
 
 
 class BadInput(Exception):
@@ -106,7 +111,7 @@ def _group_url(base: str, d: Deploy) -> str:
             f"/version@base64/{b64(d.version)}")
 
 
-def _http(method: str, url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 10.0):
+def _http(method: str, url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = TIMEOUT):
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
@@ -184,16 +189,21 @@ def release(client: tracker_part.Client, d: Deploy) -> str:
 # ---------------------------------------------------------------- the message
 
 
-def text(d: Deploy, stack: str) -> str:
+def parts(d: Deploy, stack: str) -> list[str]:
+    """What every deploy message says, its headline first (Slack's title, the e-mail's subject)."""
     verb = {"succeeded": "deployed", "failed": "deploy FAILED", "rolled-back": "ROLLED BACK"}[d.status]
-    parts = [f"{d.service.name} {d.version} {verb} ({stack}, team {d.service.team})"]
+    out = [f"{d.service.name} {d.version} {verb} ({stack}, team {d.service.team})"]
     if d.commit:
-        parts.append(f"commit {d.commit}")
+        out.append(f"commit {d.commit}")
     if d.lead_seconds is not None:
-        parts.append(f"lead time {_duration(d.lead_seconds)}")
+        out.append(f"lead time {_duration(d.lead_seconds)}")
     if d.by:
-        parts.append(f"by {d.by}")
-    return " · ".join(parts)
+        out.append(f"by {d.by}")
+    return out
+
+
+def text(d: Deploy, stack: str) -> str:
+    return " · ".join(parts(d, stack))
 
 
 def _duration(seconds: float) -> str:
@@ -203,12 +213,12 @@ def _duration(seconds: float) -> str:
 
 def slack_payload(d: Deploy, inv: Inventory, channel: str) -> dict:
     colour = {"succeeded": "good", "failed": "danger", "rolled-back": "warning"}[d.status]
-    attachment = {"color": colour, "title": text(d, inv.stack.name).split(" · ")[0],
-                  "text": " · ".join(text(d, inv.stack.name).split(" · ")[1:]),
+    headline, *details = parts(d, inv.stack.name)
+    attachment = {"color": colour, "title": headline, "text": " · ".join(details),
                   "fields": [{"title": "Service", "value": d.service.name, "short": True},
                              {"title": "Version", "value": d.version, "short": True}]}
     if d.url:
-        attachment["actions"] = [{"type": "button", "text": "CI run", "url": d.url}]
+        attachment["actions"] = [{"type": "button", "text": CI_LINK, "url": d.url}]
     return {"channel": channel, "username": "vigil", "text": text(d, inv.stack.name), "attachments": [attachment]}
 
 
@@ -218,6 +228,19 @@ def webhook_payload(d: Deploy, inv: Inventory) -> dict:
             "version": d.version, "status": d.status, "commit": d.commit or None,
             "lead_time_seconds": d.lead_seconds, "by": d.by or None, "url": d.url or None,
             "time": dt.datetime.fromtimestamp(d.at, dt.timezone.utc).isoformat(), "text": text(d, inv.stack.name)}
+
+
+def email(d: Deploy, inv: Inventory, to: str) -> EmailMessage:
+    """Plain text: the headline as the subject, then one fact a line and the CI link."""
+    headline, *details = parts(d, inv.stack.name)
+    sender = inv.routing.smtp.sender
+    msg = EmailMessage()
+    msg["Subject"], msg["From"], msg["To"] = headline, sender, to
+    msg["Date"], msg["Message-ID"] = formatdate(usegmt=True), make_msgid("vigil-deploy", sender.split("@")[1])
+    stamp = dt.datetime.fromtimestamp(d.at, dt.timezone.utc).isoformat(timespec="seconds")
+    msg.set_content("\n".join([headline, "", *details, *([f"{CI_LINK}: {d.url}"] if d.url else []),
+                               f"at {stamp}"]) + "\n")
+    return msg
 
 
 def receivers(inv: Inventory, service: Service) -> list[Receiver]:
@@ -239,7 +262,11 @@ def post(inv: Inventory, d: Deploy, env: dict, inbox_url: str | None) -> list[st
         if r.webhook:
             targets.append(("webhook", r.webhook.url, webhook_payload(d, inv), ""))
         if r.email:
-            failed.append(f"{r.name}: e-mail: not sent (deploy messages go to Slack and webhooks only)")
+            try:
+                mail.send(inv.routing.smtp, env, email(d, inv, r.email.to), TIMEOUT)
+                done.append(f"{r.name} (e-mail to {r.email.to})")
+            except mail.MailError as e:
+                failed.append(f"{r.name}: e-mail: {e}")
         for kind, url, payload, missing in targets:
             if not url:
                 failed.append(f"{r.name}: {kind}: {missing}")
