@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from conftest import run_vigil, tool
-from native import Process, free_port, native_stack, wait_for
+from native import Process, free_port, get_json, native_stack, wait_for
 from test_annotate import FakeGrafana
 
 USER, PASSWORD = "vigil", "mail-s3cret"
@@ -206,3 +206,14 @@ def test_what_the_smtp_settings_refuse_sends_no_mail_and_no_password(stack, monk
     _refused(stack, ci_deploy(stack, stack["secure"], "--service", "checkout", "--version", "v3.0.4"),
              stack["box"], f"{stack['secure']}: TLS: certificate verify failed")
     assert len(stack["box"].messages) == sent and len(stack["box"].logins) == logins
+
+
+def test_a_dry_run_says_what_it_would_mail_and_sends_nothing(stack):
+    sent, notes = len(stack["box"].messages), len(stack["grafana"].requests)
+    result = ci_deploy(stack, stack["secure"], "--service", "checkout", "--version", "v4.0.0", "--dry-run")
+    assert result.returncode == 0, _steps(result)
+    assert "would deploy: checkout v4.0.0 deployed (mail, team shop)" in result.stdout
+    assert "would post to shop-mail" in result.stdout
+    assert (len(stack["box"].messages), len(stack["grafana"].requests)) == (sent, notes)
+    groups = get_json(f"http://127.0.0.1:{stack['ports']['push']}/api/v1/metrics")["data"]
+    assert not [g for g in groups if g["labels"].get("version") == "v4.0.0"], groups
