@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.policy
+import socket
 import ssl
 import subprocess
 import time
@@ -125,6 +126,14 @@ def _steps(result) -> str:
     return result.stdout + result.stderr
 
 
+def _failed(result, said: str) -> None:
+    """The message step failed saying `said`, the others ran, exit 1 (deploy's "a step failed")."""
+    assert result.returncode == 1, _steps(result)
+    assert f"FAILED  message: shop-mail: e-mail: {said}" in result.stdout, result.stdout
+    assert "ok      annotation" in result.stdout and "ok      record" in result.stdout, result.stdout
+    assert "message failed; the other steps are done" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_a_deploy_is_mailed_over_starttls_with_auth_and_a_rerun_mails_nothing(stack):
     result = ci_deploy(stack, stack["secure"], "--service", "checkout", "--version", "v2.0.0", "--commit", "abc123",
                        "--commit-time", _iso(time.time() - 5400), "--url", "https://ci.example.com/run/7",
@@ -159,11 +168,8 @@ def test_a_deploy_is_mailed_over_starttls_with_auth_and_a_rerun_mails_nothing(st
 def test_a_refused_server_is_a_failed_step_the_others_run_and_the_rerun_mails(stack):
     before = len(stack["grafana"].requests)
     refused = f"127.0.0.1:{stack['ports']['closed']}"
-    result = ci_deploy(stack, refused, "--service", "checkout", "--version", "v2.1.0")
-    assert result.returncode == 1, _steps(result)
-    assert f"FAILED  message: shop-mail: e-mail: {refused}: Connection refused" in result.stdout
-    assert "ok      annotation" in result.stdout and "ok      record" in result.stdout
-    assert "message failed; the other steps are done" in result.stderr and "Traceback" not in result.stderr
+    _failed(ci_deploy(stack, refused, "--service", "checkout", "--version", "v2.1.0"),
+            f"{refused}: Connection refused")
     assert len(stack["grafana"].requests) == before + 1
     # The record says the message did not go out: the rerun, through a server that answers, sends it.
     rerun = ci_deploy(stack, stack["secure"], "--service", "checkout", "--version", "v2.1.0")
@@ -173,38 +179,29 @@ def test_a_refused_server_is_a_failed_step_the_others_run_and_the_rerun_mails(st
     assert len(stack["grafana"].requests) == before + 1
 
 
-def _refused(stack, result, box, said: str) -> None:
-    assert result.returncode == 1, _steps(result)
-    assert f"FAILED  message: shop-mail: e-mail: {said}" in result.stdout, result.stdout
-    assert "ok      record" in result.stdout and "Traceback" not in result.stderr
-
-
 def test_what_the_smtp_settings_refuse_sends_no_mail_and_no_password(stack, monkeypatch):
+    deploy = lambda version, smarthost, **kw: ci_deploy(   # noqa: E731
+        stack, smarthost, "--service", "checkout", "--version", version, **kw)
+    plain, secure = stack["plain"], stack["secure"]
     sent, logins = len(stack["plain_box"].messages), list(stack["plain_box"].logins)
     # require_tls (the default) and a server without STARTTLS: not even the password is offered.
-    _refused(stack, ci_deploy(stack, stack["plain"], "--service", "checkout", "--version", "v3.0.0"),
-             stack["plain_box"], f"{stack['plain']}: require_tls is true (the default) but the server does not "
-                                 f"offer STARTTLS")
+    _failed(deploy("v3.0.0", plain), f"{plain}: require_tls is true (the default) but the server does not offer "
+                                     f"STARTTLS")
     # require_tls: false to a host that is not localhost: no password in the clear.
-    _refused(stack, ci_deploy(stack, stack["plain"], "--service", "checkout", "--version", "v3.0.1",
-                              require_tls=False),
-             stack["plain_box"], f"{stack['plain']}: the password would go unencrypted")
+    _failed(deploy("v3.0.1", plain, require_tls=False), f"{plain}: the password would go unencrypted")
     assert (len(stack["plain_box"].messages), stack["plain_box"].logins) == (sent, logins)
 
     sent, logins = len(stack["box"].messages), len(stack["box"].logins)
     (stack["tmp"] / "wrong.env").write_text("SMTP_PASSWORD=not-it\nGRAFANA_TOKEN=glsa_ci\n")
-    _refused(stack, ci_deploy(stack, stack["secure"], "--service", "checkout", "--version", "v3.0.2",
-                              env_file="wrong.env"), stack["box"], f"{stack['secure']}: 535 ")
+    _failed(deploy("v3.0.2", secure, env_file="wrong.env"), f"{secure}: 535 ")
     tried = stack["box"].logins[logins:]
     assert tried and not any(ok for _, ok in tried), tried   # smtplib tries PLAIN, then LOGIN
     logins = len(stack["box"].logins)
     (stack["tmp"] / "none.env").write_text("GRAFANA_TOKEN=glsa_ci\n")
-    _refused(stack, ci_deploy(stack, stack["secure"], "--service", "checkout", "--version", "v3.0.3",
-                              env_file="none.env"), stack["box"], "SMTP_PASSWORD (routing.smtp.password) is not set")
+    _failed(deploy("v3.0.3", secure, env_file="none.env"), "SMTP_PASSWORD (routing.smtp.password) is not set")
     # A certificate no CA vouches for: the TLS handshake fails before AUTH.
     monkeypatch.delenv("SSL_CERT_FILE")
-    _refused(stack, ci_deploy(stack, stack["secure"], "--service", "checkout", "--version", "v3.0.4"),
-             stack["box"], f"{stack['secure']}: TLS: certificate verify failed")
+    _failed(deploy("v3.0.4", secure), f"{secure}: TLS: certificate verify failed")
     assert len(stack["box"].messages) == sent and len(stack["box"].logins) == logins
 
 
@@ -217,3 +214,13 @@ def test_a_dry_run_says_what_it_would_mail_and_sends_nothing(stack):
     assert (len(stack["box"].messages), len(stack["grafana"].requests)) == (sent, notes)
     groups = get_json(f"http://127.0.0.1:{stack['ports']['push']}/api/v1/metrics")["data"]
     assert not [g for g in groups if g["labels"].get("version") == "v4.0.0"], groups
+
+
+def test_a_server_that_never_answers_fails_the_step_after_the_timeout(stack):
+    # A listening socket nobody accepts on: the connection opens, the greeting never comes.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        host = f"127.0.0.1:{silent.getsockname()[1]}"
+        result = ci_deploy(stack, host, "--service", "checkout", "--version", "v5.0.0")
+    _failed(result, f"{host}: no answer within 10 s")

@@ -230,7 +230,7 @@ def webhook_payload(d: Deploy, inv: Inventory) -> dict:
             "time": dt.datetime.fromtimestamp(d.at, dt.timezone.utc).isoformat(), "text": text(d, inv.stack.name)}
 
 
-def email(d: Deploy, inv: Inventory, to: str) -> EmailMessage:
+def email_message(d: Deploy, inv: Inventory, to: str) -> EmailMessage:
     """Plain text: the headline as the subject, then one fact a line and the CI link."""
     headline, *details = parts(d, inv.stack.name)
     sender = inv.routing.smtp.sender
@@ -263,7 +263,7 @@ def post(inv: Inventory, d: Deploy, env: dict, inbox_url: str | None) -> list[st
             targets.append(("webhook", r.webhook.url, webhook_payload(d, inv), ""))
         if r.email:
             try:
-                mail.send(inv.routing.smtp, env, email(d, inv, r.email.to), TIMEOUT)
+                mail.send(inv.routing.smtp, env, email_message(d, inv, r.email.to), TIMEOUT)
                 done.append(f"{r.name} (e-mail to {r.email.to})")
             except mail.MailError as e:
                 failed.append(f"{r.name}: e-mail: {e}")

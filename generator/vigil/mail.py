@@ -57,6 +57,10 @@ def send(smtp: Smtp, env: Mapping[str, str], msg: EmailMessage, timeout: float) 
     except smtplib.SMTPResponseException as e:
         what = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else e.smtp_error
         raise MailError(f"{smtp.smarthost}: {e.smtp_code} {what}") from None
+    except (TimeoutError, smtplib.SMTPServerDisconnected) as e:
+        # smtplib reports a reply that timed out as a disconnection
+        late = isinstance(e, TimeoutError) or isinstance(e.__context__, TimeoutError)
+        raise MailError(f"{smtp.smarthost}: " + (f"no answer within {timeout:g} s" if late else str(e))) from None
     except ssl.SSLCertVerificationError as e:
         raise MailError(f"{smtp.smarthost}: TLS: certificate verify failed: {e.verify_message} (a private CA: "
                         f"SSL_CERT_FILE)") from None
