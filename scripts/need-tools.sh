@@ -11,7 +11,8 @@ find_missing() {
   packages=()
   for tool in promtool prometheus amtool prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter \
               prometheus-postgres-exporter prometheus-mysqld-exporter prometheus-redis-exporter \
-              prometheus-nginx-exporter prometheus-pushgateway chromium redis-server nginx mariadbd mariadb-install-db; do
+              prometheus-nginx-exporter prometheus-pushgateway chromium redis-server nginx mariadbd mariadb-install-db \
+              openssl; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
   # The inbox's page is checked in real headless Chromium (tests/test_inbox.py).
@@ -23,7 +24,7 @@ find_missing() {
                                            prometheus-blackbox-exporter prometheus-postgres-exporter \
                                            prometheus-mysqld-exporter prometheus-redis-exporter \
                                            prometheus-nginx-exporter prometheus-pushgateway chromium postgresql \
-                                           mariadb-server redis-server nginx)
+                                           mariadb-server redis-server nginx openssl)
   if ! command -v node >/dev/null 2>&1; then
     missing+=(node npm)
     packages+=(nodejs npm)
@@ -49,7 +50,8 @@ and its dashboards' LogQL with Grafana's grammar under node (any node >= 18 with
   Debian/Ubuntu:  sudo apt-get install --no-install-recommends prometheus prometheus-alertmanager \\
                     prometheus-node-exporter prometheus-blackbox-exporter prometheus-postgres-exporter \\
                     prometheus-mysqld-exporter prometheus-redis-exporter prometheus-nginx-exporter \\
-                    prometheus-pushgateway postgresql mariadb-server redis-server nginx chromium fonts-noto-color-emoji nodejs npm
+                    prometheus-pushgateway postgresql mariadb-server redis-server nginx openssl chromium \\
+                    fonts-noto-color-emoji nodejs npm
                   (leave out nodejs npm when a node is already on PATH: use the npm that came with it)
   macOS:          brew install prometheus alertmanager node_exporter blackbox_exporter node (link the
                   binaries as prometheus-alertmanager, prometheus-node-exporter and

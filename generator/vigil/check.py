@@ -15,7 +15,8 @@ from . import webauth
 INSTALL = ("install it: `make tools` (Debian/Ubuntu as root), or `apt-get install --no-install-recommends "
            "prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter "
            "prometheus-postgres-exporter prometheus-mysqld-exporter prometheus-redis-exporter "
-           "prometheus-nginx-exporter prometheus-pushgateway chromium postgresql mariadb-server redis-server nginx`")
+           "prometheus-nginx-exporter prometheus-pushgateway chromium postgresql mariadb-server redis-server nginx "
+           "openssl`")
 
 
 TOOLS = ("promtool", "amtool")
