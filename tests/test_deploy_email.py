@@ -24,6 +24,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from conftest import run_vigil, tool
 from native import Process, free_port, get_json, native_stack, wait_for
 from test_annotate import FakeGrafana
+from vigil import mail
+from vigil.inventory import Smtp
 
 USER, PASSWORD = "vigil", "mail-s3cret"
 SENDER, TEAM_MAIL = "vigil@mail.example.com", "shop-deploys@example.com"
@@ -36,7 +38,7 @@ class Mailbox:
         self.messages, self.logins = [], []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append({"from": envelope.mail_from, "to": envelope.rcpt_tos, "tls": session.ssl is not None,
+        self.messages.append({"from": envelope.mail_from, "to": envelope.rcpt_tos, "tls": server.transport.get_extra_info("ssl_object") is not None,
                               "login": session.auth_data.login.decode() if session.authenticated else None,
                               "message": email.message_from_bytes(envelope.content, policy=email.policy.default)})
         return "250 OK queued"
@@ -48,11 +50,13 @@ class Mailbox:
         return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
-def smtp_server(host: str, tls: ssl.SSLContext | None) -> tuple[Controller, Mailbox]:
-    """On host and a free port; with `tls`, STARTTLS is required before MAIL and AUTH."""
+def smtp_server(host: str, tls: ssl.SSLContext | None, implicit: ssl.SSLContext | None = None) \
+        -> tuple[Controller, Mailbox]:
+    """On host and a free port; with `tls`, STARTTLS is required before MAIL and AUTH; with
+    `implicit`, TLS from the first byte (SMTPS, port 465's way)."""
     box = Mailbox()
     options = {"tls_context": tls, "require_starttls": True, "auth_require_tls": True} if tls \
-        else {"auth_require_tls": False}
+        else {"ssl_context": implicit, "auth_require_tls": False} if implicit else {"auth_require_tls": False}
     server = Controller(box, hostname=host, port=free_port(), authenticator=box.authenticate, ready_timeout=30,
                         **options)
     server.start()
@@ -77,6 +81,7 @@ def stack(tmp_path_factory):
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
     secure, box = smtp_server("127.0.0.1", tls)
+    implicit, implicit_box = smtp_server("127.0.0.1", None, implicit=tls)
     # 127.0.0.2 is this machine too, but not "localhost" to the password rule (mail.LOCALHOST).
     plain, plain_box = smtp_server("127.0.0.2", None)
     grafana = FakeGrafana()
@@ -84,7 +89,8 @@ def stack(tmp_path_factory):
                     f"--persistence.file={tmp / 'pushgateway.data'}"], tmp, tmp / "pushgateway.log").start()
     (tmp / ".env").write_text(f"SMTP_PASSWORD={PASSWORD}\nGRAFANA_TOKEN=glsa_ci\n")
     env = {"tmp": tmp, "ports": ports, "grafana": grafana, "push": push, "box": box, "plain_box": plain_box,
-           "secure": f"127.0.0.1:{secure.port}", "plain": f"127.0.0.2:{plain.port}"}
+           "secure": f"127.0.0.1:{secure.port}", "plain": f"127.0.0.2:{plain.port}", "implicit": implicit.port,
+           "implicit_box": implicit_box}
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("SSL_CERT_FILE", cert)   # inherited by `vigil deploy`
@@ -93,8 +99,8 @@ def stack(tmp_path_factory):
             yield env
     finally:
         push.stop()
-        secure.stop()
-        plain.stop()
+        for server in (secure, plain, implicit):
+            server.stop()
         grafana.close()
 
 
@@ -224,3 +230,17 @@ def test_a_server_that_never_answers_fails_the_step_after_the_timeout(stack):
         host = f"127.0.0.1:{silent.getsockname()[1]}"
         result = ci_deploy(stack, host, "--service", "checkout", "--version", "v5.0.0")
     _failed(result, f"{host}: no answer within 10 s")
+
+
+def test_port_465_is_tls_from_the_first_byte(stack, monkeypatch):
+    # Alertmanager's rule is the port number; 465 needs root to bind, so this server's free port
+    # stands in for it (mail.IMPLICIT_TLS_PORT), in-process.
+    monkeypatch.setattr(mail, "IMPLICIT_TLS_PORT", str(stack["implicit"]))
+    smtp = Smtp.model_validate({"smarthost": f"127.0.0.1:{stack['implicit']}", "from": SENDER, "username": USER,
+                                "password": "SMTP_PASSWORD"})   # require_tls: true, the default
+    msg = email.message.EmailMessage()
+    msg["Subject"], msg["From"], msg["To"] = "implicit TLS", SENDER, TEAM_MAIL
+    msg.set_content("over SMTPS\n")
+    mail.send(smtp, {"SMTP_PASSWORD": PASSWORD}, msg, timeout=10)
+    (got,) = stack["implicit_box"].messages
+    assert (got["tls"], got["login"], got["message"]["Subject"]) == (True, USER, "implicit TLS")
