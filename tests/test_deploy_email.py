@@ -1,9 +1,10 @@
 """`vigil deploy` to an e-mail receiver, end to end: the real Pushgateway for the record, a real
 SMTP server (aiosmtpd, with STARTTLS and AUTH, its certificate made by openssl for 127.0.0.1) and
 the one stand-in of tests/test_deploy.py, Grafana's annotations API. The message that arrives is
-parsed and its envelope, headers and body asserted; a server that refuses, lacks STARTTLS, holds
-an untrusted certificate or rejects the password is a failed step named in deploy's result, while
-the other steps still run."""
+parsed and its envelope, headers and body asserted; a server that refuses, never answers, lacks
+STARTTLS, holds an untrusted certificate or rejects the password is a failed step named in
+deploy's result (exit 1), while the other steps still run. Port 465's TLS from the first byte is
+tried in-process against a real SMTPS server."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ class Mailbox:
         self.messages, self.logins = [], []
 
     async def handle_DATA(self, server, session, envelope):
-        self.messages.append({"from": envelope.mail_from, "to": envelope.rcpt_tos, "tls": server.transport.get_extra_info("ssl_object") is not None,
+        self.messages.append({"from": envelope.mail_from, "to": envelope.rcpt_tos,
+                              "tls": server.transport.get_extra_info("ssl_object") is not None,
                               "login": session.auth_data.login.decode() if session.authenticated else None,
                               "message": email.message_from_bytes(envelope.content, policy=email.policy.default)})
         return "250 OK queued"

@@ -1,9 +1,9 @@
 """One e-mail through the inventory's `routing.smtp`, read the way the e-mail notifier of the
-stack's Alertmanager (0.34) reads it: smarthost port 465 is TLS from the first byte; any other port with `require_tls` (the
-default) must offer STARTTLS, and the connection is upgraded before anything else is said; AUTH
-with `username` and the password variable's value when the server offers AUTH. Certificates are
-checked against the system's CAs (SSL_CERT_FILE names others). As Go's smtp.PlainAuth, which
-Alertmanager uses, a password goes unencrypted to localhost only."""
+stack's Alertmanager (0.34) reads it: smarthost port 465 is TLS from the first byte; any other
+port with `require_tls` (the default) must offer STARTTLS, and the connection is upgraded before
+anything else is said; AUTH with `username` and the password variable's value when the server
+offers AUTH. Certificates are checked against the system's CAs (SSL_CERT_FILE names others).
+As Go's smtp.PlainAuth, which Alertmanager uses, a password goes unencrypted to localhost only."""
 
 from __future__ import annotations
 
