@@ -25,7 +25,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from conftest import run_vigil, tool
 from native import Process, free_port, get_json, native_stack, wait_for
 from test_annotate import FakeGrafana
-from vigil import mail
+from vigil import inbox, mail
 from vigil.inventory import Smtp
 
 USER, PASSWORD = "vigil", "mail-s3cret"
@@ -86,11 +86,12 @@ def stack(tmp_path_factory):
     implicit, implicit_box = smtp_server("127.0.0.1", None, implicit=tls)
     # 127.0.0.2 is this machine too, but not "localhost" to the password rule (mail.LOCALHOST).
     plain, plain_box = smtp_server("127.0.0.2", None)
-    grafana = FakeGrafana()
+    grafana, hooks = FakeGrafana(), inbox.serve("127.0.0.1", 0)
     push = Process([tool("prometheus-pushgateway"), f"--web.listen-address=127.0.0.1:{ports['push']}",
                     f"--persistence.file={tmp / 'pushgateway.data'}"], tmp, tmp / "pushgateway.log").start()
     (tmp / ".env").write_text(f"SMTP_PASSWORD={PASSWORD}\nGRAFANA_TOKEN=glsa_ci\n")
     env = {"tmp": tmp, "ports": ports, "grafana": grafana, "push": push, "box": box, "plain_box": plain_box,
+           "hooks": hooks.inbox, "audit": f"http://127.0.0.1:{hooks.server_address[1]}/slack/audit",
            "secure": f"127.0.0.1:{secure.port}", "plain": f"127.0.0.2:{plain.port}", "implicit": implicit.port,
            "implicit_box": implicit_box}
     try:
@@ -104,15 +105,18 @@ def stack(tmp_path_factory):
         for server in (secure, plain, implicit):
             server.stop()
         grafana.close()
+        hooks.shutdown()
 
 
 def inventory(env, smarthost: str, require_tls: bool = True) -> str:
-    """Team shop, its deploys mailed to TEAM_MAIL through smarthost; the path of the file."""
+    """Team shop, its deploys mailed to TEAM_MAIL through smarthost and posted to an audit webhook
+    (the inbox); the path of the file."""
     inv = yaml.safe_load(native_stack("mail", env["ports"], ("shop",), pushgateway=env["ports"]["push"]))
-    inv["receivers"].append({"name": "shop-mail", "email": {"to": TEAM_MAIL}})
+    inv["receivers"] += [{"name": "shop-mail", "email": {"to": TEAM_MAIL}},
+                         {"name": "audit", "webhook": {"url": env["audit"]}}]
     inv["routing"]["smtp"] = {"smarthost": smarthost, "from": SENDER, "username": USER, "password": "SMTP_PASSWORD",
                               "require_tls": require_tls}
-    inv["teams"][0]["deploys"] = ["shop-mail"]
+    inv["teams"][0]["deploys"] = ["shop-mail", "audit"]
     inv["services"] = [{"name": "checkout", "team": "shop", "kind": "http",
                         "targets": [f"127.0.0.1:{env['ports']['closed']}"]}]
     path = env["tmp"] / f"inventory-{smarthost.replace(':', '-')}-{require_tls}.yml"
@@ -124,6 +128,12 @@ def ci_deploy(env, smarthost: str, *args: str, require_tls: bool = True, env_fil
     return run_vigil("deploy", "-i", inventory(env, smarthost, require_tls), "--env", str(env["tmp"] / env_file),
                      "--grafana-url", env["grafana"].url,
                      "--pushgateway-url", f"http://127.0.0.1:{env['ports']['push']}", *args)
+
+
+def _audited(env, version: str) -> int:
+    """Deploy messages of `version` the audit webhook received."""
+    return sum(m["payload"].get("version") == version for m in env["hooks"].snapshot()
+               if m["path"] == "/slack/audit")
 
 
 def _iso(t: float) -> str:
@@ -163,12 +173,13 @@ def test_a_deploy_is_mailed_over_starttls_with_auth_and_a_rerun_mails_nothing(st
 
     again = ci_deploy(stack, stack["secure"], "--service", "checkout", "--version", "v2.0.0")
     assert again.returncode == 0, _steps(again)
-    assert "ok      message: already posted (an earlier run)" in again.stdout
-    assert len(stack["box"].messages) == 1
+    assert "ok      message: already posted to shop-mail, audit (an earlier run)" in again.stdout
+    assert len(stack["box"].messages) == 1 and _audited(stack, "v2.0.0") == 1
     # A rollback is news: it is mailed, with the same commit and lead time.
     back = ci_deploy(stack, stack["secure"], "--service", "checkout", "--version", "v2.0.0", "--status", "rolled-back")
     assert back.returncode == 0, _steps(back)
     rolled = stack["box"].messages[-1]["message"]
+    assert len(stack["box"].messages) == 2 and _audited(stack, "v2.0.0") == 2
     assert rolled["Subject"] == "checkout v2.0.0 ROLLED BACK (mail, team shop)"
     assert {"commit abc123", "lead time 1h 30m"} <= set(rolled.get_content().splitlines())
 
@@ -178,13 +189,16 @@ def test_a_refused_server_is_a_failed_step_the_others_run_and_the_rerun_mails(st
     refused = f"127.0.0.1:{stack['ports']['closed']}"
     _failed(ci_deploy(stack, refused, "--service", "checkout", "--version", "v2.1.0"),
             f"{refused}: Connection refused")
-    assert len(stack["grafana"].requests) == before + 1
-    # The record says the message did not go out: the rerun, through a server that answers, sends it.
+    assert len(stack["grafana"].requests) == before + 1 and _audited(stack, "v2.1.0") == 1
+    # The record says which receivers the message reached: the rerun, through a server that
+    # answers, mails it, and posts to the webhook not twice.
     rerun = ci_deploy(stack, stack["secure"], "--service", "checkout", "--version", "v2.1.0")
     assert rerun.returncode == 0, _steps(rerun)
     assert "ok      annotation: already on the dashboards" in rerun.stdout
+    assert f"ok      message: posted to shop-mail (e-mail to {TEAM_MAIL}) (already posted to audit (an earlier " \
+           f"run))" in rerun.stdout
     assert stack["box"].messages[-1]["message"]["Subject"] == "checkout v2.1.0 deployed (mail, team shop)"
-    assert len(stack["grafana"].requests) == before + 1
+    assert len(stack["grafana"].requests) == before + 1 and _audited(stack, "v2.1.0") == 1
 
 
 def test_what_the_smtp_settings_refuse_sends_no_mail_and_no_password(stack, monkeypatch):

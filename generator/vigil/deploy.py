@@ -10,8 +10,9 @@ Steps, each independent (a failed one is reported and the others still run):
     record      the DORA event: a Pushgateway group per (service, version) (dora.py)
 
 Reruns are idempotent: the record comes first and says what an earlier run of the same
-deploy already did (its time, its status, whether its message and annotation went out),
-so a rerun changes only what is new. Input is checked before anything is sent.
+deploy already did (its time, its status, whether its annotation went out, which receivers
+its message reached), so a rerun changes only what is new. Input is checked before anything
+is sent.
 
 Exit codes: 0 every step done (or skipped), 1 a step failed (the others are done), 2 bad input,
 3 the stack is down (its Pushgateway does not answer); with 2 and 3 nothing is sent.
@@ -37,8 +38,9 @@ from .inventory import Inventory, Receiver, Service
 
 PUSHGATEWAY_URL = os.environ.get("VIGIL_PUSHGATEWAY_URL", "http://127.0.0.1:9091")
 TRACKER_URL = "VIGIL_TRACKER_URL"     # from the environment or .env; the token is tracker.TOKEN, as provisioning's
-# What an earlier run did, kept in the record itself (0/1 gauges of the deploy's group).
-DONE = {"annotation": "vigil_deploy_annotated", "message": "vigil_deploy_announced"}
+# What an earlier run did, kept in the record itself (gauges of the deploy's group): 1 when the
+# annotation is on the dashboards; 1 {receiver} for each deploy receiver the message reached.
+ANNOTATED, POSTED = "vigil_deploy_annotated", "vigil_deploy_announced"
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+/-]{0,99}$")
 TIMEOUT = 10.0                       # seconds, each HTTP call and each SMTP exchange: CI should not hang
 CI_LINK = "CI run"                   # what the link to --url is called, in Slack and in e-mail
@@ -123,7 +125,8 @@ def _http(method: str, url: str, body: bytes | None = None, headers: dict | None
 
 
 def previous(pushgateway: str, d: Deploy) -> dict:
-    """What the Pushgateway holds of this deploy: {"at", "status", "annotation", "message"}, or {}."""
+    """What the Pushgateway holds of this deploy: {"at", "status", "commit", "lead", "annotation",
+    "posted"}, or {}."""
     _, body = _http("GET", f"{pushgateway.rstrip('/')}/api/v1/metrics")
     for group in json.loads(body).get("data", []):
         labels = group.get("labels", {})
@@ -140,21 +143,25 @@ def previous(pushgateway: str, d: Deploy) -> dict:
                 out["commit"] = m["labels"].get("commit", "")
             if family == dora.LEAD_TIME:
                 out["lead"] = float(m["value"])
-            for step, metric in DONE.items():
-                if family == metric:
-                    out[step] = float(m["value"]) == 1
+            if family == ANNOTATED:
+                out["annotation"] = float(m["value"]) == 1
+            if family == POSTED:
+                out["posted"] = {s["labels"].get("receiver") for s in content["metrics"] if float(s["value"]) == 1}
         return out
     return {}
 
 
 def exposition(d: Deploy, done: dict) -> str:
+    """`done`: {"annotation": bool, "posted": receiver names}."""
     labels = {"team": d.service.team, "status": d.status, "commit": d.commit}
     text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
     lines = [f"# TYPE {dora.DEPLOY_TIME} gauge", f"{dora.DEPLOY_TIME}{{{text}}} {d.at:.3f}"]
     if d.lead_seconds is not None:
         lines += [f"# TYPE {dora.LEAD_TIME} gauge", f"{dora.LEAD_TIME}{{{text}}} {d.lead_seconds:.3f}"]
-    for step, metric in DONE.items():
-        lines += [f"# TYPE {metric} gauge", f"{metric} {1 if done.get(step) else 0}"]
+    lines += [f"# TYPE {ANNOTATED} gauge", f"{ANNOTATED} {1 if done['annotation'] else 0}"]
+    if done["posted"]:
+        lines += [f"# TYPE {POSTED} gauge",
+                  *(f'{POSTED}{{receiver="{_escape(n)}"}} 1' for n in sorted(done["posted"]))]
     return "\n".join(lines) + "\n"
 
 
@@ -249,11 +256,15 @@ def receivers(inv: Inventory, service: Service) -> list[Receiver]:
     return [by_name[n] for n in team.deploys]
 
 
-def post(inv: Inventory, d: Deploy, env: dict, inbox_url: str | None) -> list[str]:
-    """Posts to every deploy receiver of the team; returns what went where. Raises StepFailed
-    naming every receiver that failed (after trying them all)."""
-    done, failed = [], []
+def post(inv: Inventory, d: Deploy, env: dict, inbox_url: str | None,
+         skip: set[str]) -> tuple[set[str], list[str], list[str]]:
+    """Posts to every deploy receiver of the team but those in `skip` (an earlier run reached them)
+    -> (the receivers reached on all their channels, what went where, what failed)."""
+    reached, done, failed = set(), [], []
     for r in receivers(inv, d.service):
+        if r.name in skip:
+            continue
+        failures = len(failed)
         targets = []
         if r.slack:
             hook = env.get(r.slack.webhook) or (f"{inbox_url.rstrip('/')}/slack/{r.slack.webhook}" if inbox_url else "")
@@ -276,9 +287,9 @@ def post(inv: Inventory, d: Deploy, env: dict, inbox_url: str | None) -> list[st
                 done.append(f"{r.name} ({kind})")
             except StepFailed as e:
                 failed.append(f"{r.name}: {kind}: {e}")
-    if failed:
-        raise StepFailed("; ".join(failed) + (f" (sent: {', '.join(done)})" if done else ""))
-    return done
+        if len(failed) == failures:
+            reached.add(r.name)
+    return reached, done, failed
 
 
 # ---------------------------------------------------------------- the whole call
@@ -312,12 +323,13 @@ def run(inv: Inventory, d: Deploy, *, pushgateway: str, grafana: str, grafana_au
         if d.commit_time is None and "lead" in before:
             d.commit_time = d.at - before["lead"]
     news = not before or before.get("status") != d.status
-    done = {step: bool(before and before.get(step) and not news) for step in DONE}
+    done = {"annotation": not news and before.get("annotation", False),
+            "posted": set() if news else before.get("posted", set())}
     if dry_run:
         out.lines.append(f"would deploy: {text(d, inv.stack.name)}")
         out.lines.append(f"would record at {_group_url(pushgateway, d)}:\n{exposition(d, done)}")
         for r in receivers(inv, d.service):
-            out.lines.append(f"would post to {r.name}" + (" (already posted)" if done["message"] else ""))
+            out.lines.append(f"would post to {r.name}" + (" (already posted)" if r.name in done["posted"] else ""))
         return out
 
     if done["annotation"]:
@@ -343,17 +355,22 @@ def run(inv: Inventory, d: Deploy, *, pushgateway: str, grafana: str, grafana_au
         except StepFailed as e:
             out.say("release", False, str(e))
 
-    if not receivers(inv, d.service):
+    names = [r.name for r in receivers(inv, d.service)]
+    earlier = f"already posted to {', '.join(n for n in names if n in done['posted'])} (an earlier run)"
+    if not names:
         out.lines.append(f"skip    message: team {d.service.team} has no `deploys:` receivers")
-    elif done["message"]:
-        out.say("message", True, "already posted (an earlier run)")
+    elif set(names) <= done["posted"]:
+        out.say("message", True, earlier)
     else:
-        try:
-            sent = post(inv, d, env, inbox_url)
-            done["message"] = True
-            out.say("message", True, f"posted to {', '.join(sent)}")
-        except StepFailed as e:
-            out.say("message", False, str(e))
+        reached, sent, failed = post(inv, d, env, inbox_url, done["posted"])
+        said = "; ".join(failed) if failed else f"posted to {', '.join(sent)}"
+        extra = []
+        if failed and sent:
+            extra.append(f"sent: {', '.join(sent)}")
+        if done["posted"]:
+            extra.append(earlier)
+        out.say("message", not failed, said + (f" ({'; '.join(extra)})" if extra else ""))
+        done["posted"] = done["posted"] | reached
 
     try:
         record(pushgateway, d, done)
