@@ -316,8 +316,10 @@ def live(tmp_path_factory):
         url = f"http://127.0.0.1:{ports['prom']}"
         for service, name in (("shop", "availability"), ("shop", "latency"), ("shop-1s", "latency")):
             expr = f'{slo.BUDGET_LEFT}{{service="{service}",slo="{name}"}}'
-            # the window group runs once a minute: its first tiles may come a minute after the start
-            wait_for(expr, lambda e=expr: has_data(query(url, e)), 150, proc=prom)
+            # The long group's first evaluation may come a whole SLOW_INTERVAL after the start, and before
+            # the first tile (up to a tile after the start): then the next one is the first with data.
+            first = 2 * (slo.SLOW_INTERVAL + slo.tile(slo.Timing(1000, 1000))) / 1000
+            wait_for(expr, lambda e=expr: has_data(query(url, e)), first + 120, proc=prom)
         yield {"url": url, "tree": tree}
     finally:
         stop.set()
