@@ -96,6 +96,8 @@ def _service(rng: random.Random, i: int) -> dict:
             inst = svc.get("instrumentation")
             if inst == "spring-boot":        # Micrometer's buckets depend on its settings: name them
                 svc["instrumentation"] = inst = {"preset": "spring-boot", "buckets": [0.1, 0.25, 0.5, 1, 2.5]}
+            if isinstance(inst, dict) and "duration" in inst:   # own histogram: Vigil must be told its buckets
+                inst["buckets"] = [0.1, 0.25, 0.5, 1, 2.5]
             if not isinstance(inst, dict) or "duration" in inst or "preset" in inst:
                 # 250ms and 1s are bucket boundaries of every preset that knows its buckets
                 svc["slo"]["latency"] = {"threshold": rng.choice(["250ms", "1s"]), "objective": 99.0}
