@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from decimal import Decimal
 from fractions import Fraction
 from typing import Optional
@@ -279,7 +280,10 @@ class Scenario:
     segments: tuple[tuple[int, Fraction, Fraction], ...]
     checks: tuple[int, ...]          # minutes at which to compare the alerts with the model
 
+    @cached_property
     def cumulative(self) -> tuple[list[Fraction], list[Fraction]]:
+        """Requests and bad requests since minute 0, minute by minute; once per scenario (scenarios() shares
+        its Scenarios between services with the same parameters)."""
         total, bad = [Fraction(0)], [Fraction(0)]
         for minutes, n, share in self.segments:
             for _ in range(minutes):
@@ -296,9 +300,22 @@ def expected_alerts(service: Service, obj: Objective, sc: Scenario, t: int, labe
                     annotations) -> Optional[tuple[Expect, ...]]:
     """What the rules should fire at minute t, from the same table; None when a quantity sits
     too near a threshold (or a value near a rounding tie of its text) to state it exactly."""
-    total, bad = sc.cumulative()
-    budget = Fraction(obj.budget)
-    min_requests = service.slo.min_requests
+    burns = _burns(sc, t, obj.budget, obj.budget_text, service.slo.min_requests)
+    if burns is None:
+        return None
+    return tuple(Expect({**labels, "slo": obj.slo, "severity": severity},
+                        annotations(*texts(service, obj, severity, value, left)))
+                 for severity, value, left in burns)
+
+
+@lru_cache(maxsize=None)
+def _burns(sc: Scenario, t: int, budget_d: Decimal, budget_text: str,
+           min_requests: int) -> Optional[tuple[tuple[str, str, str], ...]]:
+    """The numbers of expected_alerts: (severity, burn rate, budget left) as the annotations print them,
+    or None. They depend on the scenario and the objective's numbers only, not on the service: worked
+    out once for all the services that share them."""
+    total, bad = sc.cumulative
+    budget = Fraction(budget_d)
 
     def burn(w: Duration) -> Optional[Fraction]:
         n = _window(total, t, w)
@@ -323,24 +340,28 @@ def expected_alerts(service: Service, obj: Objective, sc: Scenario, t: int, labe
         if _window(total, t, br.long) != total[t]:
             return None             # the value's window must hold every sample: then it is exact
         ratio = bad[t] / total[t]
-        b = float(obj.budget_text)
+        b = float(budget_text)
         value_f, left_f = float(ratio) / b, 1 - float(ratio) / b     # as PromQL computes them
         if abs(left_f) < 1e-9:
             return None             # exactly spent: float error decides between 0% and exhausted
         shown = [(humanize, value_f)] + ([(humanize_percentage, left_f)] if left_f > 0 else [])
         if ratio not in (0, 1) and any(f(v * (1 - 1e-9)) != f(v * (1 + 1e-9)) for f, v in shown):
             return None             # float error could tip the printed digits either way
-        left = humanize_percentage(left_f) if left_f > 0 else EXHAUSTED
-        summary, description = texts(service, obj, severity, humanize(value_f), left)
-        out.append(Expect({**labels, "slo": obj.slo, "severity": severity}, annotations(summary, description)))
+        out.append((severity, humanize(value_f), humanize_percentage(left_f) if left_f > 0 else EXHAUSTED))
     return tuple(out)
 
 
-def scenarios(service: Service, obj: Objective, step: int) -> list[Scenario]:
+def scenarios(service: Service, obj: Objective, step: int) -> tuple[Scenario, ...]:
     """The burns the alerts must tell apart. `step`: minutes between times the tests
     may look (a multiple of the evaluation interval)."""
-    budget = Fraction(obj.budget)
-    min_requests = service.slo.min_requests
+    return _scenarios(obj.budget, service.slo.min_requests, step)
+
+
+@lru_cache(maxsize=None)
+def _scenarios(budget_d: Decimal, min_requests: int, step: int) -> tuple[Scenario, ...]:
+    """scenarios() from the numbers it depends on: the same Scenario objects (their sums worked out
+    once) for every service with the same budget, guard and step."""
+    budget = Fraction(budget_d)
     up = lambda m: -(-m // step) * step                                           # noqa: E731
     first = up(5)
     # Enough requests that every long window is over the guard by the first check, and whole bad
@@ -384,10 +405,10 @@ def scenarios(service: Service, obj: Objective, step: int) -> list[Scenario]:
             count = min_requests * share_of_guard
             out.append(Scenario(f"the low-traffic guard: {promql_number(float(count))} requests in {span} minutes, "
                                 f"all failing, {what}", ((span, count / span, Fraction(1)),), (span,)))
-    return out
+    return tuple(out)
 
 
-def _values(counts: list[tuple[int, Fraction]]) -> str:
+def _values(counts: tuple[tuple[int, Fraction], ...]) -> str:
     """promtool notation for a counter growing by `inc` a minute for `minutes`, segment after segment.
     promtool adds the increment up in float64, as Python does here."""
     parts, value, first = [], 0.0, True
@@ -403,18 +424,27 @@ def _values(counts: list[tuple[int, Fraction]]) -> str:
     return " ".join(parts)
 
 
-def series(obj: Objective, inst: presets.Instrumentation, sc: Scenario, labels: dict,
-           threshold: Optional[Duration]) -> list[tuple[str, str]]:
-    good = [(m, n * (1 - s)) for m, n, s in sc.segments]
-    bad = [(m, n * s) for m, n, s in sc.segments]
-    total = [(m, n) for m, n, _ in sc.segments]
+def series_names(obj: Objective, inst: presets.Instrumentation, labels: dict,
+                 threshold: Optional[Duration]) -> tuple[str, ...]:
+    """The input series of an objective's scenarios: the good and bad requests' counters, or the
+    latency histogram's bucket at the threshold, its +Inf bucket and its count."""
     if obj.slo == "availability":
-        return [(selector(inst.requests, {**labels, inst.status_label: "200"}), _values(good)),
-                (selector(inst.requests, {**labels, inst.status_label: "500"}), _values(bad))]
+        return (selector(inst.requests, {**labels, inst.status_label: "200"}),
+                selector(inst.requests, {**labels, inst.status_label: "500"}))
     hist = inst.duration
-    return [(selector(f"{hist}_bucket", {**labels, "le": repr(threshold.seconds)}), _values(good)),
-            (selector(f"{hist}_bucket", {**labels, "le": "+Inf"}), _values(total)),
-            (selector(f"{hist}_count", labels), _values(total))]
+    return (selector(f"{hist}_bucket", {**labels, "le": repr(threshold.seconds)}),
+            selector(f"{hist}_bucket", {**labels, "le": "+Inf"}),
+            selector(f"{hist}_count", labels))
+
+
+@lru_cache(maxsize=None)
+def series_values(slo: str, sc: Scenario) -> tuple[str, ...]:
+    """The values of series_names' series in a scenario, in that order."""
+    good = _values(tuple((m, n * (1 - s)) for m, n, s in sc.segments))
+    total = _values(tuple((m, n) for m, n, _ in sc.segments))
+    if slo == "availability":
+        return good, _values(tuple((m, n * s) for m, n, s in sc.segments))
+    return good, total, total
 
 
 def tests(service: Service, inst: presets.Instrumentation, series_labels: dict, alert_labels: dict,
@@ -426,6 +456,7 @@ def tests(service: Service, inst: presets.Instrumentation, series_labels: dict, 
     out = []
     threshold = service.slo.latency.threshold if service.slo.latency else None
     for obj in objectives(service, inst):
+        names = series_names(obj, inst, series_labels, threshold)
         for sc in scenarios(service, obj, step):
             checks = []
             for t in sc.checks:
@@ -434,6 +465,6 @@ def tests(service: Service, inst: presets.Instrumentation, series_labels: dict, 
                     checks.append(Check(Duration(t * SAMPLE), ALERT, alerts_at))
             if checks:
                 out.append(RuleTest(f"{ALERT} ({obj.slo}): {sc.name}",
-                                    series(obj, inst, sc, series_labels, threshold), checks, SAMPLE,
+                                    list(zip(names, series_values(obj.slo, sc))), checks, SAMPLE,
                                     SUITE, evaluation))
     return out
