@@ -59,28 +59,35 @@ def scalar(value) -> str:
 
 def _emit(value, indent: str, first: str, out: list) -> None:
     """Append the lines of a non-empty dict or list; the first line starts with
-    `first` (a list item's "- ") instead of `indent`."""
+    `first` (a list item's "- ") instead of `indent`. Strings, nearly every leaf, are looked up in
+    _strings inline: this loop is most of the time of writing a large tree."""
     deeper = indent + "  "
+    append, known = out.append, _strings.get
+    lead = first
     if type(value) is dict:
-        lead = first
         for k, v in value.items():
-            key = scalar(k)
-            if type(v) is dict and v:
-                out.append(f"{lead}{key}:")
+            key = known(k) or scalar(k)
+            t = type(v)
+            if t is str:
+                append(f"{lead}{key}: {known(v) or _str(v)}")
+            elif t is dict and v:
+                append(f"{lead}{key}:")
                 _emit(v, deeper, deeper, out)
-            elif type(v) is list and v:
-                out.append(f"{lead}{key}:")
+            elif t is list and v:
+                append(f"{lead}{key}:")
                 _emit(v, indent, indent, out)     # PyYAML's style: list items at the key's indent
             else:
-                out.append(f"{lead}{key}: {_leaf(v)}")
+                append(f"{lead}{key}: {_leaf(v)}")
             lead = indent
         return
-    lead = first
     for item in value:
-        if type(item) in (dict, list) and item:
+        t = type(item)
+        if t is str:
+            append(f"{lead}- {known(item) or _str(item)}")
+        elif t in (dict, list) and item:
             _emit(item, deeper, lead + "- ", out)
         else:
-            out.append(f"{lead}- {_leaf(item)}")
+            append(f"{lead}- {_leaf(item)}")
         lead = indent
 
 
