@@ -1,16 +1,21 @@
-"""Benchmark `vigil generate` at 100 / 1,000 / 10,000 services.
+"""Benchmark `vigil generate` at 1,000 / 3,000 / 10,000 services, against a bare libyaml parse.
 
-    .venv/bin/python benchmarks/generate.py                 # 100, 1,000, 10,000 (`make bench`)
-    .venv/bin/python benchmarks/generate.py --sizes 100,1000
-    .venv/bin/python benchmarks/generate.py --quick         # CI smoke run: 100 services only
+    .venv/bin/python benchmarks/generate.py                 # 1,000, 3,000, 10,000, 3 runs each (`make bench`)
+    .venv/bin/python benchmarks/generate.py --sizes 100,1000 --runs 5
+    .venv/bin/python benchmarks/generate.py --inventory slo # every service http with two SLOs
+    .venv/bin/python benchmarks/generate.py --quick         # CI smoke run: 100 services, one run
     .venv/bin/python benchmarks/generate.py --profile 10000 # cProfile one full generate (cumulative, tottime)
     .venv/bin/python benchmarks/generate.py --generator DIR # measure the vigil package under DIR instead
 
-For each size a synthetic, valid inventory (a realistic mix of kinds, presets,
-overrides, user rules and panels; ~10 teams, a few receivers) is written as
-YAML to a temp dir. Then, each in a FRESH subprocess, so that memory and caches
-are per run:
+For each size a synthetic, valid inventory is written as YAML to a temp dir: `mix`
+(the default) a realistic mix of kinds, presets, overrides, user rules and panels
+(~10 teams, a few receivers; a quarter of the http services with SLOs); `slo` the
+inventory of benchmarks/rules.py, every service http with an availability and a
+latency SLO. Then, each in a FRESH subprocess, so that memory and caches are per run:
 
+  parse      yaml.load of the inventory with libyaml's CSafeLoader, nothing else:
+             the yardstick ("within 3x a bare libyaml parse"), in the same process
+             just before the generate, so that both see the same machine
   generate   load+validate, plan+render, write (compare + write into an empty
              dir, as `vigil generate` does)
   no-op      the same inventory again over the tree the first run wrote:
@@ -21,6 +26,10 @@ imports; "(cpu s)" is the same span's CPU time (time.process_time), which a
 busy machine disturbs less. Importing vigil (pydantic, yaml) is reported apart
 ("import s"); the target lines also give each child's wall time end to end, as
 a command (interpreter start and imports included).
+The generate runs go round the sizes (run 1 of every size, then run 2, ...), so
+that a drift of the shared machine's speed spreads over all of them; each figure
+is min / median / max over the runs, the ratio taken run by run. The no-op runs
+once per size, over the last run's tree.
 Peak memory is resource.getrusage(RUSAGE_SELF).ru_maxrss of the child: peak
 RSS of the whole process, interpreter and imports included (not tracemalloc).
 
@@ -35,6 +44,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,8 +52,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SIZES = (100, 1_000, 10_000)
+DEFAULT_SIZES = (1_000, 3_000, 10_000)
 TARGET_GENERATE = (10_000, 5.0)   # "10,000 services in under 5 s"
+TARGET_RATIO = (10_000, 3.0)      # "10,000 services within 3x a bare libyaml parse of the same file"
 TARGET_NOOP = (1_000, 1.0)        # "no-op regenerate of 1,000 services under 1 s"
 
 # ---------------------------------------------------------------- a synthetic inventory
@@ -183,9 +194,19 @@ def synthesize(n: int, seed: int = 1) -> dict:
     }
 
 
-def write_inventory(n: int, directory: Path) -> tuple[Path, dict]:
+def slo_inventory(n: int) -> dict:
+    """benchmarks/rules.py's: n http services, each with an availability and a latency SLO."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import rules
+    return rules.inventory(n)
+
+
+INVENTORIES = {"mix": synthesize, "slo": slo_inventory}
+
+
+def write_inventory(n: int, directory: Path, kind: str = "mix") -> tuple[Path, dict]:
     import yaml
-    data = synthesize(n)
+    data = INVENTORIES[kind](n)
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     path = directory / f"inventory-{n}.yml"
     path.write_text(yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, width=1_000_000))
@@ -231,6 +252,12 @@ def child(mode: str, inventory: str, out: str, generator: str = "") -> int:
     from vigil.validate import load_inventory
     from vigil.write import compare, inputs_digest, remember, unchanged, with_manifest, write
 
+    import yaml
+    text = Path(inventory).read_bytes()
+    cp, tp = time.process_time(), time.perf_counter()
+    yaml.load(text, Loader=yaml.CSafeLoader)
+    parse, parse_cpu = time.perf_counter() - tp, time.process_time() - cp
+
     root = _output(Path(out))
     c0, t0 = time.process_time(), time.perf_counter()
     # What `vigil generate` does first: same inventory, same Vigil, untouched tree -> nothing to do.
@@ -266,7 +293,7 @@ def child(mode: str, inventory: str, out: str, generator: str = "") -> int:
     print(json.dumps({
         "package": str(Path(sys.modules["vigil"].__file__).parent),
         "services": len(inv.services), "files": len(files), "bytes": sum(len(b) for b in files.values()),
-        "import": t0 - started, "load": t2 - t1, "render": t3 - t2, "write": t4 - t3,
+        "import": tp - started, "parse": parse, "parse_cpu": parse_cpu, "load": t2 - t1, "render": t3 - t2, "write": t4 - t3,
         # generate: the whole run; no-op: the fingerprint check that ends it ("rerender": without it).
         "total": full if mode == "generate" else shortcut, "cpu": full_cpu if mode == "generate" else shortcut_cpu,
         "rerender": full, "rerender_cpu": full_cpu,
@@ -345,6 +372,33 @@ def fmt_table(rows: list[dict]) -> str:
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(b) for b in body])
 
 
+def mmm(values: list[float], fmt: str) -> str:
+    """min / median / max."""
+    return " / ".join(format(v, fmt) for v in (min(values), statistics.median(values), max(values)))
+
+
+def ratio_table(rows: list[dict]) -> str:
+    head = ["services", "MB out", "libyaml parse s", "generate s", "ratio (wall)", "ratio (cpu)", "peak MiB"]
+    body = []
+    for r in rows:
+        runs = r["runs"]
+        body.append([f"{r['services']:,}", f"{r['bytes'] / 1e6:.0f}", mmm([x["parse"] for x in runs], ".3f"),
+                     mmm([x["total"] for x in runs], ".2f"), mmm([x["total"] / x["parse"] for x in runs], ".1f"),
+                     mmm([x["cpu"] / x["parse_cpu"] for x in runs], ".1f"), mmm([x["peak_mib"] for x in runs], ".0f")])
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+    line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
+    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(b) for b in body])
+
+
+def ratio_line(rows: dict, n: int, limit: float) -> str:
+    r = rows.get(n)
+    if r is None:
+        return f"{n:,} services within {limit:g}x a libyaml parse: not measured (add {n} to --sizes)"
+    ratio = statistics.median(x["total"] / x["parse"] for x in r["runs"])
+    return (f"{n:,} services within {limit:g}x a libyaml parse: {'PASS' if ratio <= limit else 'MISS'} "
+            f"(median {ratio:.1f}x)")
+
+
 def target_line(what: str, rows: dict, n: int, limit: float, key: str) -> str:
     r = rows.get(n)
     if r is None:
@@ -379,8 +433,11 @@ def linearity(rows: list[dict]) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
-                    help="comma-separated service counts (default: 100,1000,10000)")
-    ap.add_argument("--quick", action="store_true", help="CI smoke run: 100 services only")
+                    help="comma-separated service counts (default: 1000,3000,10000)")
+    ap.add_argument("--runs", type=int, default=3, help="generate runs per size (default 3): min/median/max")
+    ap.add_argument("--inventory", choices=sorted(INVENTORIES), default="mix",
+                    help="mix: a realistic mix of kinds (default); slo: every service http with two SLOs")
+    ap.add_argument("--quick", action="store_true", help="CI smoke run: 100 services, one run")
     ap.add_argument("--profile", type=int, metavar="N", help="cProfile one generate of N services instead")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (inventories and trees)")
     ap.add_argument("--generator", metavar="DIR",
@@ -401,23 +458,39 @@ def main(argv=None) -> int:
         ap.error(f"--sizes: expected numbers like 100,1000, got {args.sizes!r}")
     if not sizes or min(sizes) < 1:
         ap.error("--sizes: give at least one positive size")
+    runs = 1 if args.quick else args.runs
+    if runs < 1:
+        ap.error("--runs: give at least 1")
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     if load > (os.cpu_count() or 1) * 0.75:
         print(f"warning: load average {load:.1f} on {os.cpu_count()} CPUs: wall times will be inflated; "
               f"compare the (cpu s) columns", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="vigil-bench-"))
-    rows = []
+    inventories: dict[int, Path] = {}
+    runs_of: dict[int, list[dict]] = {n: [] for n in sizes}
     try:
         for n in sizes:
-            inventory, kinds = write_inventory(n, tmp)
+            inventories[n], kinds = write_inventory(n, tmp, args.inventory)
             mix = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]))
-            print(f"{n:,} services ({inventory.stat().st_size / 1e6:.2f} MB of YAML: {mix})", flush=True)
+            print(f"{n:,} services ({inventories[n].stat().st_size / 1e6:.2f} MB of YAML: {mix})", flush=True)
+        for r in range(runs):           # round the sizes: a drift of the machine spreads over all of them
+            for n in sizes:
+                out = tmp / f"out-{n}"
+                shutil.rmtree(out, ignore_errors=True)
+                out.mkdir()
+                row = run_child("generate", inventories[n], out, args.generator)
+                runs_of[n].append(row)
+                print(f"  run {r + 1}/{runs}, {n:,} services: generate {row['total']:.2f} s, libyaml parse "
+                      f"{row['parse']:.3f} s ({row['total'] / row['parse']:.1f}x)", flush=True)
+        rows = []
+        for n in sizes:
             out = tmp / f"out-{n}"
-            out.mkdir()
-            row = run_child("generate", inventory, out, args.generator)
-            row["noop"] = run_child("noop", inventory, out, args.generator)
-            row["noop"]["process"] = time_command(inventory, out, args.generator)
+            row = dict(min(runs_of[n], key=lambda x: x["total"]))
+            row["runs"] = runs_of[n]
+            row["peak_mib"] = max(x["peak_mib"] for x in runs_of[n])
+            row["noop"] = run_child("noop", inventories[n], out, args.generator)
+            row["noop"]["process"] = time_command(inventories[n], out, args.generator)
             rows.append(row)
             if not args.keep:
                 shutil.rmtree(out)
@@ -438,10 +511,15 @@ def main(argv=None) -> int:
           "MB = 10^6 bytes rendered.\n"
           "peak MiB = getrusage(RUSAGE_SELF).ru_maxrss of the child: whole-process peak RSS, interpreter included.")
     print()
-    print(f"measured: the vigil package in {rows[0]['package']}")
+    print(f"measured: the vigil package in {rows[0]['package']}, inventory '{args.inventory}'")
+    print(f"\ngenerate against a bare libyaml parse of the same file, in the same process: min / median / max of "
+          f"{runs} run{'s' * (runs > 1)}")
+    print(ratio_table(rows))
+    print(f"\nstages of the fastest run of each size (peak MiB: the largest of the runs):")
     print(fmt_table(rows))
     print()
     by_size = {r["services"]: r for r in rows}
+    print(ratio_line(by_size, *TARGET_RATIO))
     print(target_line("10,000 services in under 5 s", by_size, *TARGET_GENERATE, "generate"))
     print(target_line("no-op regenerate of 1,000 services under 1 s", by_size, *TARGET_NOOP, "noop"))
     print()
