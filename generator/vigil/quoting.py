@@ -4,8 +4,8 @@ printable characters as they are; quotes and backslashes escaped; the rest as
 
 
 def double_quoted(value: str) -> str:
-    if value.isprintable() and '"' not in value and "\\" not in value:
-        return f'"{value}"'          # nearly every string: nothing to escape
+    if value.isprintable():          # nearly every string: at most quotes and backslashes to escape
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     out = []
     for ch in value:
         if ch in '"\\':

@@ -251,10 +251,15 @@ def alerts(service: Service, obj: Objective, labels: dict, annotations) -> list[
 
 
 
+@lru_cache(maxsize=None)
+def _when(severity: str) -> str:
+    return " or ".join(f"{promql_number(br.factor)}× over {br.long} and {br.short}" for br in BURN_RATES
+                       if br.severity == severity)
+
+
 def texts(service: Service, obj: Objective, severity: str, burn: str, left: str) -> tuple[str, str]:
     """Summary and description; `burn` and `left` are templates in the rule, their values in a test."""
-    when = " or ".join(f"{promql_number(br.factor)}× over {br.long} and {br.short}" for br in BURN_RATES
-                       if br.severity == severity)
+    when = _when(severity)
     guard = f", with at least {service.slo.min_requests} requests over the long window" \
         if service.slo.min_requests else ""
     return (f"{service.name}: {obj.slo} error budget burning at {burn}×",
@@ -273,7 +278,7 @@ SAMPLE = Duration.parse("1m")
 SUITE = "slo"                   # their test files: prometheus/tests/slo/services/<name>.test.yml
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)   # hashed by identity: the caches below key on shared Scenarios
 class Scenario:
     """Traffic minute by minute: (minutes, requests a minute, share of them bad) segments."""
     name: str

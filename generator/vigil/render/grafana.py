@@ -32,12 +32,15 @@ def render(plan: Plan) -> dict[str, bytes]:
     return files
 
 
+# One encoder for every value: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 def to_json(data: dict) -> bytes:
     """One line per top-level key, and per panel: diffs stay readable, and the
     C encoder does the work (indent= would make json fall back to pure Python,
     most of the cost of rendering thousands of dashboards)."""
-    def one(value) -> str:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    one = _ENCODER.encode
     lines = []
     for key in sorted(data):
         value = data[key]
