@@ -240,6 +240,47 @@ def test_every_scenario_is_generated_for_each_objective(tree):
     assert "Error budget left over 30d: none (exhausted)." in after["exp_alerts"][0]["exp_annotations"]["description"]
 
 
+SHARED = [  # (name, slo lines): two services share every parameter, the others differ in one each
+    ("a", ["slo: {availability: 99.5, latency: {threshold: 250ms, objective: 99}}"]),
+    ("b", ["slo: {availability: 99.5, latency: {threshold: 250ms, objective: 99}}"]),
+    ("c", ["slo: {availability: 99.9, latency: {threshold: 250ms, objective: 99}}"]),
+    ("d", ["slo: {availability: 99.5, latency: {threshold: 250ms, objective: 99}, min_requests: 0}"]),
+    ("e", ["slo: {availability: 99.5, latency: {threshold: 250ms, objective: 95}, min_requests: 1000}"]),
+]
+
+
+def _slo_tests(text: str, name: str) -> dict:
+    """The SLO scenario tests of service `name`, rendered in this process from a fresh start
+    (slo.py's caches of the scenario maths emptied first)."""
+    from vigil.plan import plan
+    from vigil.render import render as render_all
+    from vigil.validate import validate
+    from vigil.load import load_text
+    for cache in (slo._scenarios, slo._burns, slo.series_values):
+        cache.cache_clear()
+    files = render_all(plan(validate(load_text(text, "inventory.yml"))))
+    return yaml.safe_load(files[f"prometheus/tests/slo/services/{name}.test.yml"])
+
+
+def test_services_sharing_slo_parameters_share_the_maths_and_only_those(tmp_path):
+    """The scenario maths is worked out once per parameter set (budget, guard, step) and shared:
+    each service's tests, rendered beside services with the same and with other parameters,
+    are the tests it gets rendered alone with nothing cached."""
+    def service(name: str, lines: list) -> str:
+        return "".join(f"    {line}\n" for line in [f"- name: {name}", "  team: platform", "  kind: http",
+                                                     f'  targets: ["{name}:8000"]', *(f"  {x}" for x in lines)])
+    head = BASE.split("services:")[0].format(stack="") + "services:\n"
+    together = head + "".join(service(n, lines) for n, lines in SHARED)
+    for name, lines in SHARED:
+        alone = _slo_tests(head + service(name, lines), name)
+        assert _slo_tests(together, name) == alone, name
+    a, c, d, e = (_slo_tests(together, n) for n in "acde")
+    names = lambda t: [x["name"] for x in t["tests"]]                               # noqa: E731
+    assert a["tests"][0]["input_series"][1]["values"] != c["tests"][0]["input_series"][1]["values"]   # budget
+    assert not any("low-traffic guard" in n for n in names(d)) and any("low-traffic guard" in n for n in names(a))
+    assert a != e
+
+
 @pytest.mark.parametrize("interval", ["15s", "1s"])
 def test_rendered_rules_pass_promtool_and_their_tests_in_seconds(tmp_path, interval):
     out = render(tmp_path, interval)
