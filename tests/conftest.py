@@ -23,11 +23,15 @@ def tool(name: str) -> str:
     return path
 
 
+# Only catches a hang: `vigil check` of a full tree runs promtool for ~40 s of CPU, several times
+# that on a busy machine.
+VIGIL_TIMEOUT = 600
+
+
 def run_vigil(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """The CLI as a user runs it, in a separate process. The timeout only catches a hang: `vigil check`
-    of a full tree runs promtool for ~40 s of CPU, several times that on a busy machine."""
+    """The CLI as a user runs it, in a separate process."""
     return subprocess.run([sys.executable, "-m", "vigil", *args], cwd=cwd or ROOT,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=VIGIL_TIMEOUT)
 
 
 def render_tree(inventory: Path, out: Path) -> Path:

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import DATA, ROOT, render_tree, tool
+from conftest import DATA, ROOT, VIGIL_TIMEOUT, render_tree, tool
 from native import free_port, running_alertmanager
 from vigil import envfile, inbox, live
 from vigil.errors import InventoryError
@@ -122,7 +122,7 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """`vigil ...` in a separate process whose environment holds none of the secret variables."""
     env = {k: v for k, v in os.environ.items() if k not in FULL_SECRETS + SMALL_SECRETS}
     return subprocess.run([sys.executable, "-m", "vigil", *args], cwd=cwd or ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=VIGIL_TIMEOUT)
 
 
 def config(am_dir: Path) -> dict:
