@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-from .humanize import expand
+from .humanize import expand, humanize, humanize_duration, humanize_percentage
 from .quoting import double_quoted
 from .units import Duration
 
@@ -266,7 +266,6 @@ def untied(x: float) -> float:
     """x to 6 digits, moved off a rounding tie of the 4-digit text that
     annotations print (float error in a PromQL ratio could tip a tie either
     way). Durations of a minute and more print whole seconds from exact data."""
-    from .humanize import humanize, humanize_duration, humanize_percentage
     v = float(f"{x:.6g}")
     for _ in range(20):
         texts = (humanize, humanize_percentage) + ((humanize_duration,) if abs(v) < 60 else ())
