@@ -9,7 +9,6 @@ has passed, and firing after, with the exact labels and annotations.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
@@ -137,9 +136,11 @@ def selector(metric: str, labels: dict) -> str:
 
 
 def _ceil_to(t: int, timing: "Timing") -> Duration:
-    """Round up to a time when both a sample and an evaluation fall."""
-    step = math.lcm(timing.scrape, timing.evaluation)
-    return Duration(-(-t // step) * step)
+    """Round up to an evaluation time. Not to one where a sample falls too: with intervals
+    that do not divide each other (55s and 59s) that is their least common multiple, most
+    of an hour away, past the end of what a scenario set up (a restart's window, a clock
+    being corrected). Between samples an evaluation reads the last one, which is as good."""
+    return Duration(-(-t // timing.evaluation) * timing.evaluation)
 
 
 def _fill(series: Series, n: int) -> list[tuple[str, str]]:
@@ -155,7 +156,7 @@ def expected(alert: Alert, out_labels: dict, value: Optional[float]) -> Expect:
 
 def firing_check_time(start: int, for_: int, timing: Timing, settle: int = 0) -> Duration:
     """When firing_tests checks that an alert true from `start` fires: `for` and two steps
-    later (after `settle`), at a time when both a sample and an evaluation fall."""
+    later (after `settle`), on an evaluation."""
     return _ceil_to(max(start + for_ + 2 * timing.step, settle + timing.step), timing)
 
 
