@@ -176,9 +176,14 @@ def firing_tests(name: str, alerts: Sequence[Alert], series: Series, out_labels:
     return RuleTest(name, _fill(series, timing.samples(late)), checks)
 
 
+def silent_check_time(longest_for: int, timing: Timing, settle: int = 0) -> Duration:
+    """When silent_test checks: three steps past the longest `for`, and one past `settle` and it."""
+    return _ceil_to(max(longest_for + 3 * timing.step, settle + longest_for + timing.step), timing)
+
+
 def silent_test(name: str, alertname: str, series: Series, timing: Timing, longest_for: int,
                 settle: int = 0) -> RuleTest:
-    late = _ceil_to(max(longest_for + 3 * timing.step, settle + longest_for + timing.step), timing)
+    late = silent_check_time(longest_for, timing, settle)
     return RuleTest(name, _fill(series, timing.samples(late)), [Check(late, alertname)])
 
 
