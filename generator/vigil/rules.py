@@ -9,6 +9,7 @@ has passed, and firing after, with the exact labels and annotations.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
@@ -98,6 +99,11 @@ class Timing:
     def samples(self, until: int) -> int:
         return until // self.scrape + 10
 
+    def every_evaluation(self) -> "Timing":
+        """The tests' samples every gcd of the two intervals, so that one falls on each evaluation:
+        for a series read against time() (an expiry, a push's age), exact only where a sample is."""
+        return Timing(Duration(math.gcd(self.scrape, self.evaluation)), self.evaluation)
+
     @property
     def gauge_window(self) -> Duration:
         """How far back an alert reads an instant gauge: a few scrapes, so that one failed
@@ -173,7 +179,7 @@ def firing_tests(name: str, alerts: Sequence[Alert], series: Series, out_labels:
     if early >= start and min(a.for_ for a in alerts) > 0:
         checks.append(Check(Duration(early // timing.evaluation * timing.evaluation), alerts[0].name))
     checks.append(Check(late, alerts[0].name, tuple(expected(a, o, value) for a in alerts for o in outs)))
-    return RuleTest(name, _fill(series, timing.samples(late)), checks)
+    return RuleTest(name, _fill(series, timing.samples(late)), checks, timing.scrape)
 
 
 def silent_check_time(longest_for: int, timing: Timing, settle: int = 0) -> Duration:
@@ -184,7 +190,7 @@ def silent_check_time(longest_for: int, timing: Timing, settle: int = 0) -> Dura
 def silent_test(name: str, alertname: str, series: Series, timing: Timing, longest_for: int,
                 settle: int = 0) -> RuleTest:
     late = silent_check_time(longest_for, timing, settle)
-    return RuleTest(name, _fill(series, timing.samples(late)), [Check(late, alertname)])
+    return RuleTest(name, _fill(series, timing.samples(late)), [Check(late, alertname)], timing.scrape)
 
 
 @dataclass(frozen=True)
