@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-from .humanize import expand
+from .humanize import expand, humanize, humanize_duration, humanize_percentage
 from .quoting import double_quoted
 from .units import Duration
 
@@ -99,6 +99,11 @@ class Timing:
     def samples(self, until: int) -> int:
         return until // self.scrape + 10
 
+    def every_evaluation(self) -> "Timing":
+        """The tests' samples every gcd of the two intervals, so that one falls on each evaluation:
+        for a series read against time() (an expiry, a push's age), exact only where a sample is."""
+        return Timing(Duration(math.gcd(self.scrape, self.evaluation)), self.evaluation)
+
     @property
     def gauge_window(self) -> Duration:
         """How far back an alert reads an instant gauge: a few scrapes, so that one failed
@@ -137,9 +142,11 @@ def selector(metric: str, labels: dict) -> str:
 
 
 def _ceil_to(t: int, timing: "Timing") -> Duration:
-    """Round up to a time when both a sample and an evaluation fall."""
-    step = math.lcm(timing.scrape, timing.evaluation)
-    return Duration(-(-t // step) * step)
+    """Round up to an evaluation time. Not to one where a sample falls too: with intervals
+    that do not divide each other (55s and 59s) that is their least common multiple, most
+    of an hour away, past the end of what a scenario set up (a restart's window, a clock
+    being corrected). Between samples an evaluation reads the last one, which is as good."""
+    return Duration(-(-t // timing.evaluation) * timing.evaluation)
 
 
 def _fill(series: Series, n: int) -> list[tuple[str, str]]:
@@ -155,7 +162,7 @@ def expected(alert: Alert, out_labels: dict, value: Optional[float]) -> Expect:
 
 def firing_check_time(start: int, for_: int, timing: Timing, settle: int = 0) -> Duration:
     """When firing_tests checks that an alert true from `start` fires: `for` and two steps
-    later (after `settle`), at a time when both a sample and an evaluation fall."""
+    later (after `settle`), on an evaluation."""
     return _ceil_to(max(start + for_ + 2 * timing.step, settle + timing.step), timing)
 
 
@@ -172,13 +179,18 @@ def firing_tests(name: str, alerts: Sequence[Alert], series: Series, out_labels:
     if early >= start and min(a.for_ for a in alerts) > 0:
         checks.append(Check(Duration(early // timing.evaluation * timing.evaluation), alerts[0].name))
     checks.append(Check(late, alerts[0].name, tuple(expected(a, o, value) for a in alerts for o in outs)))
-    return RuleTest(name, _fill(series, timing.samples(late)), checks)
+    return RuleTest(name, _fill(series, timing.samples(late)), checks, timing.scrape)
+
+
+def silent_check_time(longest_for: int, timing: Timing, settle: int = 0) -> Duration:
+    """When silent_test checks: three steps past the longest `for`, and one past `settle` and it."""
+    return _ceil_to(max(longest_for + 3 * timing.step, settle + longest_for + timing.step), timing)
 
 
 def silent_test(name: str, alertname: str, series: Series, timing: Timing, longest_for: int,
                 settle: int = 0) -> RuleTest:
-    late = _ceil_to(max(longest_for + 3 * timing.step, settle + longest_for + timing.step), timing)
-    return RuleTest(name, _fill(series, timing.samples(late)), [Check(late, alertname)])
+    late = silent_check_time(longest_for, timing, settle)
+    return RuleTest(name, _fill(series, timing.samples(late)), [Check(late, alertname)], timing.scrape)
 
 
 @dataclass(frozen=True)
@@ -266,7 +278,6 @@ def untied(x: float) -> float:
     """x to 6 digits, moved off a rounding tie of the 4-digit text that
     annotations print (float error in a PromQL ratio could tip a tie either
     way). Durations of a minute and more print whole seconds from exact data."""
-    from .humanize import humanize, humanize_duration, humanize_percentage
     v = float(f"{x:.6g}")
     for _ in range(20):
         texts = (humanize, humanize_percentage) + ((humanize_duration,) if abs(v) < 60 else ())

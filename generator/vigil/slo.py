@@ -399,7 +399,7 @@ def _scenarios(budget_d: Decimal, min_requests: int, step: int) -> tuple[Scenari
         # A blip after a quiet hour: 3 minutes at 30× burn the 5m window far over 14.4×, but not
         # the hour: no page (it may open a ticket). The long windows keep blips from paging.
         Scenario("a brief blip does not page", ((up(50), n, Fraction(0)), (3, n, share(Fraction(30))),
-                                                (up(10), n, Fraction(0))), (up(50) + 3,)),
+                                                (up(10), n, Fraction(0))), (up(up(50) + 3),)),
         *rows,
     ]
     if min_requests > 0:

@@ -11,8 +11,8 @@ from .. import runbooks
 from ..errors import did_you_mean
 from ..humanize import expand, template_problem, uses_value
 from ..inventory import Service, Stack
-from ..rules import Alert, Check, Level, RuleGroup, RuleTest, Series, Timing, expected, firing_tests, \
-    promql_number, selector, series_labels, silent_test
+from ..rules import Alert, Check, Level, RuleGroup, RuleTest, Series, Timing, expected, firing_tests, gap_test, \
+    latest, promql_number, selector, series_labels, silent_test, steady
 from ..units import Duration, parse_percent, percent_text
 
 # ---------------------------------------------------------------- the plan of one service
@@ -425,7 +425,6 @@ def scrape_error_alert(service: Service, ctx: Context, dashboard: str, name: str
                        for_: Duration, target: str) -> tuple[Alert, list[RuleTest]]:
     """`metric`: the exporter's 0/1 gauge of its last scrape of the server failing (any labels
     it carries, like redis_exporter's err, are summed away: the exporter's log has the error)."""
-    from ..rules import gap_test, latest, steady
     sel = f'{{job="{service.name}"}}'
     by = "job, instance, service, team"
     alert = Alert(name, f"min by ({by}) ({steady(metric + sel, ctx.timing)}) == 1 and on (job, instance) "

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from ..inventory import Service
 from ..rules import Alert, Level, firing_check_time, firing_tests, latest, rate_threshold_tests, selector, \
-    silent_test, steady, threshold_alerts, threshold_tests, untied
+    silent_check_time, silent_test, steady, threshold_alerts, threshold_tests, untied
 from ..units import Duration, percent_text
 from ..runbooks import Runbook
 from .base import AlertDefaults, Context, ServicePlan, annotations, scraped_alerts, scraped_plan, target_labels
@@ -349,7 +349,7 @@ def clock_skew(service: Service, ctx: Context, p: dict, base: dict, rules: list,
                               base, behind, ctx.timing))
     # Far off but shrinking, ahead or behind: the time service is correcting it.
     far = levels[0].threshold * 10
-    n = ctx.timing.samples(p["for"] + 4 * ctx.timing.step)
+    n = ctx.timing.samples(silent_check_time(p["for"], ctx.timing))      # the test's samples: never past 0
     fix = far * 0.8 / n
     for side, values in (("ahead", f"{far:g}-{fix:.9g}x{{n}}"), ("behind", f"-{far:g}+{fix:.9g}x{{n}}")):
         tests.append(silent_test(f"HostClockSkew: quiet while NTP corrects it ({side})", "HostClockSkew",

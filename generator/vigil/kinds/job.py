@@ -59,8 +59,8 @@ def push_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple[
                                f"{{{{ $value | humanizeDuration }}}} ago ({lv.severity} above {lv.text})."))
     group = {"job": service.name, "instance": service.targets[0], **target_labels(service), "exported_job": "nightly"}
     out = {k: group[k] for k in by.split(", ")}
-    step = ctx.timing.scrape.seconds
-    # A push `v` seconds before each sample: its age is v throughout.
-    tests = threshold_tests(alerts, levels, lambda v: [(selector("push_time_seconds", group), f"{-v!r}+{step:g}x{{n}}")],
-                            out, ctx.timing)
+    clock = ctx.timing.every_evaluation()
+    # A push `v` seconds before each sample: its age is v at each (and a sample at each evaluation).
+    tests = threshold_tests(alerts, levels, lambda v: [(selector("push_time_seconds", group),
+                                                        f"{-v!r}+{clock.scrape.seconds:g}x{{n}}")], out, clock)
     return alerts, tests

@@ -92,10 +92,11 @@ def plan(service: Service, ctx: Context) -> ServicePlan:
                                                          f"{{{{ $value | humanizeDuration }}}} ({lv.severity} below "
                                                          f"{lv.text}). Renew it."), falling=True)
         rules += alerts
-        # The series holds the expiry timestamp; the test reads it at a known time.
+        # The series holds the expiry timestamp; the test reads it at a known time (a sample's).
+        clock = ctx.timing.every_evaluation()
         tests += threshold_tests(alerts, levels, lambda v: [(selector("probe_ssl_earliest_cert_expiry", series),
-                                                             f"{v!r}+{ctx.timing.scrape.seconds:g}x{{n}}")],
-                                 series, ctx.timing, falling=True)
+                                                             f"{v!r}+{clock.scrape.seconds:g}x{{n}}")],
+                                 series, clock, falling=True)
     if service.url.startswith("https://") and "tls_expired" not in disabled:
         for_ = params["tls_expired"]["for"]
         expiry = latest(f"probe_ssl_earliest_cert_expiry{sel}", ctx.timing)
