@@ -551,6 +551,9 @@ class Service(Strict):
         "when stack.error_tracker is enabled)"))
     public: Optional[bool] = Field(None, description="on the public status page (default: probes and services "
                                                      "with a health_url)")
+    pushgateway: Optional[StrictBool] = Field(None, description=(
+        "job only: its targets are Pushgateways; the pushed job and instance labels win (honor_labels) and "
+        "JobPushStale watches each pushed group"))
 
     @property
     def on_status_page(self) -> bool:

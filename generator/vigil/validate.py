@@ -331,6 +331,8 @@ def _kind_problems(service: Service, retention: Duration | None) -> list:
             out.append(((key,), f"kind {service.kind} takes no {what} (only http does)"))
     if fields.get("url") != "required" and service.url is not None:
         out.append((("url",), f"kind {service.kind} takes no url (only probe does; for a health check use health_url)"))
+    if not fields.get("pushgateway") and service.pushgateway is not None:
+        out.append((("pushgateway",), f"kind {service.kind} takes no pushgateway (only job does)"))
     if service.kind == "probe" and service.health_url is not None:
         out.append((("health_url",), "a probe is its own health check: use url"))
     if service.slo:
