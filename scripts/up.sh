@@ -56,6 +56,8 @@ MSG
   Bugsink       http://${bind}:8010   errors; user admin@vigil.local, password: BUGSINK_ADMIN_PASSWORD in .env
                 DSNs: SENTRY_DSN_<SERVICE> in .env, or vigil errors dsn SERVICE
 MSG
+# No heartbeat receiver: say how to point Watchdog at an external dead-man's switch (a warning line).
+"$VIGIL" validate -i "$INVENTORY" --hints >/dev/null
 cat <<MSG
 Break the demo service and watch an alert arrive: make demo-break MODE=errors (then make demo-fix)
 MSG

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -386,3 +387,48 @@ def test_readme_lists_every_package_make_test_installs():
     readme = (ROOT / "README.md").read_text()
     missing = [p for p in packages if f"`{p}`" not in readme and f" {p}" not in readme]
     assert packages and not missing, missing
+
+
+# ---------------------------------------------------------------- make up: the heartbeat hint
+
+FAKE_DOCKER = """#!/bin/sh
+# Docker for make up without a daemon: every command succeeds, and is recorded.
+echo "$*" >> "$(dirname "$0")/docker.log"
+"""
+
+
+def _make_up(tmp: Path, inventory: str) -> subprocess.CompletedProcess:
+    """`make up` in a copy of the repository's front door (Makefile, scripts/, .env.example) with the
+    real generator and a Docker that does nothing: what it prints, without starting a stack."""
+    repo, bin_dir = tmp / "repo", tmp / "bin"
+    repo.mkdir(parents=True)
+    bin_dir.mkdir()
+    for name in ("Makefile", ".env.example"):
+        (repo / name).write_bytes((ROOT / name).read_bytes())
+    shutil.copytree(ROOT / "scripts", repo / "scripts")
+    (repo / "inventory.yml").write_text(inventory)
+    for name, text in (("docker", FAKE_DOCKER), ("vigil", f'#!/bin/sh\nexec "{sys.executable}" -m vigil "$@"\n')):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    # RUNTIME empty: the generator is this test's own, nothing to install.
+    return subprocess.run(["make", "--no-print-directory", "up", f"DOCKER={bin_dir / 'docker'}",
+                           f"VIGIL={bin_dir / 'vigil'}", "RUNTIME="], cwd=repo, capture_output=True, text=True,
+                          timeout=300, stdin=subprocess.DEVNULL, env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+
+
+def test_make_up_says_how_to_point_watchdog_at_a_dead_mans_switch(tmp_path):
+    ports = {"prom": 9090, "am": 9093, "api": 8080}
+    up = _make_up(tmp_path / "none", NATIVE.format(**ports))
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "compose up -d" in (tmp_path / "none/bin/docker.log").read_text()
+    assert "Vigil is up." in up.stdout, up.stdout
+    hint = [line for line in up.stderr.splitlines() if "heartbeat_receiver" in line]
+    assert hint == ["inventory.yml: warning: routing.heartbeat_receiver is not set: Watchdog goes nowhere and a dead "
+                    "stack goes unnoticed; point it at an external dead-man's switch (docs/inventory.md#routing)"], \
+        up.stderr
+    assert "\n## `routing`\n" in (ROOT / "docs/inventory.md").read_text()     # the link's anchor
+    with_heartbeat = NATIVE.format(**ports).replace("  default_receiver: ops\n",
+                                                    "  default_receiver: ops\n  heartbeat_receiver: ops\n")
+    up = _make_up(tmp_path / "set", with_heartbeat)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "Vigil is up." in up.stdout and "heartbeat" not in up.stderr, up.stdout + up.stderr

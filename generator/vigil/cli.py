@@ -35,6 +35,9 @@ def _inventory(args, then: str = "nothing written"):
         return None
 
 
+HEARTBEAT_DOCS = "docs/inventory.md#routing"
+
+
 def cmd_validate(args) -> int:
     inventory = _inventory(args)
     if inventory is None:
@@ -47,11 +50,10 @@ def cmd_validate(args) -> int:
             print(f"{args.env}: {n.variable} is not set ({n.what}, for {', '.join(n.used_by)})", file=sys.stderr)
         if missing:
             return EXIT_INVALID
-        if not inventory.routing.heartbeat_receiver:
-            # A warning, not an error: a local trial needs none, a real stack does.
-            print(f"{args.inventory}: warning: routing.heartbeat_receiver is not set: Watchdog goes nowhere, so a "
-                  f"dead Prometheus or Alertmanager goes unnoticed (point a webhook receiver at an external "
-                  f"dead-man's-switch check, e.g. healthchecks.io)", file=sys.stderr)
+    if (args.strict or args.hints) and not inventory.routing.heartbeat_receiver:
+        # A warning, not an error: a local trial needs none, a real stack does.
+        print(f"{args.inventory}: warning: routing.heartbeat_receiver is not set: Watchdog goes nowhere and a dead "
+              f"stack goes unnoticed; point it at an external dead-man's switch ({HEARTBEAT_DOCS})", file=sys.stderr)
     print(f"{args.inventory}: valid ({len(inventory.services)} services, {len(inventory.teams)} teams, "
           f"{len(inventory.receivers)} receivers)")
     return 0
@@ -487,6 +489,8 @@ def main(argv=None) -> int:
     v.add_argument("-i", "--inventory", default="inventory.yml")
     v.add_argument("--strict", action="store_true", help="also require every secret the inventory names in --env")
     v.add_argument("--env", default=".env", help="the secrets file (default: .env)")
+    v.add_argument("--hints", action="store_true",
+                   help="also warn of what a real stack should set (a heartbeat receiver); --strict does too")
     v.set_defaults(run=cmd_validate)
     g = sub.add_parser("generate", help="render every config from the inventory")
     g.add_argument("-i", "--inventory", default="inventory.yml")
