@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import promtool, render_tree, rule_tests, tool
+from conftest import ROOT, promtool, render_tree, rule_tests, tool
 from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve
 from native import native_stack, Process, free_port, prometheus, wait_for
 from vigil import runbooks
@@ -58,6 +58,10 @@ pg_replication:
     - is_replica: {usage: GAUGE, description: "Indicates if the server is a replica"}
 """
 FROM_QUERY_FILE = {"pg_replication_lag_seconds", "pg_replication_is_replica"}
+# Built into postgres_exporter from a version on, absent from the Debian 0.11.1: allowed only with that
+# version in the runbook and the docs of every alert reading them.
+NEWER_EXPORTER = {"pg_postmaster_start_time_seconds": "0.13", "pg_stat_user_tables_n_dead_tup": "0.13",
+                  "pg_stat_user_tables_n_live_tup": "0.13"}
 
 INVENTORY = """\
   - name: orders-db
@@ -70,6 +74,7 @@ INVENTORY = """\
       deadlocks: {{warning: 0.01, for: 0s}}
       long_transaction: {{warning: 2s, critical: 1m, for: 0s}}
       replication_lag: {{warning: 1s, critical: 1m, for: 0s}}
+      replication_slots: {{for: 0s}}
   - name: orders-replica
     team: data
     kind: postgres
@@ -207,6 +212,8 @@ def live():
         # Some work: a table written on the primary and replayed on the replica.
         psql(bin_dir, ports["primary"], "CREATE TABLE t (id int PRIMARY KEY, v int); "
                                         "INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g")
+        # A slot nobody consumes (a replica gone for good): it holds WAL from now on.
+        psql(bin_dir, ports["primary"], "SELECT pg_create_physical_replication_slot('gone_replica', true)")
         wait_for("the replica replaying the primary",
                  lambda: psql(bin_dir, ports["replica"], "SELECT count(*) FROM pg_tables WHERE tablename = 't'") == "1",
                  20, proc=replica)
@@ -255,7 +262,10 @@ def fired(url: str, alertname: str, service: str) -> list:
 
 def test_every_metric_the_kind_reads_is_exposed_by_the_exporter(live):
     ports = live["ports"]
-    exposed = exporter_metrics(ports["primary_exporter"]) & exporter_metrics(ports["replica_exporter"])
+    primary = exporter_metrics(ports["primary_exporter"])
+    # Slots are the primary's alone (the replica has none): their series too.
+    exposed = primary & exporter_metrics(ports["replica_exporter"]) | {m for m in primary
+                                                                        if m.startswith("pg_replication_slots_")}
     used = set()
     for rule in alert_rules(live["tree"], "orders-db"):
         used |= metric_names(rule["expr"])
@@ -267,7 +277,15 @@ def test_every_metric_the_kind_reads_is_exposed_by_the_exporter(live):
             "pg_stat_database_blks_hit", "pg_database_size_bytes", "pg_stat_activity_max_tx_duration"} <= used
     assert FROM_QUERY_FILE <= used
     missing = used - exposed
-    assert not missing, f"the kind reads metrics {EXPORTER} does not expose: {sorted(missing)}"
+    assert missing == set(NEWER_EXPORTER), f"the kind reads metrics {EXPORTER} does not expose: {sorted(missing)}"
+    docs = (ROOT / "docs/inventory.md").read_text()
+    for metric, version in NEWER_EXPORTER.items():
+        readers = [r["alert"] for r in alert_rules(live["tree"], "orders-db") if metric in metric_names(r["expr"])]
+        assert readers, metric
+        for alertname in readers:
+            assert f"postgres_exporter >= {version}" in postgres.RUNBOOKS[alertname].means, (alertname, metric)
+            (row,) = [line for line in docs.splitlines() if line.startswith("| `postgres`") and f"`{alertname}`" in line]
+            assert f"postgres_exporter ≥ {version}" in row and "Debian 0.11.1 lacks it" in row, row
 
 
 def test_every_panel_and_alert_expression_runs_and_the_panels_show_data(live):
@@ -324,7 +342,8 @@ def test_the_alerts_fire_on_the_real_server(live):
     wait_for("the deadlock", lambda: int(psql(bin_dir, ports["primary"],
                                               "SELECT sum(deadlocks) FROM pg_stat_database")) >= 1, 15)
     expected = [("PostgresTooManyConnections", "orders-db"), ("PostgresLongTransaction", "orders-db"),
-                ("PostgresDeadlocks", "orders-db"), ("PostgresReplicationLag", "orders-replica")]
+                ("PostgresDeadlocks", "orders-db"), ("PostgresReplicationLag", "orders-replica"),
+                ("PostgresReplicationSlotInactive", "orders-db")]
     for alertname, service in expected:
         got = wait_for(f"{alertname} firing for {service}", lambda n=alertname, s=service: fired(url, n, s), 20,
                        proc=live["primary"])
@@ -400,7 +419,8 @@ def test_overrides_set_the_rules(overridden):
         assert r["annotations"]["runbook_url"].endswith(f"?viewPanel=panel-{runbooks.panel_id(r['alert'])}")
     other = {r["alert"] for r in alert_rules(overridden, "reports-db")}
     assert other == {"ServiceDown", "PostgresTooManyConnections", "PostgresReplicationLag", "PostgresLongTransaction",
-                     "PostgresTooManyLocks", "PostgresExporterScrapeError"}
+                     "PostgresTooManyLocks", "PostgresExporterScrapeError", "PostgresRestarted",
+                     "PostgresReplicationSlotInactive", "PostgresDeadTuples"}
     assert set(postgres.RUNBOOKS) | {"ServiceDown"} == {r[0] for r in rules}
 
 

@@ -1,11 +1,13 @@
 """kind: postgres — a postgres server watched through postgres_exporter.
 
 Down (the exporter unanswered, or pg_up == 0), connections near max_connections,
-deadlocks, replication lag (on replicas only), long-running transactions and a high
-share of rollbacks. Every metric here is exposed by the Debian exporter (0.11.1) and
-the Compose-pinned image (v0.18.1) alike, except the replication collector's
-pg_replication_lag_seconds / pg_replication_is_replica, built into postgres_exporter
->= 0.13 only: with an older exporter the lag alert and panel stay empty, never fire.
+deadlocks, replication lag (on replicas only), long-running transactions, a high
+share of rollbacks, locks, restarts, inactive replication slots and dead rows piling up.
+Every metric here is exposed by the Debian exporter (0.11.1) and the Compose-pinned
+image (v0.18.1) alike, except pg_replication_lag_seconds / pg_replication_is_replica,
+pg_postmaster_start_time_seconds and pg_stat_user_tables_*, built into postgres_exporter
+>= 0.13 only (its collectors): with an older exporter those alerts and panels stay empty,
+never fire (their runbooks and the docs say so).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..inventory import Service
-from ..rules import Level, latest, selector, silent_test, steady, threshold_alerts, threshold_tests, promql_number
+from ..rules import Alert, Level, firing_tests, latest, promql_number, selector, silent_test, steady, \
+    threshold_alerts, threshold_tests
 from ..runbooks import Runbook
 from ..units import Duration, percent_text
 from .base import SCRAPE_ERRORS_FOR, AlertDefaults, Context, annotations, exporter_kind, scrape_error_alert, service_labels, target_labels
@@ -32,11 +35,51 @@ ALERT_DEFAULTS = {
     "long_transaction": AlertDefaults({"warning": Duration.parse("15m"), "critical": Duration.parse("1h"),
                                        "for": Duration.parse("1m")}),
     "rollbacks": AlertDefaults({"warning": Decimal(20), "for": Duration.parse("10m")}),
+    # the server started less than this ago (a restart; a loop keeps it firing)
+    "restarted": AlertDefaults({"warning": Duration.parse("5m"), "for": Duration.parse("0s")}, falling=True),
+    # a replication slot nobody consumes: the WAL it retains piles up until the disk is full
+    "replication_slots": AlertDefaults({"for": Duration.parse("30m")}),
+    # dead rows / all rows of a table (with at least MIN_DEAD_ROWS dead): autovacuum is not keeping up
+    "dead_tuples": AlertDefaults({"warning": Decimal(30), "for": Duration.parse("1h")}),
     # locks held / the shared lock table (max_locks_per_transaction x (max_connections + max_prepared_transactions))
     "locks": AlertDefaults({"warning": Decimal(50), "critical": Decimal(80), "for": Duration.parse("5m")}),
 }
+MIN_DEAD_ROWS = 10000     # fewer dead rows are no bloat worth a warning, whatever their share
 # What each alert means and what to look at first (the runbooks dashboard).
 RUNBOOKS = {
+    "PostgresRestarted": Runbook(
+        "The PostgreSQL server started less than the threshold ago (pg_postmaster_start_time_seconds): a restart, "
+        "planned or a crash; a restart loop keeps it firing. Needs postgres_exporter >= 0.13 (its postmaster "
+        "collector): with the Debian exporter 0.11.1 the alert is empty, never firing "
+        "(awesome-prometheus-alerts' PostgresqlRestarted, at 1 minute; Vigil warns for 5, a scrape or two "
+        "cannot miss it).",
+        ("The server log around the start: `database system was interrupted` or `terminated by signal` is "
+         "a crash (the OOM killer: `dmesg | grep -i oom`), `received fast shutdown request` a planned stop.",
+         "Restarting in a loop: the log's last FATAL before each start (a bad setting, a full disk).",
+         "A planned restart (a deploy, a setting that needs one): nothing to do; it resolves by itself.")),
+    "PostgresReplicationSlotInactive": Runbook(
+        "A replication slot has been inactive (no consumer connected) for longer than `for`: PostgreSQL keeps "
+        "every WAL segment the slot has not consumed, so pg_wal grows until the disk is full and the server "
+        "stops. The alert's value is the WAL the slot retains (pg_replication_slots_pg_wal_lsn_diff).",
+        ("Which slot and its consumer: `SELECT slot_name, slot_type, database, active, restart_lsn, "
+         "pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) FROM pg_replication_slots;`",
+         "The consumer (a replica, Debezium, a logical subscriber): is it running and reaching the primary?",
+         "A slot whose consumer is gone for good: `SELECT pg_drop_replication_slot('<name>');` — the WAL is "
+         "then freed; its consumer would need a fresh copy.",
+         "Cap what a slot may keep: max_slot_wal_keep_size (PostgreSQL >= 13).")),
+    "PostgresDeadTuples": Runbook(
+        f"Dead rows (left by UPDATE and DELETE) make up more than the threshold of a table's rows, at least "
+        f"{MIN_DEAD_ROWS} of them, for `for`: autovacuum is not keeping up, the table and its indexes bloat and "
+        f"queries slow down. Vigil warns at 30%, not at awesome-prometheus-alerts' 10%: with autovacuum's "
+        f"default scale factor of 20% a busy table holds up to a sixth of dead rows between two vacuums, "
+        f"normally. Needs postgres_exporter >= 0.13 (its stat_user_tables collector, of the database it "
+        f"connects to): with the Debian exporter 0.11.1 the alert is empty, never firing.",
+        ("When autovacuum last ran: `SELECT relname, n_dead_tup, n_live_tup, last_autovacuum, last_vacuum "
+         "FROM pg_stat_user_tables ORDER BY n_dead_tup DESC LIMIT 10;`",
+         "A long transaction or a replication slot holding back the cleanup (PostgresLongTransaction, "
+         "PostgresReplicationSlotInactive): VACUUM cannot remove rows they may still see.",
+         "Autovacuum off for the table (`\\d+ <table>`: autovacuum_enabled) or too slow for it: lower its "
+         "autovacuum_vacuum_scale_factor, raise autovacuum_vacuum_cost_limit; `VACUUM (VERBOSE) <table>;` now.")),
     "PostgresExporterScrapeError": Runbook(
         "The exporter answers and reaches the server, but every scrape for a while reported an error "
         "(pg_exporter_last_scrape_error): some of its metrics are missing, so their panels are empty "
@@ -121,13 +164,15 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
     rules, tests = [], []
 
     def add(key, alertname, value_expr, levels, summary, what, series_at, **kw):
-        p = params[key]
+        p, falling = params[key], kw.get("falling", False)
         alerts = threshold_alerts(
             alertname, value_expr, levels, p["for"], labels,
             lambda lv: annotations(ctx, service, dash, alertname, f"{name}: {summary}",
-                                   f"{what} ({lv.severity} above {lv.text} for {p['for']})."))
+                                   f"{what} ({lv.severity} {'below' if falling else 'above'} {lv.text} "
+                                   f"for {p['for']})."), falling=falling)
         rules.extend(alerts)
         tests.extend(threshold_tests(alerts, levels, series_at, kw.pop("out", out), ctx.timing, **kw))
+        return alerts
 
     def percent(key):
         return [Level(s, float(params[key][s] / 100), percent_text(params[key][s]))
@@ -219,6 +264,60 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
                        (selector("pg_settings_max_locks_per_transaction", base), "64x{n}"),
                        (selector("pg_settings_max_connections", base), "100x{n}"),
                        (selector("pg_settings_max_prepared_transactions", base), "0x{n}")], cap=1.0, gap=True)
+    if "restarted" not in disabled:
+        p, step = params["restarted"], ctx.timing.scrape.seconds
+        start = selector("pg_postmaster_start_time_seconds", {**base, "process_name": "postmaster"})
+        alerts = add("restarted", "PostgresRestarted",
+                     f"time() - max by ({BY}) ({latest(f'pg_postmaster_start_time_seconds{{{svc}}}', t)})",
+                     seconds("restarted"), "restarted {{ $value | humanizeDuration }} ago",
+                     "PostgreSQL on {{ $labels.instance }} started {{ $value | humanizeDuration }} ago: a restart, "
+                     "planned or a crash",
+                     # A start `v` seconds before each sample: up for v throughout.
+                     lambda v: [(start, f"{-v!r}+{step:g}x{{n}}")], falling=True)
+        # The normal state: a server up for a month.
+        tests.append(silent_test("PostgresRestarted: quiet on a server up for a month", alerts[0].name,
+                                 [(start, f"{-30 * 86400}x{{n}}")], ctx.timing, p["for"]))
+    if "replication_slots" not in disabled:
+        for_, alertname = params["replication_slots"]["for"], "PostgresReplicationSlotInactive"
+        by = f"{BY}, slot_name"
+        alert = Alert(alertname,
+                      f"max by ({by}) ({latest(f'pg_replication_slots_pg_wal_lsn_diff{{{svc}}}', t)}) and on ({by}) "
+                      f"(max by ({by}) ({steady(f'pg_replication_slots_active{{{svc}}}', t, falling=True)}) == 0)",
+                      for_, {**labels, "severity": "warning"},
+                      annotations(ctx, service, dash, alertname, f"{name}: replication slot {{{{ $labels.slot_name }}}} "
+                                                                  f"inactive",
+                                  f"Replication slot {{{{ $labels.slot_name }}}} on {{{{ $labels.instance }}}} has had "
+                                  f"no consumer for more than {for_} and retains {{{{ $value | humanize }}}}B of "
+                                  f"WAL, which piles up until the disk is full."))
+        rules.append(alert)
+        slot = {**base, "slot_name": "replica_1", "database": ""}
+        retained = (selector("pg_replication_slots_pg_wal_lsn_diff", slot), "2147483648x{n}")
+
+        def slots(active: str) -> list:
+            return [(selector("pg_replication_slots_active", slot), active), retained]
+        tests += [silent_test(f"{alertname}: quiet while its consumer streams", alertname, slots("1x{n}"), ctx.timing,
+                              for_),
+                  firing_tests(f"{alertname}: fires when inactive", [alert], slots("0x{n}"),
+                               {k: slot[k] for k in (*BY.split(", "), "slot_name")}, 2147483648, ctx.timing)]
+    if "dead_tuples" not in disabled:
+        table = {**db, "schemaname": "public", "relname": "orders"}
+        dead, live = f"pg_stat_user_tables_n_dead_tup{{{svc}}}", f"pg_stat_user_tables_n_live_tup{{{svc}}}"
+        by = f"{BY}, datname, schemaname, relname"
+        rows = 1_000_000
+        add("dead_tuples", "PostgresDeadTuples",
+            f"max by ({by}) ({steady(dead, t)} > {MIN_DEAD_ROWS - 1}) / max by ({by}) ({steady(dead, t)} + "
+            f"{steady(live, t)})",
+            percent("dead_tuples"), "{{ $value | humanizePercentage }} of {{ $labels.relname }} is dead rows",
+            "Table {{ $labels.schemaname }}.{{ $labels.relname }} (database {{ $labels.datname }}) on "
+            "{{ $labels.instance }} is {{ $value | humanizePercentage }} dead rows: autovacuum is not keeping up",
+            lambda v: [(selector("pg_stat_user_tables_n_dead_tup", table), f"{round(v * rows)}x{{n}}"),
+                       (selector("pg_stat_user_tables_n_live_tup", table), f"{rows - round(v * rows)}x{{n}}")],
+            out={**out, **{k: table[k] for k in ("datname", "schemaname", "relname")}}, cap=1.0, gap=True)
+        # A small table almost all dead: under the floor of dead rows.
+        tests.append(silent_test("PostgresDeadTuples: quiet on a small table", "PostgresDeadTuples",
+                                 [(selector("pg_stat_user_tables_n_dead_tup", table), f"{MIN_DEAD_ROWS - 1}x{{n}}"),
+                                  (selector("pg_stat_user_tables_n_live_tup", table), "10x{n}")], ctx.timing,
+                                 params["dead_tuples"]["for"]))
     if "scrape_errors" not in disabled:
         alert, more = scrape_error_alert(service, ctx, dash, "PostgresExporterScrapeError", "pg_exporter_last_scrape_error", SERVER_UP,
                                          params["scrape_errors"]["for"], base["instance"])
@@ -254,6 +353,9 @@ VITALS = ("PostgreSQL", SERVER_UP, [
     # 1 while a query of the exporter fails (PostgresExporterScrapeError): some panels here are then empty.
     ("Exporter scrape errors", f"max by (service, instance) (pg_exporter_last_scrape_error{{{S}}})",
      "{{service}} {{instance}}", "short"),
+    # An inactive slot's grows until the disk is full (PostgresReplicationSlotInactive).
+    ("WAL retained by replication slots", f"max by (service, slot_name) (pg_replication_slots_pg_wal_lsn_diff{{{S}}})",
+     "{{service}} {{slot_name}}", "bytes"),
     # Replicas only (pg_replication_is_replica == 1): empty for a primary, and with exporters before 0.13.
     ("Replication lag (replicas)", f"max by (service, instance) (pg_replication_lag_seconds{{{S}}}) and on "
                                    f"(service, instance) pg_replication_is_replica{{{S}}} == 1",
