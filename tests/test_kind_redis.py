@@ -22,6 +22,7 @@ from conftest import promtool, run_vigil, tool
 from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve
 from native import native_stack, Process, free_port, prometheus, wait_for
 
+from vigil.exporters import EXPORTERS
 from vigil.kinds import redis
 
 INVENTORY = """\
@@ -33,6 +34,7 @@ INVENTORY = """\
       down: {{for: 2s}}
       rejected_connections: {{for: 0s}}
       clients: {{warning: 50%, critical: 90%, for: 0s}}
+      system_memory: {{warning: 0%, for: 0s}}
   - name: cache-replica
     team: platform
     kind: redis
@@ -40,6 +42,7 @@ INVENTORY = """\
     alerts:
       down: {{for: 2s}}
       replication: {{for: 1s}}
+      system_memory: {{warning: 0%, for: 0s}}
 """
 # Thresholds of every alert overridden: the generated promtool tests must follow them.
 OVERRIDES = """\
@@ -128,7 +131,8 @@ def live(tmp_path_factory):
                  proc=primary)
         procs.append(redis_server("replica", ports["redis2"], "--replicaof", "127.0.0.1", str(ports["redis1"])).start())
         for exp, port in (("exp1", "redis1"), ("exp2", "redis2")):
-            procs.append(Process([exporter, f"-redis.addr=redis://127.0.0.1:{ports[port]}",
+            # As Compose runs it (vigil.exporters): with redis_total_system_memory_bytes.
+            procs.append(Process([exporter, f"-redis.addr=redis://127.0.0.1:{ports[port]}", *EXPORTERS["redis"].flags,
                                   f"-web.listen-address=127.0.0.1:{ports[exp]}"], tmp, tmp / f"{exp}.log").start())
         threading.Thread(target=traffic, args=(ports["redis1"], stop), daemon=True).start()
         prom = prometheus(tree, ports["prom"], tmp / "prom-data", tmp / "prometheus.log").start()
@@ -186,6 +190,15 @@ def test_every_panel_and_alert_expression_runs_and_the_panels_have_data(live):
     assert has_data(query(url, memory))
     assert not has_data(query(url, memory.replace('"cache"', '"cache-replica"')))
     assert has_data(query(url, 'redis_memory_max_bytes{service="cache-replica"} == 0'))
+    # Memory against the host's: only the replica, without a maxmemory; any use at all fires its warning at 0%.
+    (system,) = {r["expr"].rpartition(" > ")[0] for r in rules_of(live["tree"], "cache-replica")
+                 if r["alert"] == "RedisMemoryOfSystem" and r["labels"]["severity"] == "warning"}
+    (share,) = query(url, system)["data"]["result"]
+    assert 0 < float(share["value"][1]) < 1, share
+    assert not has_data(query(url, system.replace('"cache-replica"', '"cache"')))
+    wait_for("RedisMemoryOfSystem firing for the replica", lambda: firing(url, "RedisMemoryOfSystem", "cache-replica"),
+             15)
+    assert not firing(url, "RedisMemoryOfSystem", "cache"), "the primary has a maxmemory"
     # Replication: linked, so quiet; and nothing on the primary.
     assert not has_data(query(url, 'redis_master_link_up{service="cache"}'))
 

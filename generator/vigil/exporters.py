@@ -36,6 +36,7 @@ class Exporter:
     settings: tuple
     health_path: Optional[str]    # None: the image has no shell nor HTTP client to check itself with
     user: Optional[str] = None    # set when the image's own default is root
+    flags: tuple = ()             # always passed: what the kind's alerts need beyond the exporter's defaults
 
     @property
     def port(self) -> int:
@@ -65,7 +66,9 @@ EXPORTERS = {e.kind: e for e in (
         Setting("REDIS_ADDR", "Redis server, redis://HOST:6379", env="REDIS_ADDR"),
         Setting("REDIS_PASSWORD", "Redis password (leave empty when there is none)", env="REDIS_PASSWORD",
                 required=False),
-    ), "/health", user="59000:59000"),
+    ), "/health", user="59000:59000",
+        # redis_total_system_memory_bytes, for RedisMemoryOfSystem (a Redis without maxmemory).
+        flags=("--include-system-metrics",)),
     Exporter("nginx", NGINX_EXPORTER_IMAGE, (
         Setting("NGINX_STATUS_URL", "URL of nginx's stub_status page, http://HOST:8080/stub_status",
                 flag="--nginx.scrape-uri"),), None),

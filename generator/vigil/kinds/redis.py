@@ -1,7 +1,7 @@
 """kind: redis — a redis server watched through redis_exporter.
 
-Down (the exporter unscraped or unable to reach redis), memory near maxmemory,
-evictions, rejected connections, clients near maxclients, and a replica whose
+Down (the exporter unscraped or unable to reach redis), memory near maxmemory (or,
+without one, near the host's memory), evictions, rejected connections, clients near maxclients, and a replica whose
 link to its primary is down.
 """
 
@@ -24,8 +24,10 @@ RATE_WINDOW = Duration.parse("5m")
 KIND_ALERTS = {
     # the exporter reaches the server, but its queries of it fail
     "scrape_errors": AlertDefaults({"for": SCRAPE_ERRORS_FOR}),
-    # used / maxmemory; never with maxmemory 0 (none set: redis grows until the host runs out).
+    # used / maxmemory; never with maxmemory 0 (none set: system_memory watches it).
     "memory": AlertDefaults({"warning": Decimal(90), "critical": Decimal(95), "for": Duration.parse("5m")}),
+    # used / the host's memory, for a Redis without maxmemory (0, Redis's default: no limit).
+    "system_memory": AlertDefaults({"warning": Decimal(80), "critical": Decimal(90), "for": Duration.parse("5m")}),
     # keys evicted per second over 5m (a cache that is too small; data lost on a store).
     "evictions": AlertDefaults({"warning": 1.0, "for": Duration.parse("10m")}),
     # connections refused (maxclients reached) per second over 5m: any at all, by default.
@@ -60,10 +62,23 @@ RUNBOOKS = {
         "the default, or a `volatile-*` one once no key with a TTL is left): clients get OOM errors. Under an "
         "`allkeys-*` policy a full Redis is a cache doing its job, and this alert stays quiet (the references, "
         "awesome-prometheus-alerts' RedisOutOfConfiguredMaxmemory, page on it; Vigil does not). Without a "
-        "maxmemory (0) it never fires: Redis then grows until the host runs out (HostMemoryPressure).",
+        "maxmemory (0) it never fires: Redis then grows until the host runs out (RedisMemoryOfSystem).",
         ("Its eviction policy: `redis-cli CONFIG GET maxmemory-policy` (or maxmemory_policy on redis_instance_info).",
          "What grew: \"Keys\" and \"Memory used\" on its Redis dashboard; `redis-cli --bigkeys`, `MEMORY STATS`.",
          "Keys without a TTL that should have one; raise `maxmemory` if the host has room.")),
+    "RedisMemoryOfSystem": Runbook(
+        "A Redis without a `maxmemory` (0, Redis's default: no limit) uses most of its host's memory "
+        "(redis_total_system_memory_bytes): it grows until the OOM killer stops it, and a background save's "
+        "fork (copy-on-write) needs more still. Vigil warns at 80% and is critical at 90% "
+        "(awesome-prometheus-alerts' RedisOutOfSystemMemory warns at 90%: one fork past that is the OOM killer). "
+        "Quiet for any Redis with a maxmemory (an LRU cache full on purpose): RedisMemoryHigh watches those. "
+        "In a container the total is the host's memory, not the container's limit (ContainerMemoryNearLimit). "
+        "The exporter exposes the total only with `--include-system-metrics`, which the stack's own exporter "
+        "gets; an exporter run without it leaves this alert empty, never firing.",
+        ("What grew: \"Keys\" and \"Memory used\" on its Redis dashboard; `redis-cli --bigkeys`, `MEMORY STATS`.",
+         "Set a limit: `maxmemory` (e.g. 70% of the host's memory) and a `maxmemory-policy` (`allkeys-lru` for a "
+         "cache, `noeviction` for a store); `CONFIG SET maxmemory <bytes>`, then in redis.conf.",
+         "Other processes on the host (the Hosts dashboard): the total is the whole host's.")),
     "RedisEvictions": Runbook(
         "Redis evicts keys to stay under `maxmemory` under a `volatile-*` policy: keys with a TTL are dropped "
         "before they expire, a sign the data set (keys without a TTL) crowds the cache out. Under an `allkeys-*` "
@@ -172,6 +187,25 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple[
                                  [(selector("redis_memory_used_bytes", base), "990000000x{n}"),
                                   (selector("redis_memory_max_bytes", base), "1000000000x{n}"), info("allkeys-lru")],
                                  ctx.timing, params["memory"]["for"]))
+    if "system_memory" not in disabled:
+        # Only without a maxmemory: with one, RedisMemoryHigh (by its policy) is the alert.
+        alerts = share(
+            "system_memory", "RedisMemoryOfSystem",
+            f"({steady('redis_memory_used_bytes' + sel, t)} / {latest('redis_total_system_memory_bytes' + sel, t)} "
+            f"and on (job, instance) {latest('redis_memory_max_bytes' + sel, t)} == 0)",
+            f"{name}: {{{{ $value | humanizePercentage }}}} of the host's memory used, no maxmemory",
+            lambda lv, p: f"Redis {{{{ $labels.instance }}}} has no maxmemory and uses {{{{ $value | "
+                          f"humanizePercentage }}}} of its host's memory ({lv.severity} above {lv.text} for "
+                          f"{p['for']}): it grows until the OOM killer stops it.",
+            lambda v: [(selector("redis_memory_used_bytes", base), f"{round(v * 1e9)}x{{n}}"),
+                       (selector("redis_total_system_memory_bytes", base), "1000000000x{n}"),
+                       (selector("redis_memory_max_bytes", base), "0x{n}"), info("noeviction")])
+        # An LRU cache full at its maxmemory, nearly all the host's memory: full on purpose, with a limit.
+        tests.append(silent_test("RedisMemoryOfSystem: quiet for an LRU cache at its maxmemory", alerts[0].name,
+                                 [(selector("redis_memory_used_bytes", base), "990000000x{n}"),
+                                  (selector("redis_total_system_memory_bytes", base), "1000000000x{n}"),
+                                  (selector("redis_memory_max_bytes", base), "1000000000x{n}"),
+                                  info("allkeys-lru")], ctx.timing, params["system_memory"]["for"]))
     if "evictions" not in disabled:
         alerts = per_second(
                    "evictions", "RedisEvictions", "redis_evicted_keys_total",

@@ -354,7 +354,7 @@ def compose(inv: Inventory) -> dict:
             svc["user"] = exporter.user
         flags = [f"{s.flag}=${{{variable(service, s)}:?set {variable(service, s)} in .env}}"
                  for s in exporter.settings if s.flag]
-        flags.append(f"--web.listen-address=:{exporter.port}")
+        flags += [*exporter.flags, f"--web.listen-address=:{exporter.port}"]
         svc["command"] = flags
         env = {s.env: (f"${{{variable(service, s)}:?set {variable(service, s)} in .env}}" if s.required
                        else f"${{{variable(service, s)}:-}}") for s in exporter.settings if s.env}
