@@ -192,6 +192,8 @@ def alert_override(draw, spec):
 def specs_for(service: dict) -> dict:
     """The kind's ALERTS as they apply to the drawn service: no critical level where an SLO pages."""
     specs = dict(KINDS[service["kind"]].ALERTS)
+    if service["kind"] == "job" and not service.get("pushgateway"):
+        del specs["push_age"]       # it watches a Pushgateway's groups: refused elsewhere
     if service["kind"] == "http":
         from vigil.kinds.http import SLO_SIGNALS
         for objective, (key, _) in SLO_SIGNALS.items():
@@ -324,6 +326,8 @@ def service(draw, name: str, teams: list[str]):
         out["runbook_url"] = draw(urls(("https",)))
     if draw(st.booleans()):
         out["labels"] = draw(st.dictionaries(label_names, label_values, max_size=3))
+    if kind == "job" and draw(st.booleans()):
+        out["pushgateway"] = True
     if draw(st.booleans()):
         out["alerts"] = draw(alerts_section(out))
     if draw(st.integers(0, 2)) == 0:
