@@ -171,7 +171,7 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
                                    f"{what} ({lv.severity} {'below' if falling else 'above'} {lv.text} "
                                    f"for {p['for']})."), falling=falling)
         rules.extend(alerts)
-        tests.extend(threshold_tests(alerts, levels, series_at, kw.pop("out", out), ctx.timing, **kw))
+        tests.extend(threshold_tests(alerts, levels, series_at, kw.pop("out", out), kw.pop("timing", ctx.timing), **kw))
         return alerts
 
     def percent(key):
@@ -265,15 +265,15 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
                        (selector("pg_settings_max_connections", base), "100x{n}"),
                        (selector("pg_settings_max_prepared_transactions", base), "0x{n}")], cap=1.0, gap=True)
     if "restarted" not in disabled:
-        p, step = params["restarted"], ctx.timing.scrape.seconds
+        p, clock = params["restarted"], ctx.timing.every_evaluation()
         start = selector("pg_postmaster_start_time_seconds", {**base, "process_name": "postmaster"})
         alerts = add("restarted", "PostgresRestarted",
                      f"time() - max by ({BY}) ({latest(f'pg_postmaster_start_time_seconds{{{svc}}}', t)})",
                      seconds("restarted"), "restarted {{ $value | humanizeDuration }} ago",
                      "PostgreSQL on {{ $labels.instance }} started {{ $value | humanizeDuration }} ago: a restart, "
                      "planned or a crash",
-                     # A start `v` seconds before each sample: up for v throughout.
-                     lambda v: [(start, f"{-v!r}+{step:g}x{{n}}")], falling=True)
+                     # A start `v` seconds before each sample: up for v at each (a sample at each evaluation).
+                     lambda v: [(start, f"{-v!r}+{clock.scrape.seconds:g}x{{n}}")], falling=True, timing=clock)
         # The normal state: a server up for a month.
         tests.append(silent_test("PostgresRestarted: quiet on a server up for a month", alerts[0].name,
                                  [(start, f"{-30 * 86400}x{{n}}")], ctx.timing, p["for"]))
