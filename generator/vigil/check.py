@@ -37,7 +37,7 @@ def checks(root: Path):
     """Yield (what, ok, output) for every check, in order."""
     root = root.resolve()     # the tools run inside the tree
     prom = root / "prometheus"
-    r = _run("promtool", "check", "config", "prometheus.yml", cwd=prom)
+    r = _run("promtool", "check", "config", "--lint=all", "--lint-fatal", "prometheus.yml", cwd=prom)
     yield "promtool check config", r.returncode == 0, r.stdout + r.stderr
     # The web configs are secrets (`vigil secrets` writes them, not generate): checked where they are.
     web = [p for p in webauth.PARTS if (root / p / webauth.WEB_CONFIG).is_file()]

@@ -201,14 +201,16 @@ def window_groups(service: Service, inst: presets.Instrumentation, timing: Timin
         own, labels = selector_of(service, obj), {"slo": obj.slo}
         total, bad = obj.counts(t)
         tiled += [Record(REQUESTS.format(w=t), total, labels), Record(ERRORS.format(w=t), bad, labels)]
+        # The slo label is also the tiles', but stated: promtool's lint tells two SLOs' records apart by it.
         for w in TILED_WINDOWS:
             requests = f"sum_over_time({REQUESTS.format(w=t)}{own}[{w}])"
             group = slow if w in SLOW_WINDOWS else tiled
             group.append(Record(ERROR_RATIO.format(w=w),
-                                f"sum_over_time({ERRORS.format(w=t)}{own}[{w}]) / ({requests} > 0)"))
+                                f"sum_over_time({ERRORS.format(w=t)}{own}[{w}]) / ({requests} > 0)", labels))
             if w in GUARDED_WINDOWS:
-                group.append(Record(REQUESTS.format(w=w), requests))
-        slow.append(Record(BUDGET_LEFT, f"clamp_min(1 - {ERROR_RATIO.format(w=PERIOD)}{own} / {obj.budget_text}, 0)"))
+                group.append(Record(REQUESTS.format(w=w), requests, labels))
+        slow.append(Record(BUDGET_LEFT, f"clamp_min(1 - {ERROR_RATIO.format(w=PERIOD)}{own} / {obj.budget_text}, 0)",
+                           labels))
     if not tiled:
         return []
     return [RuleGroup(f"service:{service.name}:slo", tiled, t),
