@@ -1,6 +1,6 @@
 """The routes that fail most, named in an error alert's description.
 
-"Worst routes: /checkout 75% of 1200 requests, /cart 12.5% of 800 requests." — ranked by their
+"Worst routes over the last 5m: /checkout 75% of 1200 requests, /cart 12.5% of 800 requests." — ranked by their
 5xx count over the window (the routes that make the errors, not a route that failed its one
 request), each with its share of 5xx and its requests.
 
@@ -29,25 +29,25 @@ def template(service: str, inst: presets.Instrumentation, window: Duration) -> s
     errors = f'sum by ({r}) (rate({inst.requests}{{{own},{inst.status_label}=~"5.."}}[{window}]))'
     requests = f'sum by ({r}) (rate({inst.requests}{{{own}}}[{window}]))'
     counts = f'sum by ({r}) (increase({inst.requests}{{{own}}}[{window}]))'
+    # For each of the top routes, its share and its count, looked up by the route's label.
+    lookup = "{{ range $%s }}{{ if eq .Labels.%s $top.Labels.%s }}%s{{ end }}{{ end }}"
     return ("{{ with query `sort_desc(topk(%d, %s > 0))` }}" % (TOP, errors)
             + "{{ $shares := query `%s / %s` }}{{ $counts := query `%s` }}" % (errors, requests, counts)
-            + " Worst route{{ if gt (len .) 1 }}s{{ end }}:{{ range $i, $top := . }}{{ if $i }},{{ end }}"
-            + " {{ $top.Labels.%s }}" % r
-            + "{{ range $shares }}{{ if eq .Labels.%s $top.Labels.%s }} {{ .Value | humanizePercentage }}"
-              "{{ end }}{{ end }}" % (r, r)
-            + "{{ range $counts }}{{ if eq .Labels.%s $top.Labels.%s }} of {{ printf \"%%.0f\" .Value }} requests"
-              "{{ end }}{{ end }}" % (r, r)
+            + " Worst route{{ if gt (len .) 1 }}s{{ end }} over the last %s:" % window
+            + "{{ range $i, $top := . }}{{ if $i }},{{ end }} {{ $top.Labels.%s }}" % r
+            + lookup % ("shares", r, r, " {{ .Value | humanizePercentage }}")
+            + lookup % ("counts", r, r, ' of {{ printf "%.0f" .Value }} requests')
             + "{{ end }}.{{ end }}")
 
 
-def text(routes: Sequence[tuple[str, str, float]]) -> str:
+def text(routes: Sequence[tuple[str, str, float]], window: Duration) -> str:
     """What template() expands to, for rule tests: (route, share as humanizePercentage prints it,
     requests in the window), worst first."""
     routes = routes[:TOP]
     if not routes:
         return ""
     listed = ",".join(f" {route} {share} of {count:.0f} requests" for route, share, count in routes)
-    return f" Worst route{'s' if len(routes) > 1 else ''}:{listed}."
+    return f" Worst route{'s' if len(routes) > 1 else ''} over the last {window}:{listed}."
 
 
 def seen(annotations: dict, line: str, routes: str) -> dict:

@@ -39,7 +39,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Optional
 
-from . import presets
+from . import failing_routes, presets
 from .humanize import go_value, humanize, humanize_percentage
 from .inventory import Service
 from .rules import Alert, Check, Expect, Record, RuleGroup, RuleTest, Timing, promql_number, selector
@@ -82,6 +82,10 @@ TILED_WINDOWS = tuple(w for w in WINDOWS if w not in RAW_WINDOWS)
 SLOW_WINDOWS = tuple(w for w in TILED_WINDOWS if w >= Duration.parse("1d"))
 SLOW_INTERVAL = Duration.parse("4m")    # under the 5m lookback: its series never go stale in between
 GUARDED_WINDOWS = tuple(sorted({br.long for br in BURN_RATES}))
+# The availability alert names the routes that failed most over the long window of the fastest page
+# (failing_routes.py): queried from the raw counters, only while the alert is active.
+ROUTES_WINDOW = min(br.long for br in BURN_RATES)
+ROUTE = "/checkout"             # the route of the availability scenarios' requests, where the preset has one
 
 
 def tile(timing: Timing) -> Duration:
@@ -223,8 +227,12 @@ def fast_rules(service: Service, inst: presets.Instrumentation, labels: dict, an
             total, bad = obj.counts(w)
             out.append(Record(ERROR_RATIO.format(w=w), f"{bad} / ({total} > 0)", {"slo": obj.slo}))
     for obj in objectives(service, inst):
-        out += alerts(service, obj, labels, annotations)
+        out += alerts(service, obj, labels, annotations, routes_line(service, inst, obj))
     return out
+
+
+def routes_line(service: Service, inst: presets.Instrumentation, obj: Objective) -> str:
+    return failing_routes.template(service.name, inst, ROUTES_WINDOW) if obj.slo == "availability" else ""
 
 
 def _condition(obj: Objective, br: BurnRate, own: str, min_requests: int) -> str:
@@ -234,7 +242,7 @@ def _condition(obj: Objective, br: BurnRate, own: str, min_requests: int) -> str
             f"and {ERROR_RATIO.format(w=br.short)}{own} / {obj.budget_text} > {f}{guard})")
 
 
-def alerts(service: Service, obj: Objective, labels: dict, annotations) -> list[Alert]:
+def alerts(service: Service, obj: Objective, labels: dict, annotations, routes: str = "") -> list[Alert]:
     own = selector_of(service, obj)
     out = []
     for severity in SEVERITIES:
@@ -243,15 +251,15 @@ def alerts(service: Service, obj: Objective, labels: dict, annotations) -> list[
         left = (f"{{{{ with query `{BUDGET_LEFT}{own}` }}}}{{{{ $left := . | first | value }}}}"
                 f"{{{{ if gt $left 0.0 }}}}{{{{ $left | humanizePercentage }}}}{{{{ else }}}}{EXHAUSTED}{{{{ end }}}}"
                 f"{{{{ end }}}}")
-        summary, description = texts(service, obj, severity, "{{ $value | humanize }}", left)
+        summary, description = texts(service, obj, severity, "{{ $value | humanize }}", left, routes)
         out.append(Alert(ALERT, expr, Duration(0), {**labels, "slo": obj.slo, "severity": severity},
                          annotations(summary, description)))
     return out
 
 
 
-def texts(service: Service, obj: Objective, severity: str, burn: str, left: str) -> tuple[str, str]:
-    """Summary and description; `burn` and `left` are templates in the rule, their values in a test."""
+def texts(service: Service, obj: Objective, severity: str, burn: str, left: str, routes: str = "") -> tuple[str, str]:
+    """Summary and description; `burn`, `left` and `routes` are templates in the rule, their values in a test."""
     when = " or ".join(f"{promql_number(br.factor)}× over {br.long} and {br.short}" for br in BURN_RATES
                        if br.severity == severity)
     guard = f", with at least {service.slo.min_requests} requests over the long window" \
@@ -259,7 +267,7 @@ def texts(service: Service, obj: Objective, severity: str, burn: str, left: str)
     return (f"{service.name}: {obj.slo} error budget burning at {burn}×",
             f"{service.name} promises {percent_text(obj.percent)} of requests {obj.promise} over {PERIOD}: an "
             f"error budget of {percent_text(obj.budget * 100)} of its requests. It is being spent {burn}× as fast "
-            f"as that allows ({severity} above {when}{guard}). Error budget left over {PERIOD}: {left}.")
+            f"as that allows ({severity} above {when}{guard}). Error budget left over {PERIOD}: {left}.{routes}")
 
 
 # ---------------------------------------------------------------- scenario tests
@@ -293,7 +301,7 @@ def _window(values: list, t: int, w: Duration) -> Fraction:
 
 
 def expected_alerts(service: Service, obj: Objective, sc: Scenario, t: int, labels: dict,
-                    annotations) -> Optional[tuple[Expect, ...]]:
+                    annotations, routed: bool = False) -> Optional[tuple[Expect, ...]]:
     """What the rules should fire at minute t, from the same table; None when a quantity sits
     too near a threshold (or a value near a rounding tie of its text) to state it exactly."""
     total, bad = sc.cumulative()
@@ -304,6 +312,16 @@ def expected_alerts(service: Service, obj: Objective, sc: Scenario, t: int, labe
         n = _window(total, t, w)
         return None if t < 1 or n == 0 else _window(bad, t, w) / n / budget
 
+    routes = ""
+    if routed:                  # every request on ROUTE: the line names it, over its window
+        if t * SAMPLE > ROUTES_WINDOW:
+            return None         # the model counts from 0: past the window, extrapolation would decide
+        share = bad[t] / total[t] if total[t] else Fraction(0)
+        tied = any(humanize_percentage(float(share) * f) != humanize_percentage(float(share)) for f in (1 - 1e-9, 1 + 1e-9))
+        if (share and tied) or abs(float(total[t]) % 1 - 0.5) < 1e-6:
+            return None         # float error could tip the printed digits either way
+        routes = failing_routes.text([(ROUTE, humanize_percentage(float(share)), float(total[t]))] if share else [],
+                                     ROUTES_WINDOW)
     out = []
     for severity in SEVERITIES:
         value = None
@@ -331,7 +349,7 @@ def expected_alerts(service: Service, obj: Objective, sc: Scenario, t: int, labe
         if ratio not in (0, 1) and any(f(v * (1 - 1e-9)) != f(v * (1 + 1e-9)) for f, v in shown):
             return None             # float error could tip the printed digits either way
         left = humanize_percentage(left_f) if left_f > 0 else EXHAUSTED
-        summary, description = texts(service, obj, severity, humanize(value_f), left)
+        summary, description = texts(service, obj, severity, humanize(value_f), left, routes)
         out.append(Expect({**labels, "slo": obj.slo, "severity": severity}, annotations(summary, description)))
     return tuple(out)
 
@@ -409,6 +427,7 @@ def series(obj: Objective, inst: presets.Instrumentation, sc: Scenario, labels: 
     bad = [(m, n * s) for m, n, s in sc.segments]
     total = [(m, n) for m, n, _ in sc.segments]
     if obj.slo == "availability":
+        labels = {**labels, inst.route_label: ROUTE} if inst.route_label else labels
         return [(selector(inst.requests, {**labels, inst.status_label: "200"}), _values(good)),
                 (selector(inst.requests, {**labels, inst.status_label: "500"}), _values(bad))]
     hist = inst.duration
@@ -429,7 +448,8 @@ def tests(service: Service, inst: presets.Instrumentation, series_labels: dict, 
         for sc in scenarios(service, obj, step):
             checks = []
             for t in sc.checks:
-                alerts_at = expected_alerts(service, obj, sc, t, alert_labels, annotations)
+                alerts_at = expected_alerts(service, obj, sc, t, alert_labels, annotations,
+                                            bool(routes_line(service, inst, obj)))
                 if alerts_at is not None:
                     checks.append(Check(Duration(t * SAMPLE), ALERT, alerts_at))
             if checks:

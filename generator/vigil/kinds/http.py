@@ -243,7 +243,7 @@ def _routes_tests(service, inst, alerts, line, levels, ctx, labels, settle) -> l
             break
     per_window = RATE_WINDOW.seconds / ctx.timing.scrape.seconds
     routes = failing_routes.text([(r, humanize_percentage(s), n * per_window)
-                                  for (r, n), s in zip(ROUTES, shares) if s > 0])
+                                  for (r, n), s in zip(ROUTES, shares) if s > 0], RATE_WINDOW)
     series = []
     for (route, n), e in zip(ROUTES, (e1, e2)):
         for status, v in (("200", round(n - e, 6)), ("500", e)):
