@@ -55,7 +55,8 @@ RUNBOOKS = {
     "HighErrorRate": Runbook(
         "More than the threshold share of its requests answered 5xx over the last 5 minutes, among at least "
         "`min_requests` requests (30 by default). With an availability SLO it only warns: ErrorBudgetBurn pages.",
-        ("Which routes fail: \"5xx by route\" on its dashboard.",
+        ("Which routes fail: the message names the worst (where its metrics carry a route), \"5xx by route\" "
+         "on its dashboard shows them all.",
          "What the errors are: \"Top errors\" and the Logs panel (search by a request id).",
          "A deploy just before it started (deploy markers); roll back if so.",
          "Its dependencies' dashboards: a database or upstream that is down shows here first.")),
