@@ -169,7 +169,7 @@ def test_real_errors_raise_the_error_rate_alert_and_critical_inhibits_warning(st
     assert "of requests fail" in message["text"] and "*Service:* cart" in message["text"]
     # Prometheus named the failing routes in the description, the one with the most 5xx first;
     # /ok, which never fails, is not among them.
-    worst = re.search(r"Worst routes: /fail (\S+)% of (\d+) requests, /flaky (\S+)% of (\d+) requests\.",
+    worst = re.search(r"Worst routes over the last 5m: /fail (\S+)% of (\d+) requests, /flaky (\S+)% of (\d+) requests\.",
                       message["text"])
     assert worst, message["text"]
     fail_share, fail_n, flaky_share, flaky_n = map(float, worst.groups())
