@@ -312,16 +312,6 @@ def expected_alerts(service: Service, obj: Objective, sc: Scenario, t: int, labe
         n = _window(total, t, w)
         return None if t < 1 or n == 0 else _window(bad, t, w) / n / budget
 
-    routes = ""
-    if routed:                  # every request on ROUTE: the line names it, over its window
-        if t * SAMPLE > ROUTES_WINDOW:
-            return None         # the model counts from 0: past the window, extrapolation would decide
-        share = bad[t] / total[t] if total[t] else Fraction(0)
-        tied = any(humanize_percentage(float(share) * f) != humanize_percentage(float(share)) for f in (1 - 1e-9, 1 + 1e-9))
-        if (share and tied) or abs(float(total[t]) % 1 - 0.5) < 1e-6:
-            return None         # float error could tip the printed digits either way
-        routes = failing_routes.text([(ROUTE, humanize_percentage(float(share)), float(total[t]))] if share else [],
-                                     ROUTES_WINDOW)
     out = []
     for severity in SEVERITIES:
         value = None
@@ -345,10 +335,17 @@ def expected_alerts(service: Service, obj: Objective, sc: Scenario, t: int, labe
         value_f, left_f = float(ratio) / b, 1 - float(ratio) / b     # as PromQL computes them
         if abs(left_f) < 1e-9:
             return None             # exactly spent: float error decides between 0% and exhausted
-        shown = [(humanize, value_f)] + ([(humanize_percentage, left_f)] if left_f > 0 else [])
+        shown = [(humanize, value_f)] + ([(humanize_percentage, left_f)] if left_f > 0 else []) + \
+            ([(humanize_percentage, float(ratio))] if routed else [])
         if ratio not in (0, 1) and any(f(v * (1 - 1e-9)) != f(v * (1 + 1e-9)) for f, v in shown):
             return None             # float error could tip the printed digits either way
         left = humanize_percentage(left_f) if left_f > 0 else EXHAUSTED
+        routes = ""
+        if routed:                  # every request on ROUTE: the line names it, with its counts since 0
+            if t * SAMPLE > ROUTES_WINDOW or abs(float(total[t]) % 1 - 0.5) < 1e-6:
+                return None         # past its window the count is not from 0; a count at .5 rounds either way
+            routes = failing_routes.text([(ROUTE, humanize_percentage(float(ratio)), float(total[t]))] if ratio else [],
+                                         ROUTES_WINDOW)
         summary, description = texts(service, obj, severity, humanize(value_f), left, routes)
         out.append(Expect({**labels, "slo": obj.slo, "severity": severity}, annotations(summary, description)))
     return tuple(out)
