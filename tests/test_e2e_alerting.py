@@ -6,6 +6,7 @@ local server that speaks Slack's incoming-webhook contract receives the message.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import urllib.error
@@ -115,8 +116,8 @@ def _messages(env, channel: str, alertname: str, status: str) -> list[dict]:
     return out
 
 
-def _traffic(port: int, ok: int, fail: int) -> None:
-    for path, n in (("/ok", ok), ("/fail", fail)):
+def _traffic(port: int, ok: int, fail: int, flaky: int = 0) -> None:
+    for path, n in (("/ok", ok), ("/fail", fail), ("/flaky", flaky)):
         for _ in range(n):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5)
@@ -160,11 +161,20 @@ def test_real_errors_raise_the_error_rate_alert_and_critical_inhibits_warning(st
     deadline = time.monotonic() + 90
 
     def critical_message():
-        _traffic(port, ok=5, fail=5)          # 50% of requests fail: over both thresholds
+        # 7 of 13 requests fail: over both thresholds; /fail makes most of the 5xx, /flaky half of its own.
+        _traffic(port, ok=5, fail=5, flaky=4)
         return [a for a in _messages(stack, "#shop-oncall", "HighErrorRate", "FIRING")
                 if "cart" in a["title"] and "(critical)" in a["title"]]
     (message,) = wait_for("HighErrorRate critical message for cart", critical_message, 90, every=0.5)
     assert "of requests fail" in message["text"] and "*Service:* cart" in message["text"]
+    # Prometheus named the failing routes in the description, the one with the most 5xx first;
+    # /ok, which never fails, is not among them.
+    worst = re.search(r"Worst routes over the last 5m: /fail (\S+)% of (\d+) requests, /flaky (\S+)% of (\d+) requests\.",
+                      message["text"])
+    assert worst, message["text"]
+    fail_share, fail_n, flaky_share, flaky_n = map(float, worst.groups())
+    assert fail_share == 100 and 30 <= flaky_share <= 70 and fail_n > flaky_n > 0, worst.group(0)
+    assert "/ok" not in message["text"]
 
     # Alertmanager holds the warning too, inhibited by the critical one.
     alerts = get_json(f"{stack['am_url']}/api/v2/alerts?filter=alertname%3D%22HighErrorRate%22"

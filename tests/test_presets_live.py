@@ -2,7 +2,7 @@
 one small app per preset (tests/apps/), instrumented as its users do, scraped by the
 real Prometheus running the rendered RED rules. Per preset: the error ratio comes out
 near the one in ten requests that fail, p95 latency is a real number, the route label
-holds the routes, and every Prometheus query of the service's dashboard runs and
+holds the routes (and the error alert names the failing one), and every Prometheus query of the service's dashboard runs and
 shows data. (spring-boot, Micrometer in Java, is not on PyPI.)
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import re
 import sys
 import threading
 import time
@@ -27,7 +28,7 @@ from dashboard_queries import (
     resolve,
     traffic,
 )
-from native import native_stack, Process, free_port, prometheus, wait_for
+from native import native_stack, Process, free_port, get_json, prometheus, wait_for
 from vigil.presets import PRESETS
 
 APPS_DIR = Path(__file__).parent / "apps"
@@ -151,6 +152,26 @@ def test_the_route_label_holds_the_routes(live, preset):
     result = query(live["url"], f'count by ({inst.route_label}) ({inst.requests}{{service="{name}"}})')
     routes = {s["metric"].get(inst.route_label) for s in result["data"]["result"]}
     assert {"/ok", "/fail"} <= routes, f"{preset}: {inst.route_label} values {routes}"
+
+
+@pytest.mark.parametrize("preset", APPS)
+def test_the_error_alert_names_the_failing_route(live, preset):
+    """HighErrorRate fires on the one request in ten that fails; Prometheus expands its route line
+    against the library's own route label: /fail, the only route that fails. Without a route label
+    (django-prometheus), no line and nothing left of its template."""
+    inst, name = PRESETS[preset], APPS[preset][0]
+
+    def description():
+        alerts = get_json(f"{live['url']}/api/v1/alerts")["data"]["alerts"]
+        return [a["annotations"]["description"] for a in alerts if a["state"] == "firing"
+                and a["labels"]["alertname"] == "HighErrorRate" and a["labels"]["service"] == name]
+    (text,) = wait_for(f"{preset}: HighErrorRate firing", description, 60)
+    if inst.route_label:
+        assert re.search(r"\(warning above 1% for 0s, among at least 30 requests\)\. Worst route over the last "
+                         r"5m: /fail 100% of \d+ requests\. See the service dashboard", text), text
+    else:
+        assert "). See the service dashboard" in text and "Worst" not in text, text
+    assert "{{" not in text and "<no value>" not in text, text
 
 
 @pytest.mark.parametrize("preset", APPS)

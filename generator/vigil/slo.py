@@ -40,7 +40,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Optional
 
-from . import presets
+from . import failing_routes, presets
 from .humanize import go_value, humanize, humanize_percentage
 from .inventory import Service
 from .rules import Alert, Check, Expect, Record, RuleGroup, RuleTest, Timing, promql_number, selector
@@ -83,6 +83,10 @@ TILED_WINDOWS = tuple(w for w in WINDOWS if w not in RAW_WINDOWS)
 SLOW_WINDOWS = tuple(w for w in TILED_WINDOWS if w >= Duration.parse("1d"))
 SLOW_INTERVAL = Duration.parse("4m")    # under the 5m lookback: its series never go stale in between
 GUARDED_WINDOWS = tuple(sorted({br.long for br in BURN_RATES}))
+# The availability alert names the routes that failed most over the long window of the fastest page
+# (failing_routes.py): queried from the raw counters, only while the alert is active.
+ROUTES_WINDOW = min(br.long for br in BURN_RATES)
+ROUTE = "/checkout"             # the route of the availability scenarios' requests, where the preset has one
 
 
 def tile(timing: Timing) -> Duration:
@@ -226,8 +230,12 @@ def fast_rules(service: Service, inst: presets.Instrumentation, labels: dict, an
             total, bad = obj.counts(w)
             out.append(Record(ERROR_RATIO.format(w=w), f"{bad} / ({total} > 0)", {"slo": obj.slo}))
     for obj in objectives(service, inst):
-        out += alerts(service, obj, labels, annotations)
+        out += alerts(service, obj, labels, annotations, routes_line(service, inst, obj))
     return out
+
+
+def routes_line(service: Service, inst: presets.Instrumentation, obj: Objective) -> str:
+    return failing_routes.template(service.name, inst, ROUTES_WINDOW) if obj.slo == "availability" else ""
 
 
 def _condition(obj: Objective, br: BurnRate, own: str, min_requests: int) -> str:
@@ -237,7 +245,7 @@ def _condition(obj: Objective, br: BurnRate, own: str, min_requests: int) -> str
             f"and {ERROR_RATIO.format(w=br.short)}{own} / {obj.budget_text} > {f}{guard})")
 
 
-def alerts(service: Service, obj: Objective, labels: dict, annotations) -> list[Alert]:
+def alerts(service: Service, obj: Objective, labels: dict, annotations, routes: str = "") -> list[Alert]:
     own = selector_of(service, obj)
     out = []
     for severity in SEVERITIES:
@@ -246,7 +254,7 @@ def alerts(service: Service, obj: Objective, labels: dict, annotations) -> list[
         left = (f"{{{{ with query `{BUDGET_LEFT}{own}` }}}}{{{{ $left := . | first | value }}}}"
                 f"{{{{ if gt $left 0.0 }}}}{{{{ $left | humanizePercentage }}}}{{{{ else }}}}{EXHAUSTED}{{{{ end }}}}"
                 f"{{{{ end }}}}")
-        summary, description = texts(service, obj, severity, "{{ $value | humanize }}", left)
+        summary, description = texts(service, obj, severity, "{{ $value | humanize }}", left, routes)
         out.append(Alert(ALERT, expr, Duration(0), {**labels, "slo": obj.slo, "severity": severity},
                          annotations(summary, description)))
     return out
@@ -259,15 +267,16 @@ def _when(severity: str) -> str:
                        if br.severity == severity)
 
 
-def texts(service: Service, obj: Objective, severity: str, burn: str, left: str) -> tuple[str, str]:
-    """Summary and description; `burn` and `left` are templates in the rule, their values in a test."""
+def texts(service: Service, obj: Objective, severity: str, burn: str, left: str,
+          routes: str = "") -> tuple[str, str]:
+    """Summary and description; `burn`, `left` and `routes` are templates in the rule, their values in a test."""
     when = _when(severity)
     guard = f", with at least {service.slo.min_requests} requests over the long window" \
         if service.slo.min_requests else ""
     return (f"{service.name}: {obj.slo} error budget burning at {burn}×",
             f"{service.name} promises {percent_text(obj.percent)} of requests {obj.promise} over {PERIOD}: an "
             f"error budget of {percent_text(obj.budget * 100)} of its requests. It is being spent {burn}× as fast "
-            f"as that allows ({severity} above {when}{guard}). Error budget left over {PERIOD}: {left}.")
+            f"as that allows ({severity} above {when}{guard}). Error budget left over {PERIOD}: {left}.{routes}")
 
 
 # ---------------------------------------------------------------- scenario tests
@@ -304,22 +313,22 @@ def _window(values: list, t: int, w: Duration) -> Fraction:
 
 
 def expected_alerts(service: Service, obj: Objective, sc: Scenario, t: int, labels: dict,
-                    annotations) -> Optional[tuple[Expect, ...]]:
+                    annotations, routed: bool = False) -> Optional[tuple[Expect, ...]]:
     """What the rules should fire at minute t, from the same table; None when a quantity sits
     too near a threshold (or a value near a rounding tie of its text) to state it exactly."""
-    burns = _burns(sc, t, obj.budget, obj.budget_text, service.slo.min_requests)
+    burns = _burns(sc, t, obj.budget, obj.budget_text, service.slo.min_requests, routed)
     if burns is None:
         return None
     return tuple(Expect({**labels, "slo": obj.slo, "severity": severity},
-                        annotations(*texts(service, obj, severity, value, left)))
-                 for severity, value, left in burns)
+                        annotations(*texts(service, obj, severity, value, left, routes)))
+                 for severity, value, left, routes in burns)
 
 
 @lru_cache(maxsize=None)
-def _burns(sc: Scenario, t: int, budget_d: Decimal, budget_text: str,
-           min_requests: int) -> Optional[tuple[tuple[str, str, str], ...]]:
-    """The numbers of expected_alerts: (severity, burn rate, budget left) as the annotations print them,
-    or None. They depend on the scenario and the objective's numbers only, not on the service: worked
+def _burns(sc: Scenario, t: int, budget_d: Decimal, budget_text: str, min_requests: int,
+           routed: bool) -> Optional[tuple[tuple[str, str, str, str], ...]]:
+    """The numbers of expected_alerts: (severity, burn rate, budget left, the routes line) as the
+    annotations print them, or None. They depend on the scenario and the objective's numbers only, not on the service: worked
     out once for all the services that share them."""
     total, bad = sc.cumulative
     budget = Fraction(budget_d)
@@ -351,10 +360,17 @@ def _burns(sc: Scenario, t: int, budget_d: Decimal, budget_text: str,
         value_f, left_f = float(ratio) / b, 1 - float(ratio) / b     # as PromQL computes them
         if abs(left_f) < 1e-9:
             return None             # exactly spent: float error decides between 0% and exhausted
-        shown = [(humanize, value_f)] + ([(humanize_percentage, left_f)] if left_f > 0 else [])
+        shown = [(humanize, value_f)] + ([(humanize_percentage, left_f)] if left_f > 0 else []) + \
+            ([(humanize_percentage, float(ratio))] if routed else [])
         if ratio not in (0, 1) and any(f(v * (1 - 1e-9)) != f(v * (1 + 1e-9)) for f, v in shown):
             return None             # float error could tip the printed digits either way
-        out.append((severity, humanize(value_f), humanize_percentage(left_f) if left_f > 0 else EXHAUSTED))
+        routes = ""
+        if routed:                  # every request on ROUTE: the line names it, with its counts since 0
+            if t * SAMPLE > ROUTES_WINDOW or abs(float(total[t]) % 1 - 0.5) < 1e-6:
+                return None         # past its window the count is not from 0; a count at .5 rounds either way
+            routes = failing_routes.text([(ROUTE, humanize_percentage(float(ratio)), float(total[t]))] if ratio else [],
+                                         ROUTES_WINDOW)
+        out.append((severity, humanize(value_f), humanize_percentage(left_f) if left_f > 0 else EXHAUSTED, routes))
     return tuple(out)
 
 
@@ -436,6 +452,7 @@ def series_names(obj: Objective, inst: presets.Instrumentation, labels: dict,
     """The input series of an objective's scenarios: the good and bad requests' counters, or the
     latency histogram's bucket at the threshold, its +Inf bucket and its count."""
     if obj.slo == "availability":
+        labels = {**labels, inst.route_label: ROUTE} if inst.route_label else labels
         return (selector(inst.requests, {**labels, inst.status_label: "200"}),
                 selector(inst.requests, {**labels, inst.status_label: "500"}))
     hist = inst.duration
@@ -464,10 +481,11 @@ def tests(service: Service, inst: presets.Instrumentation, series_labels: dict, 
     threshold = service.slo.latency.threshold if service.slo.latency else None
     for obj in objectives(service, inst):
         names = series_names(obj, inst, series_labels, threshold)
+        routed = bool(routes_line(service, inst, obj))
         for sc in scenarios(service, obj, step):
             checks = []
             for t in sc.checks:
-                alerts_at = expected_alerts(service, obj, sc, t, alert_labels, annotations)
+                alerts_at = expected_alerts(service, obj, sc, t, alert_labels, annotations, routed)
                 if alerts_at is not None:
                     checks.append(Check(Duration(t * SAMPLE), ALERT, alerts_at))
             if checks:

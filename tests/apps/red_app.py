@@ -3,9 +3,11 @@
 for the end-to-end tests. Run: python red_app.py PORT
 
     GET /ok      200        GET /fail    500        GET /health   200
+    GET /flaky   500 every other request, 200 in between
     GET /metrics Prometheus exposition
 """
 
+import itertools
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 
 REQUESTS = Counter("http_requests_total", "HTTP requests", ["method", "route", "status"])
 DURATION = Histogram("http_request_duration_seconds", "HTTP request duration", ["method", "route"])
+FLAKY = itertools.count()      # next() is atomic under the GIL: the handler threads share it
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -26,8 +29,10 @@ class Handler(BaseHTTPRequestHandler):
             body, status, kind = generate_latest(), 200, CONTENT_TYPE_LATEST
         elif self.path in ("/ok", "/health"):
             body, status, kind = b"ok\n", 200, "text/plain"
-        elif self.path == "/fail":
+        elif self.path == "/fail" or (self.path == "/flaky" and next(FLAKY) % 2 == 0):
             body, status, kind = b"boom\n", 500, "text/plain"
+        elif self.path == "/flaky":
+            body, status, kind = b"ok this time\n", 200, "text/plain"
         else:
             body, status, kind = b"not found\n", 404, "text/plain"
         self.send_response(status)

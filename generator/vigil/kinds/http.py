@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from .. import presets, slo
+from .. import failing_routes, presets, slo
+from ..humanize import humanize_percentage
 from ..inventory import Service
 from ..rules import Alert, Level, Record, RuleTest, firing_tests, promql_number, selector, silent_test, \
     threshold_alerts, threshold_tests, untied
@@ -54,7 +55,8 @@ RUNBOOKS = {
     "HighErrorRate": Runbook(
         "More than the threshold share of its requests answered 5xx over the last 5 minutes, among at least "
         "`min_requests` requests (30 by default). With an availability SLO it only warns: ErrorBudgetBurn pages.",
-        ("Which routes fail: \"5xx by route\" on its dashboard.",
+        ("Which routes fail: the message names the worst (where its metrics carry a route), \"5xx by route\" "
+         "on its dashboard shows them all.",
          "What the errors are: \"Top errors\" and the Logs panel (search by a request id).",
          "A deploy just before it started (deploy markers); roll back if so.",
          "Its dependencies' dashboards: a database or upstream that is down shows here first.")),
@@ -148,18 +150,21 @@ def red_rules(service: Service, ctx: Context, inst: presets.Instrumentation, par
     if "error_rate" not in disabled:
         p = params["error_rate"]
         levels = [Level(s, float(p[s] / 100), percent_text(p[s])) for s in severities(p)]
+        line = failing_routes.template(service.name, inst, RATE_WINDOW)
         alerts = threshold_alerts(
             "HighErrorRate", ERROR_RATIO + sel, levels, p["for"], labels,
             lambda lv: annotations(ctx, service, dash, "HighErrorRate",
                                    f"{service.name}: {{{{ $value | humanizePercentage }}}} of requests fail",
                                    f"{{{{ $value | humanizePercentage }}}} of requests to {service.name} answered "
                                    f"5xx over the last {RATE_WINDOW} ({lv.severity} above {lv.text} for {p['for']}"
-                                   f"{_guard_text(p)}). See the service dashboard for the failing routes, its "
-                                   f"logs and errors."), guard=traffic_guard(REQUESTS + sel, p["min_requests"]))
+                                   f"{_guard_text(p)}).{line} See the service dashboard for the failing routes, "
+                                   f"its logs and errors."), guard=traffic_guard(REQUESTS + sel, p["min_requests"]))
         rules += alerts
-        tests += threshold_tests(alerts, levels, lambda v: _traffic(service, inst, v), labels, ctx.timing,
+        unrouted = _seen(alerts, line, "")      # these tests' series carry no route: no route line
+        tests += threshold_tests(unrouted, levels, lambda v: _traffic(service, inst, v), labels, ctx.timing,
                                  start=ctx.timing.scrape, settle=settle, cap=1.0)
-        tests += _trickle_tests(service, inst, alerts, levels, p, ctx, labels, settle)
+        tests += _trickle_tests(service, inst, unrouted, levels, p, ctx, labels, settle)
+        tests += _routes_tests(service, inst, alerts, line, levels, ctx, labels, settle)
     if inst.duration and "latency_p95" not in disabled:
         p = params["latency_p95"]
         levels = [Level(s, p[s].seconds, str(p[s])) for s in severities(p)]
@@ -210,6 +215,45 @@ def _trickle_tests(service, inst, alerts, levels, p, ctx, labels, settle) -> lis
                         trickle(2 * n), labels, share, ctx.timing, start=ctx.timing.scrape,
                         settle=settle + max(a.for_ for a in alerts))
     return [quiet, loud]
+
+
+def _seen(alerts: list[Alert], line: str, routes: str) -> list[Alert]:
+    return [replace(a, annotations=failing_routes.seen(a.annotations, line, routes)) for a in alerts]
+
+
+# A route test's traffic: requests a sample on each route, and the share of the 5xx that the first takes
+# (more than the second's: it is named first). Other shares where a route's share would print a tie.
+ROUTES = (("/checkout", 60.0), ("/cart", 40.0))
+SPLITS = (0.75, 0.7, 0.8, 0.65)
+
+
+def _routes_tests(service, inst, alerts, line, levels, ctx, labels, settle) -> list[RuleTest]:
+    """5xx on two routes, past every level: every level's description names both, the route with the
+    more 5xx first, each with its share and its requests in the window."""
+    if not line:
+        return []
+    top = max(lv.threshold for lv in levels)
+    share = untied(min(top * 1.1, (top + 1) / 2))
+    errors = 100 * share
+    (first, n1), (second, n2) = ROUTES
+    for split in SPLITS:
+        e1 = min(n1, round(errors * split, 6))
+        e2 = round(errors - e1, 6)
+        shares = [e1 / n1, e2 / n2]
+        if all(humanize_percentage(s * (1 - 1e-9)) == humanize_percentage(s * (1 + 1e-9)) for s in shares):
+            break
+    per_window = RATE_WINDOW.seconds / ctx.timing.scrape.seconds
+    routes = failing_routes.text([(r, humanize_percentage(s), n * per_window)
+                                  for (r, n), s in zip(ROUTES, shares) if s > 0], RATE_WINDOW)
+    series = []
+    for (route, n), e in zip(ROUTES, (e1, e2)):
+        for status, v in (("200", round(n - e, 6)), ("500", e)):
+            series.append((selector(inst.requests, _labels(service, {inst.status_label: status,
+                                                                      inst.route_label: route})), f"0+{v}x{{n}}"))
+    seen = _seen(alerts, line, routes)
+    return [firing_tests(f"HighErrorRate: names the routes that fail most ({first}, then {second})", seen, series,
+                         labels, share, ctx.timing, start=ctx.timing.scrape,
+                         settle=settle + max(a.for_ for a in alerts))]
 
 
 def _metrics_missing(service: Service, ctx: Context, inst: presets.Instrumentation, for_: Duration,
