@@ -24,6 +24,11 @@ CASES = [
     case("deploys to a pager", edit("    notify: {critical: [ops], warning: [ops]}\n",
                                     "    notify: {critical: [ops], warning: [ops]}\n    deploys: [pager]\n", PAGER),
          14, "teams[0].deploys[0]", "receiver 'pager' cannot take deploy messages (give it one of: slack, webhook, email)"),
+    case("deploys beside a receiver whose name is not a string",        # was a traceback
+         edit("    notify: {critical: [ops], warning: [ops]}\n", "    notify: {critical: [ops], warning: [ops]}\n"
+              "    deploys: [ops]\n", BASE.replace("routing:", "  - name: {x: 1}\n    webhook: {url: 'http://hook:8080/'}\n"
+                                                              "routing:")),
+         7, "receivers[1].name", "expected a string, got a mapping"),
     case("public is not a boolean", add("    public: sometimes"), 17, "services[0].public", "got 'sometimes'"),
     case("an announcement without a start", edit("  name: demo\n", STACK_PAGE + "      - {title: Upgrade}\n"),
          6, "stack.status_page.announcements[0]", "missing required key 'start'"),

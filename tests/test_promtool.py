@@ -97,7 +97,11 @@ BARE = [
     ("rules/services/users-db.yml", "MysqlTooManyConnections",
      r"min_over_time\((mysql_global_status_threads_connected\{[^}]*\})\[40s\]\)"),
     ("rules/services/db-host.yml", "HostDiskFull", r"max_over_time\((node_filesystem_avail_bytes\{[^}]*\})\[40s\]\)"),
-    ("rules/services/cache.yml", "RedisMemoryHigh", r"min_over_time\((redis_memory_used_bytes\{[^}]*\})\[40s\]\)"),
+    # the same gauge over maxmemory, then over the system's memory: one mutated at a time
+    ("rules/services/cache.yml", "RedisMemoryHigh",
+     r"min_over_time\((redis_memory_used_bytes\{[^}]*\})\[40s\]\)(?= / \(last_over_time\(redis_memory_max_bytes)"),
+    ("rules/services/cache.yml", "RedisMemoryOfSystem",
+     r"min_over_time\((redis_memory_used_bytes\{[^}]*\})\[40s\]\)(?= / last_over_time\(redis_total_system)"),
 ]
 
 

@@ -295,7 +295,7 @@ DEPLOY_CHANNELS = ("slack", "webhook", "email")
 
 def _deploy_refs(doc: Document, i: int, team: dict, receivers: set, problems: list) -> None:
     names = team.get("deploys") if isinstance(team.get("deploys"), list) else []
-    by_name = {r.get("name"): r for _, r in _items(doc.data, "receivers")}
+    by_name = {r["name"]: r for _, r in _items(doc.data, "receivers") if isinstance(r.get("name"), str)}
     for j, name in enumerate(names):
         at = ("teams", i, "deploys", j)
         _ref(doc, at, name, receivers, "receiver", problems)
