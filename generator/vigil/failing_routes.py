@@ -26,7 +26,7 @@ def template(service: str, inst: presets.Instrumentation, window: Duration) -> s
     if r is None:
         return ""
     own = f'service="{service}",{r}!=""'
-    errors = f'sum by ({r}) (rate({inst.requests}{{{own},{inst.status_label}=~"5.."}}[{window}]))'
+    errors = f'sum by ({r}) (rate({inst.requests}{{{own},{inst.server_errors}}}[{window}]))'
     requests = f'sum by ({r}) (rate({inst.requests}{{{own}}}[{window}]))'
     counts = f'sum by ({r}) (increase({inst.requests}{{{own}}}[{window}]))'
     # For each of the top routes, its share and its count, looked up by the route's label.

@@ -29,6 +29,11 @@ class Instrumentation:
     buckets: Optional[tuple[float, ...]] = None   # the histogram's upper bounds (s), +Inf left out; None: unknown
     duration_by_route: bool = True     # the histogram carries route_label too (dashboards: p95 by route)
 
+    @property
+    def server_errors(self) -> str:
+        """The matcher of the 5xx answers ("5xx" too, where the library groups codes)."""
+        return f'{self.status_label}=~"5.."'
+
 
 # Default buckets of the libraries, as installed (checked against each library's source):
 # prometheus_client Histogram.DEFAULT_BUCKETS, also starlette-exporter's (it passes none of its own).

@@ -137,7 +137,7 @@ def objectives(service: Service, inst: presets.Instrumentation) -> list[Objectiv
     if slo.availability is not None:
         out.append(Objective("availability", slo.availability, "answered without a 5xx",
                              f"{by} (increase({inst.requests}{{{sel}}}[{{w}}]))",
-                             f'{by} (increase({inst.requests}{{{sel},{inst.status_label}=~"5.."}}[{{w}}]))'))
+                             f'{by} (increase({inst.requests}{{{sel},{inst.server_errors}}}[{{w}}]))'))
     if slo.latency is not None and inst.duration:
         le = le_matcher(slo.latency.threshold.seconds)
         total = f"{by} (increase({inst.duration}_count{{{sel}}}[{{w}}]))"

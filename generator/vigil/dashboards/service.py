@@ -61,7 +61,7 @@ class Queries:
         self.raw = own + (f',{inst.route_label}=~"$route"' if inst.route_label else "")
         # (a histogram without the route label is narrowed by instance only)
         self.raw_duration = self.raw if inst.duration_by_route else own
-        self.server_errors = f',{inst.status_label}=~"5.."'      # added to `raw`: the 5xx answers
+        self.server_errors = f",{inst.server_errors}"      # added to `raw`: the 5xx answers
         self.up = f'{matchers(job=service.name)},instance=~"$instance"'
 
     def rate(self, by: str, extra: str = "") -> str:

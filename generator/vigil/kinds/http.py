@@ -106,7 +106,7 @@ def check(service: Service) -> list:
 
 def recording_rules(service: Service, inst: presets.Instrumentation) -> list[Record]:
     sel = f'{{service="{service.name}"}}'
-    err_sel = f'{{service="{service.name}",{inst.status_label}=~"5.."}}'
+    err_sel = f'{{service="{service.name}",{inst.server_errors}}}'
     by = "sum by (service, team)"
     rules = [
         Record(REQUESTS, f"{by} (rate({inst.requests}{sel}[{RATE_WINDOW}]))"),
