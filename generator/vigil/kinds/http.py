@@ -7,6 +7,7 @@ queries read the recorded series, never the raw histograms.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from decimal import Decimal
 
@@ -161,8 +162,9 @@ def red_rules(service: Service, ctx: Context, inst: presets.Instrumentation, par
                                    f"its logs and errors."), guard=traffic_guard(REQUESTS + sel, p["min_requests"]))
         rules += alerts
         unrouted = _seen(alerts, line, "")      # these tests' series carry no route: no route line
-        tests += threshold_tests(unrouted, levels, lambda v: _traffic(service, inst, v), labels, ctx.timing,
-                                 start=ctx.timing.scrape, settle=settle, cap=1.0)
+        per = _per_sample(ctx.timing, p["min_requests"])
+        tests += threshold_tests(unrouted, levels, lambda v: _traffic(service, inst, v, per), labels, ctx.timing,
+                                 start=_guarded_start(ctx.timing, p["min_requests"]), settle=settle, cap=1.0)
         tests += _trickle_tests(service, inst, unrouted, levels, p, ctx, labels, settle)
         tests += _routes_tests(service, inst, alerts, line, levels, ctx, labels, settle)
     if inst.duration and "latency_p95" not in disabled:
@@ -177,8 +179,9 @@ def red_rules(service: Service, ctx: Context, inst: presets.Instrumentation, par
             guard=traffic_guard(f"sum by (service, team) (rate({inst.duration}_count{sel}[{RATE_WINDOW}]))",
                                 p["min_requests"]))
         rules += alerts
-        tests += threshold_tests(alerts, levels, lambda v: _latency(service, inst, v), labels, ctx.timing,
-                                 start=ctx.timing.scrape, settle=settle)
+        per = _per_sample(ctx.timing, p["min_requests"])
+        tests += threshold_tests(alerts, levels, lambda v: _latency(service, inst, v, per), labels, ctx.timing,
+                                 start=_guarded_start(ctx.timing, p["min_requests"]), settle=settle)
     if "metrics_missing" not in disabled:
         alert, t = _metrics_missing(service, ctx, inst, params["metrics_missing"]["for"], dash)
         rules.append(alert)
@@ -287,16 +290,29 @@ def _labels(service: Service, extra: dict) -> dict:
     return {"job": service.name, "instance": service.targets[0], **target_labels(service), **extra}
 
 
-def _traffic(service: Service, inst: presets.Instrumentation, ratio: float):
-    """100 requests a sample, `ratio` of them 5xx."""
-    errors = round(100 * ratio, 6)
-    return [(selector(inst.requests, _labels(service, {inst.status_label: "200"})), f"0+{round(100 - errors, 6)}x{{n}}"),
+def _per_sample(timing, min_requests: float) -> int:
+    """Requests a sample in the threshold tests' traffic: 100, or enough that the rate window holds
+    twice the traffic guard (a guard the traffic only just reached would decide the tests)."""
+    return max(100, math.ceil(2 * min_requests * timing.scrape / RATE_WINDOW))
+
+
+def _guarded_start(timing, min_requests: float) -> int:
+    """When the threshold tests' traffic has passed the traffic guard: the sample that brings its
+    requests to `min_requests` (a later evaluation reads it)."""
+    return timing.scrape * max(1, math.ceil(min_requests / _per_sample(timing, min_requests)))
+
+
+def _traffic(service: Service, inst: presets.Instrumentation, ratio: float, per: int):
+    """`per` requests a sample, `ratio` of them 5xx."""
+    errors = round(per * ratio, 6)
+    return [(selector(inst.requests, _labels(service, {inst.status_label: "200"})),
+             f"0+{round(per - errors, 6)}x{{n}}"),
             (selector(inst.requests, _labels(service, {inst.status_label: "500"})), f"0+{errors}x{{n}}")]
 
 
-def _latency(service: Service, inst: presets.Instrumentation, p95: float):
-    """Every request in the first bucket, whose bound puts the 95th percentile at `p95`."""
-    bound = p95 / 0.95
-    return [(selector(f"{inst.duration}_bucket", _labels(service, {"le": repr(bound)})), "0+10x{n}"),
-            (selector(f"{inst.duration}_bucket", _labels(service, {"le": "+Inf"})), "0+10x{n}"),
-            (selector(f"{inst.duration}_count", _labels(service, {})), "0+10x{n}")]
+def _latency(service: Service, inst: presets.Instrumentation, p95: float, per: int):
+    """Every request in the first bucket, whose bound puts the 95th percentile at `p95`; `per` a sample."""
+    bound, values = p95 / 0.95, f"0+{per}x{{n}}"
+    return [(selector(f"{inst.duration}_bucket", _labels(service, {"le": repr(bound)})), values),
+            (selector(f"{inst.duration}_bucket", _labels(service, {"le": "+Inf"})), values),
+            (selector(f"{inst.duration}_count", _labels(service, {})), values)]
