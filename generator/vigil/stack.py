@@ -361,9 +361,15 @@ def _storage_filling(ctx: Context, team: str, node: Service, alert) -> list:
                  "shorten stack.retention.")
     avail, size = selector("node_filesystem_avail_bytes", hfs), (selector("node_filesystem_size_bytes", hfs),
                                                                  "10000000000x{n}")
+
+    def filling(free: int, per_second: int) -> tuple:
+        """A disk of 10 GB, `free` bytes free, losing `per_second` (per second, whatever the scrape)."""
+        return avail, f"{free}-{round(per_second * ctx.timing.scrape.seconds)}x{{n}}"
+    # Both fill within 4h (1 MB/s: 5 GB in 83 min; 0.5 MB/s: 1.5 GB in 50 min) and keep their share
+    # of free space through the test (under 20 minutes).
     return [silent_test("PrometheusStorageFilling: quiet while steady", disk.name, [(avail, "1500000000x{n}"), size],
                         ctx.timing, disk.for_),
             silent_test("PrometheusStorageFilling: quiet half free and filling", disk.name,
-                        [(avail, "5000000000-50000000x{n}"), size], ctx.timing, disk.for_),
+                        [filling(5_000_000_000, 1_000_000), size], ctx.timing, disk.for_),
             firing_tests("PrometheusStorageFilling: fires while filling with little left", [disk],
-                         [(avail, "1500000000-15000000x{n}"), size], hfs, None, ctx.timing, start=ctx.timing.scrape)]
+                         [filling(1_500_000_000, 500_000), size], hfs, None, ctx.timing, start=ctx.timing.scrape)]
