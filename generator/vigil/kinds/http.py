@@ -164,7 +164,7 @@ def red_rules(service: Service, ctx: Context, inst: presets.Instrumentation, par
         unrouted = _seen(alerts, line, "")      # these tests' series carry no route: no route line
         per = _per_sample(ctx.timing, p["min_requests"])
         tests += threshold_tests(unrouted, levels, lambda v: _traffic(service, inst, v, per), labels, ctx.timing,
-                                 start=_guarded_start(ctx.timing, p["min_requests"]), settle=settle, cap=1.0)
+                                 start=_guarded_start(ctx.timing, p["min_requests"], per), settle=settle, cap=1.0)
         tests += _trickle_tests(service, inst, unrouted, levels, p, ctx, labels, settle)
         tests += _routes_tests(service, inst, alerts, line, levels, ctx, labels, settle)
     if inst.duration and "latency_p95" not in disabled:
@@ -181,7 +181,7 @@ def red_rules(service: Service, ctx: Context, inst: presets.Instrumentation, par
         rules += alerts
         per = _per_sample(ctx.timing, p["min_requests"])
         tests += threshold_tests(alerts, levels, lambda v: _latency(service, inst, v, per), labels, ctx.timing,
-                                 start=_guarded_start(ctx.timing, p["min_requests"]), settle=settle)
+                                 start=_guarded_start(ctx.timing, p["min_requests"], per), settle=settle)
     if "metrics_missing" not in disabled:
         alert, t = _metrics_missing(service, ctx, inst, params["metrics_missing"]["for"], dash)
         rules.append(alert)
@@ -296,10 +296,10 @@ def _per_sample(timing, min_requests: float) -> int:
     return max(100, math.ceil(2 * min_requests * timing.scrape / RATE_WINDOW))
 
 
-def _guarded_start(timing, min_requests: float) -> int:
-    """When the threshold tests' traffic has passed the traffic guard: the sample that brings its
-    requests to `min_requests` (a later evaluation reads it)."""
-    return timing.scrape * max(1, math.ceil(min_requests / _per_sample(timing, min_requests)))
+def _guarded_start(timing, min_requests: float, per: int) -> int:
+    """When traffic of `per` requests a sample has passed the traffic guard: the sample that brings
+    its requests to `min_requests` (a later evaluation reads it)."""
+    return timing.scrape * max(1, math.ceil(min_requests / per))
 
 
 def _traffic(service: Service, inst: presets.Instrumentation, ratio: float, per: int):
