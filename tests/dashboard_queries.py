@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from native import api_answer, get_json
+from vigil.units import Duration
 
 BUILTINS = {"__rate_interval": "1m", "__interval": "15s", "__auto": "1m", "__range": "1h", "__range_s": "3600"}
 VAR = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
@@ -88,6 +89,17 @@ def resolve(url: str, dashboard: dict, may_be_empty: bool = False) -> tuple[dict
         every[v["name"]] = v.get("allValue", ".*") if v["includeAll"] else values[0]
         first[v["name"]] = values[0]
     return every, first
+
+
+def target_expr(target: dict, values: dict) -> str:
+    """A panel query as Grafana sends it: a query's "Min step" (`interval`) raises $__interval to it,
+    and $__rate_interval to max($__interval + min step, 4 × min step), as Grafana computes them."""
+    if not target.get("interval"):
+        return expand(target["expr"], values)
+    step = Duration.parse(target["interval"])
+    interval = max(Duration.parse(values["__interval"]), step)
+    rate = max(Duration(interval + step), Duration(4 * step))
+    return expand(target["expr"], values | {"__interval": str(interval), "__rate_interval": str(rate)})
 
 
 def expand(expr: str, values: dict) -> str:

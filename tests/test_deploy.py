@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conftest import run_vigil, tool
-from dashboard_queries import dashboards, expand, panels, prom_targets, query
+from dashboard_queries import dashboards, panels, prom_targets, query, target_expr
 from native import Process, alertmanager, free_port, get_json, prometheus, slack_env, wait_for
 from test_annotate import FakeGrafana
 from tracker_native import Bugsink, stack_head
@@ -191,7 +191,7 @@ def dora_queries(tree: Path, team: str, service: str, window: str) -> list[tuple
     """(panel title, PromQL) of every DORA dashboard query, variables filled in as Grafana would."""
     board = dashboards(tree)[f"vigil/{dora_board.UID}"]
     values = {"team": team, "service": service, "window": window}
-    return [(p["title"], expand(t["expr"], values)) for p in panels(board) for t in prom_targets(p)]
+    return [(p["title"], target_expr(t, values)) for p in panels(board) for t in prom_targets(p)]
 
 
 def test_dora_numbers_on_the_dashboard_come_from_the_deploys_and_the_alerts(stack):

@@ -28,6 +28,7 @@ from dashboard_queries import (
     prom_targets,
     query,
     resolve,
+    target_expr,
     variables,
 )
 from logql import parse_errors
@@ -226,7 +227,7 @@ def test_every_logql_query_parses_with_grafanas_grammar(tree):
         for p in panels(d):
             for t in p.get("targets", []):
                 if t["datasource"]["type"] == "loki":
-                    found.append((f"{key} / {p['title']}", expand(t["expr"], LOG_VARIABLES)))
+                    found.append((f"{key} / {p['title']}", target_expr(t, LOG_VARIABLES)))
     errors = [f"{where}: {err}\n    {expr}" for (where, expr), err in zip(found, parse_errors([e for _, e in found]))
               if err]
     assert not errors, "\n".join(errors)
@@ -586,9 +587,9 @@ def live(tmp_path_factory):
                            ("the probes", 'probe_success{service="site"} == 1')):
             wait_for(what, lambda e=expr: has_data(query(url, e)), 45, proc=prom)
         for name in ("availability", "latency"):
-            # the SLO window group runs once a minute: its first tiles may come a minute after the start
             expr = f'{slo.BUDGET_LEFT}{{service="shop",slo="{name}"}}'
-            wait_for(expr, lambda e=expr: has_data(query(url, e)), 150, proc=prom)
+            first = slo.long_windows_ready(slo.Timing(1000, 1000)).seconds
+            wait_for(expr, lambda e=expr: has_data(query(url, e)), first + 120, proc=prom)
         wait_for("the idle service's rate of 0", lambda: _values(query(url, f'{http.REQUESTS}{{service="idle"}}'))
                  == ["0"], 45, proc=prom)
         yield {"url": url, "tree": tree}
@@ -610,11 +611,11 @@ def test_every_panel_query_runs_and_shows_data_or_is_empty_for_a_reason(live):
             shown = False
             for t in targets:
                 for values in (every, first):
-                    result = query(url, expand(t["expr"], values))
+                    result = query(url, target_expr(t, values))
                     ran += 1
                     if result.get("status") != "success":
                         errors.append(f"{key} / {p['title']}: {result.get('error')}\n    {t['expr']}")
-                shown |= has_data(query(url, expand(t["expr"], every)))
+                shown |= has_data(query(url, target_expr(t, every)))
             if shown == ((key, p["title"]) in EMPTY):
                 empty.append(f"{key} / {p['title']}: {'shows data' if shown else 'empty'}: "
                              f"{[t['expr'] for t in targets]}")
@@ -683,7 +684,7 @@ def test_one_replica_of_two_down_shows_and_no_traffic_is_not_nan(live):
     every, _ = resolve(url, idle_d)
     for p in panels(idle_d):
         for t in prom_targets(p):
-            result = query(url, expand(t["expr"], every))
+            result = query(url, target_expr(t, every))
             if "NaN" in _values(result):
                 assert p["type"] != "timeseries", (p["title"], t["expr"])
                 assert any(m.get("options", {}).get("match") == "nan"

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import promtool, run_vigil, tool
-from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve
+from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve, target_expr
 from native import native_stack, Process, free_port, get_json, prometheus, wait_for
 from vigil import runbooks
 from vigil.kinds import host
@@ -165,7 +165,7 @@ def test_every_panel_query_runs_and_shows_data(live):
     for p in panels(d):
         for t in prom_targets(p):
             for values in (every, first):
-                result = query(url, expand(t["expr"], values))
+                result = query(url, target_expr(t, values))
                 ran += 1
                 if result.get("status") != "success":
                     errors.append(f"{p['title']}: {result.get('error')}\n    {t['expr']}")

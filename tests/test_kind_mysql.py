@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import promtool, render_tree, run_vigil, tool
-from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve
+from dashboard_queries import dashboards, has_data, panels, prom_targets, query, resolve, target_expr
 from native import native_stack, Process, free_port, prometheus, wait_for
 from vigil.kinds import mysql
 
@@ -187,15 +187,15 @@ def test_every_panel_query_and_alert_expression_runs_with_data(live):
     for p in panels(d):
         for t in prom_targets(p):
             for values in (every, first):
-                result = query(url, expand(t["expr"], values))
+                result = query(url, target_expr(t, values))
                 ran += 1
                 if result.get("status") != "success":
                     errors.append(f"{p['title']}: {result.get('error')}\n    {t['expr']}")
-            if not has_data(query(url, expand(t["expr"], every))):
+            if not has_data(query(url, target_expr(t, every))):
                 empty.append(p["title"])
             # On the primary alone the replica panels are empty: it has no replication series.
             if p["title"] in replica_panels:
-                assert not has_data(query(url, expand(t["expr"], first))), p["title"]
+                assert not has_data(query(url, target_expr(t, first))), p["title"]
     assert not errors, "\n".join(errors)
     assert not empty, f"panels without data: {empty}"
     assert ran > 20

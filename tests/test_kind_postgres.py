@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT, promtool, render_tree, rule_tests, tool
-from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve
+from dashboard_queries import dashboards, has_data, panels, prom_targets, query, resolve, target_expr
 from native import native_stack, Process, free_port, prometheus, wait_for
 from vigil import runbooks
 from vigil.check import INSTALL
@@ -298,7 +298,7 @@ def test_every_panel_and_alert_expression_runs_and_the_panels_show_data(live):
     for p in panels(d):
         for t in prom_targets(p):
             for service in (".*", "orders-db"):
-                result = query(url, expand(t["expr"], {**every, "service": service}))
+                result = query(url, target_expr(t, {**every, "service": service}))
                 if result.get("status") != "success":
                     errors.append(f"{p['title']}: {result.get('error')}\n    {t['expr']}")
                 elif service == ".*" and not has_data(result):

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import promtool, run_vigil, tool
-from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve
+from dashboard_queries import dashboards, has_data, panels, prom_targets, query, resolve, target_expr
 from native import native_stack, Process, free_port, prometheus, wait_for
 
 from vigil.exporters import EXPORTERS
@@ -172,11 +172,11 @@ def test_every_panel_and_alert_expression_runs_and_the_panels_have_data(live):
     for p in panels(d):
         for t in prom_targets(p):
             for values in (every, first):
-                result = query(url, expand(t["expr"], values))
+                result = query(url, target_expr(t, values))
                 if result.get("status") != "success":
                     errors.append(f"{p['title']}: {result.get('error')}\n    {t['expr']}")
             # ALERTS panels may be empty: nothing need fire yet.
-            if not has_data(query(url, expand(t["expr"], every))) and "ALERTS{" not in t["expr"]:
+            if not has_data(query(url, target_expr(t, every))) and "ALERTS{" not in t["expr"]:
                 empty.append(f"{p['title']}: {t['expr']}")
     for service in ("cache", "cache-replica"):
         for rule in rules_of(live["tree"], service):

@@ -20,12 +20,12 @@ import pytest
 from conftest import run_vigil
 from dashboard_queries import (
     dashboards,
-    expand,
     has_data,
     panels,
     prom_targets,
     query,
     resolve,
+    target_expr,
     traffic,
 )
 from native import native_stack, Process, free_port, get_json, prometheus, wait_for
@@ -183,7 +183,7 @@ def test_every_query_of_the_service_dashboard_runs_and_shows_data(live, preset):
     for p in panels(d):
         for t in prom_targets(p):
             for values in (every, first):
-                expr = expand(t["expr"], values)
+                expr = target_expr(t, values)
                 result = query(url, expr)
                 ran += 1
                 if result.get("status") != "success":

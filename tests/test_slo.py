@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import promtool, render_tree, run_vigil
-from dashboard_queries import dashboards, expand, has_data, panels, prom_targets, query, resolve, traffic
+from dashboard_queries import dashboards, has_data, panels, prom_targets, query, resolve, target_expr, traffic
 from native import native_stack, Process, free_port, prometheus, wait_for
 from vigil import runbooks, slo
 from vigil.errors import InventoryError
@@ -357,9 +357,7 @@ def live(tmp_path_factory):
         url = f"http://127.0.0.1:{ports['prom']}"
         for service, name in (("shop", "availability"), ("shop", "latency"), ("shop-1s", "latency")):
             expr = f'{slo.BUDGET_LEFT}{{service="{service}",slo="{name}"}}'
-            # The long group's first evaluation may come a whole SLOW_INTERVAL after the start, and before
-            # the first tile (up to a tile after the start): then the next one is the first with data.
-            first = 2 * (slo.SLOW_INTERVAL + slo.tile(slo.Timing(1000, 1000))) / 1000
+            first = slo.long_windows_ready(slo.Timing(1000, 1000)).seconds
             wait_for(expr, lambda e=expr: has_data(query(url, e)), first + 120, proc=prom)
         yield {"url": url, "tree": tree}
     finally:
@@ -405,7 +403,7 @@ def test_every_slo_panel_query_returns_data(live):
             if current not in slo_rows:
                 continue
             for t in prom_targets(p):
-                result = query(url, expand(t["expr"], every))
+                result = query(url, target_expr(t, every))
                 assert has_data(result), f"{key} / {p['title']}: no data\n    {t['expr']}\n    {result}"
                 checked += 1
     assert checked >= 2 * 3 * 12 // 2

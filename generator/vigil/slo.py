@@ -89,6 +89,13 @@ ROUTES_WINDOW = min(br.long for br in BURN_RATES)
 ROUTE = "/checkout"             # the route of the availability scenarios' requests, where the preset has one
 
 
+def long_windows_ready(timing: Timing) -> Duration:
+    """How long after a fresh start the long windows can take to have data: the long group's first
+    evaluation may come a whole SLOW_INTERVAL after the start and before the first tile (up to a tile
+    in); then its next evaluation, one more SLOW_INTERVAL on, is the first with data."""
+    return Duration(2 * (SLOW_INTERVAL + tile(timing)))
+
+
 def tile(timing: Timing) -> Duration:
     """The width of a tile, and the interval of the group that records and sums them: a whole number of
     minutes holding at least four scrapes, so that each tile's increase() has samples to go on."""

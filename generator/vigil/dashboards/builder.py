@@ -41,10 +41,15 @@ class Target:
     instant: bool = False        # one value per series (stat, table), not a range
     format: str = ""             # Grafana's "table" (labels become columns) or "heatmap" (buckets by le)
     datasource: dict = field(default_factory=lambda: PROMETHEUS)
+    # Grafana's "Min step": no step shorter, and $__rate_interval at least four of it. For series recorded
+    # less often than they are scraped, so that no step falls between two of their samples.
+    interval: str = ""
 
     def to_dict(self, ref_id: str) -> dict:
         out = {"datasource": self.datasource, "expr": self.expr, "refId": ref_id, "editorMode": "code",
                "range": not self.instant, "instant": self.instant}
+        if self.interval:
+            out["interval"] = self.interval
         if self.legend:
             out["legendFormat"] = self.legend
         if self.format:

@@ -33,6 +33,11 @@ def _panels(service: Service, obj: slo.Objective) -> list:
         """The worst of the recorded ratio within each step: wide ranges hide no spike (no traffic,
         NaN: a gap)."""
         return f"(max_over_time({ratio(w)}{STEP}) >= 0)"
+
+    def over(expr: str, legend: str, w) -> Target:
+        """A window's line: the long windows are recorded every SLOW_INTERVAL, so their steps are no
+        shorter (and a step of a few seconds would find none of their samples)."""
+        return Target(expr, legend, interval=str(slo.SLOW_INTERVAL) if w in slo.SLOW_WINDOWS else "")
     objective = float(obj.percent / 100)
     good = Thresholds(((objective, "green"),), RED)
     panels = [
@@ -42,11 +47,12 @@ def _panels(service: Service, obj: slo.Objective) -> list:
         stat(f"Error budget left ({slo.PERIOD})", Target(f"{slo.BUDGET_LEFT}{own}"), unit="percentunit",
              thresholds=BUDGET_THRESHOLDS, description="1 - (bad share over 30 days) / (1 - objective); "
                                                        "negative: overspent"),
-        timeseries("SLI", *(Target(f"1 - {worst(w)}", f"over {w}") for w in (slo.WINDOWS[0], slo.WINDOWS[2],
-                                                                                   slo.PERIOD)),
+        timeseries("SLI", *(over(f"1 - {worst(w)}", f"over {w}", w) for w in (slo.WINDOWS[0], slo.WINDOWS[2],
+                                                                                    slo.PERIOD)),
                    unit="percentunit", thresholds=good, width=8,
                    description=f"Share of requests {obj.promise}; the line is the objective"),
-        timeseries("Error budget left", Target(f"min_over_time({slo.BUDGET_LEFT}{own}{STEP})", "budget left"),
+        timeseries("Error budget left", over(f"min_over_time({slo.BUDGET_LEFT}{own}{STEP})", "budget left",
+                                             slo.PERIOD),
                    unit="percentunit",
                    thresholds=BUDGET_THRESHOLDS, width=8),
     ]
@@ -55,7 +61,7 @@ def _panels(service: Service, obj: slo.Objective) -> list:
         colour = RED if br.severity == "critical" else ORANGE
         panels.append(timeseries(
             f"Burn rate {br.long} / {br.short} ({br.severity} above {f}×)",
-            *(Target(f"{worst(w)} / {obj.budget_text}", f"over {w}") for w in (br.long, br.short)),
+            *(over(f"{worst(w)} / {obj.budget_text}", f"over {w}", w) for w in (br.long, br.short)),
             unit="short", min=0, thresholds=Thresholds(((br.factor, colour),)), width=6,
             description=f"How fast the error budget goes (1: it lasts 30 days). ErrorBudgetBurn ({br.severity}) "
                         f"fires when both lines are above {f}."))
