@@ -299,7 +299,7 @@ def service(draw, name: str, teams: list[str]):
     fields = KINDS[kind].FIELDS
     out = {"name": name, "team": draw(st.sampled_from(teams)), "kind": kind}
     if fields.get("targets") == "required" or (fields.get("targets") == "optional" and draw(st.booleans())):
-        out["targets"] = draw(st.lists(targets, min_size=1, max_size=3))
+        out["targets"] = draw(st.lists(targets, min_size=1, max_size=3, unique=True))
     if fields.get("url") == "required":
         out["url"] = draw(urls())
     if kind == "http":

@@ -205,6 +205,9 @@ VALUES = [
          "invalid target 'checkout:70000' (port must be 1..65535)"),
     case("second target", edit('["checkout:8000"]', '["checkout:8000", "http://checkout:8000"]'), 16,
          "services[0].targets[1]", "invalid target 'http://checkout:8000'"),
+    # Prometheus scrapes a target listed twice once: the alerts would count a replica that is not there
+    case("target twice", edit('["checkout:8000"]', '["checkout:8000", "checkout:8001", "checkout:8000"]'), 16,
+         "services[0].targets[2]", "target 'checkout:8000' listed twice"),
     case("endpoint", edit("  name: demo\n", "  name: demo\n  endpoints: {prometheus: prometheus}\n"), 4,
          "stack.endpoints.prometheus", "invalid target 'prometheus'"),
     case("webhook secret written in", edit("webhook: SLACK_WEBHOOK_URL", "webhook: https://hooks.slack.com/T0/B0"),

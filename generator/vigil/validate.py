@@ -324,6 +324,9 @@ def _kind_problems(service: Service, retention: Duration | None) -> list:
         out.append(((), f"kind {service.kind} needs targets (host:port to scrape)"))
     if rule == "forbidden" and service.targets is not None:
         out.append((("targets",), f"kind {service.kind} has no targets (give url)"))
+    for j, target in enumerate(service.targets or ()):
+        if target in service.targets[:j]:     # Prometheus scrapes it once: one target, not two replicas
+            out.append((("targets", j), f"target {target!r} listed twice"))
     if fields.get("url") == "required" and not service.url:
         out.append(((), f"kind {service.kind} needs url (the address to probe)"))
     for key, what in (("url", "url"), ("instrumentation", "instrumentation"), ("slo", "slo")):
