@@ -308,23 +308,25 @@ def cmd_test_notify(args) -> int:
     return 0
 
 
-def _service(args, inventory):
-    """The inventory service --service names, or None after saying which it may have meant."""
+def _service(args):
+    """(inventory, the service --service names), or None after saying what is wrong: the inventory's
+    problems, or which service it may have meant."""
+    inventory = _inventory(args)
+    if inventory is None:
+        return None
     by_name = {s.name: s for s in inventory.services}
     if args.service not in by_name:
         hint = did_you_mean(args.service, list(by_name)) or f" (services: {', '.join(by_name)})"
         print(f"{args.inventory}: no service {args.service!r}{hint}", file=sys.stderr)
         return None
-    return by_name[args.service]
+    return inventory, by_name[args.service]
 
 
 def cmd_annotate(args) -> int:
-    inventory = _inventory(args)
-    if inventory is None:
+    found = _service(args)
+    if found is None:
         return EXIT_INVALID
-    service = _service(args, inventory)
-    if service is None:
-        return EXIT_INVALID
+    inventory, service = found
     try:
         auth = live.grafana_credential(Path(args.env))
         grafana = live.url("grafana", args.grafana_url, inventory)
@@ -413,12 +415,10 @@ def _url_flags(parser, *parts: str) -> None:
 
 
 def cmd_deploy(args) -> int:
-    inventory = _inventory(args)
-    if inventory is None:
+    found = _service(args)
+    if found is None:
         return EXIT_INVALID
-    service = _service(args, inventory)
-    if service is None:
-        return EXIT_INVALID
+    inventory, service = found
     try:
         d = deploy.check(service, args.version, args.status, args.commit_time, time.time(),
                          commit=args.commit or "", url=args.url or "", by=args.by or "")
