@@ -158,13 +158,18 @@ def _range(default, defaults) -> tuple[int, int]:
 def alert_override(draw, spec):
     params = spec.params
     keys = draw(st.lists(st.sampled_from(sorted(params)), unique=True))
-    out = {}
+    out, units = {}, {k: _as_units(v) for k, v in params.items()}
     for key in keys:
         if key == "for":
             out["for"] = duration_text(for_ms(draw), draw)
         elif key not in ("warning", "critical"):
             lo, hi = _range(params[key], [params[key]])
-            out[key] = _from_units(params[key], draw(st.integers(lo, hi)), draw)
+            units[key] = draw(st.integers(lo, hi))
+            out[key] = _from_units(params[key], units[key], draw)
+    for w, c in spec.below:          # the critical's value no larger than the warning's (validation)
+        if units[c] > units[w]:
+            assume(w in out and c in out)
+            out[w], out[c] = out[c], out[w]
     levels = [k for k in ("warning", "critical") if k in keys]
     if not levels:
         return out

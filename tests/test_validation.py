@@ -187,6 +187,13 @@ DURATIONS_AND_PERCENTAGES = [
         "    targets: [\"checkout:8000\"]\n", "    url: https://shop.example.com\n",
         edit("kind: http", "kind: probe")) + "    alerts:\n      tls_expiry: {warning: 1d, critical: 3d}\n", 18,
          "services[0].alerts.tls_expiry", "warning threshold 1d must be above the critical one 3d"),
+    # the critical of a filling disk is the nearer horizon and the fuller disk, on each axis
+    case("disk fill: critical freer than the warning", edit("kind: http", "kind: host")
+         + "    alerts:\n      disk_fill: {free: 15%}\n", 18, "services[0].alerts.disk_fill.critical_free",
+         "20% must not be over free (15%): the critical is the nearer, fuller case"),
+    case("disk fill: critical horizon farther", edit("kind: http", "kind: host")
+         + "    alerts:\n      disk_fill: {within: 12h, critical_within: 1d}\n", 18,
+         "services[0].alerts.disk_fill.critical_within", "1d must not be over within (12h)"),
 ]
 
 VALUES = [

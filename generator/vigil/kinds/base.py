@@ -76,6 +76,9 @@ class AlertDefaults:
     falling: bool = False            # fires when the value drops below its thresholds
     optional: dict = field(default_factory=dict)
     refused: dict = field(default_factory=dict)   # parameter -> why this service may not set it
+    # (warning's parameter, critical's parameter) pairs, beyond warning/critical, whose critical
+    # must be the smaller value (the nearer horizon, the fuller disk): each alert its own case.
+    below: tuple = ()
 
     def accepts(self, key: str) -> bool:
         return key in self.params or key in self.optional
@@ -142,6 +145,10 @@ def alert_params(specs: dict, raw: dict) -> tuple[dict, frozenset, list]:
             if (w >= c) if not specs[name].falling else (w <= c):
                 side = "above" if specs[name].falling else "below"
                 problems.append(((name,), f"warning threshold {_text(w)} must be {side} the critical one {_text(c)}"))
+        for w_key, c_key in specs[name].below:
+            if len(problems) == bad and p[c_key] > p[w_key]:
+                problems.append(((name, c_key), f"{_text(p[c_key])} must not be over {w_key} ({_text(p[w_key])}): "
+                                                f"the critical is the nearer, fuller case"))
     return params, disabled, problems
 
 

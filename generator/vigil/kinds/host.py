@@ -30,7 +30,8 @@ ALERTS = {
     # `critical_within` and under `critical_free` (critical): node-mixin's NodeFilesystemSpaceFillingUp
     "disk_fill": AlertDefaults({"within": Duration.parse("24h"), "free": Decimal(40),
                                 "critical_within": Duration.parse("4h"), "critical_free": Decimal(20),
-                                "for": Duration.parse("30m")}),
+                                "for": Duration.parse("30m")},
+                               below=(("within", "critical_within"), ("free", "critical_free"))),
     # a filesystem turned read-only (remounted after errors) in the last day, or unreadable (statfs fails)
     "filesystem_errors": AlertDefaults({"for": Duration.parse("5m")}),
     # receive or transmit errors / packets of an interface, over 5m (node-mixin: 1%, for 1h)
@@ -145,6 +146,15 @@ RUNBOOKS = {
 # Filesystems worth alerting on: not the memory-backed or read-only image ones.
 FS = 'fstype!~"tmpfs|ramfs|squashfs|overlay|nsfs"'
 FILL_WINDOW = Duration.parse("6h")
+DISK = 1_000_000_000         # the size of the tests' filesystems, in bytes
+
+
+def _fill_pace(start: int, horizon: Duration, duration: int, floor: float, timing) -> int | None:
+    """Bytes lost a scrape by a disk with `start` bytes free, for the tests: full in 90% of
+    `horizon` (so predicted full within it) yet still over `floor` bytes free after `duration`
+    ms; None when no pace does both."""
+    loss = -(-start * timing.scrape // int(0.9 * horizon))
+    return loss if start - loss * (duration // timing.scrape + 1) > 1.02 * floor else None
 OOM_WINDOW = Duration.parse("5m")     # HostOomKill fires while a kill is this recent
 # The kernel caps its estimate of the clock's error (maxerror) at 16s (NTP_PHASE_LIMIT); it
 # grows 0.5ms a second once nothing disciplines the clock: at the cap, unsynchronised ~9h.
@@ -237,31 +247,39 @@ def host_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
                                   f"{{{{ $labels.instance }}}} will be full within {within}, and it has under "
                                   f"{percent_text(free)} free ({severity})."))
         rules.append(alert)
-        total = 1_000_000_000
-        sz = (selector("node_filesystem_size_bytes", fs), f"{total}x{{n}}")
-        # Just under the free share, losing enough a sample to be full well within the horizon.
-        left = int(total * float(free / 100) * 0.9)
-        shrinking = left // max(1, int(within // ctx.timing.scrape) // 2)
+        sz = (selector("node_filesystem_size_bytes", fs), f"{DISK}x{{n}}")
+
+        def avail_of(start: int, loss: int) -> list:
+            return [(selector("node_filesystem_avail_bytes", fs), f"{start}-{loss}x{{n}}"), sz]
+        # Just under the free share.
+        left = int(DISK * float(free / 100) * 0.9)
         tests.append(silent_test(f"HostDiskWillFill ({severity}): quiet while steady", alert.name,
-                                 [(selector("node_filesystem_avail_bytes", fs), f"{left}x{{n}}"), sz],
-                                 ctx.timing, p["for"]))
-        # Half free and filling just as fast: the references do not alert, nor does Vigil.
-        tests.append(silent_test(f"HostDiskWillFill ({severity}): quiet half free and filling", alert.name,
-                                 [(selector("node_filesystem_avail_bytes", fs), f"{total // 2}-{shrinking}x{{n}}"), sz],
-                                 ctx.timing, p["for"]))
+                                 avail_of(left, 0), ctx.timing, p["for"]))
+        # Half free and filling, full within the horizon: the references do not alert, nor does Vigil.
+        # (No such test where the horizon is shorter than the test: the disk would be full in it.)
+        quiet = silent_check_time(p["for"], ctx.timing)
+        loss = _fill_pace(DISK // 2, within, quiet, DISK * float(free / 100), ctx.timing)
+        if loss is not None:
+            tests.append(silent_test(f"HostDiskWillFill ({severity}): quiet half free and filling", alert.name,
+                                     avail_of(DISK // 2, loss), ctx.timing, p["for"]))
         if severity == "warning":
-            # At the warning's pace, the 4h horizon of the critical is not reached: only the warning fires.
-            tests.append(firing_tests("HostDiskWillFill: warning while filling", [alert],
-                                      [(selector("node_filesystem_avail_bytes", fs), f"{left}-{shrinking}x{{n}}"), sz],
-                                      fs, None, ctx.timing, start=ctx.timing.scrape))
+            # At the warning's pace, the critical's case is not reached (its share free, or its horizon):
+            # only the warning fires.
+            late = firing_check_time(ctx.timing.scrape, p["for"], ctx.timing)
+            loss = _fill_pace(left, within, late, DISK * float(p["critical_free"] / 100), ctx.timing)
+            if loss is None and 0.9 * within - late > 1.1 * p["critical_within"]:
+                loss = _fill_pace(left, within, late, 0, ctx.timing)
+            if loss is not None:
+                tests.append(firing_tests("HostDiskWillFill: warning while filling", [alert], avail_of(left, loss),
+                                          fs, None, ctx.timing, start=ctx.timing.scrape))
     if "disk_fill" not in disabled:
         fast = [a for a in rules if a.name == "HostDiskWillFill"]
         p = params["disk_fill"]
-        left = int(1_000_000_000 * float(p["critical_free"] / 100) * 0.5)
+        left = int(DISK * float(p["critical_free"] / 100) * 0.5)
         shrinking = left // max(1, int(p["critical_within"] // ctx.timing.scrape) // 2)
         tests.append(firing_tests("HostDiskWillFill: critical while filling fast", fast,
                                   [(selector("node_filesystem_avail_bytes", fs), f"{left}-{shrinking}x{{n}}"),
-                                   (selector("node_filesystem_size_bytes", fs), "1000000000x{n}")],
+                                   (selector("node_filesystem_size_bytes", fs), f"{DISK}x{{n}}")],
                                   fs, None, ctx.timing, start=ctx.timing.scrape))
     if "inodes" not in disabled:
         usage("inodes", "HostInodesFull",
