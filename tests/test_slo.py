@@ -164,7 +164,8 @@ SLO_TESTS = "prometheus/tests/slo/services/checkout.test.yml"
 def test_rules_are_recorded_in_one_scheme_and_alert_on_each_objective(tree):
     windows_group, long_group, group = yaml.safe_load((tree / RULES).read_text())["groups"]
     # The windows are sums of one-minute tiles: those under a day in the group that records the tiles,
-    # evaluated once a tile, the longer ones every 4 minutes; both before the alerts.
+    # evaluated once a tile, the longer ones every 4 minutes; both before the alerts. The pages' short
+    # windows come from the raw counters: 30m in the tiles' group, 5m at every evaluation.
     assert (windows_group["name"], windows_group["interval"]) == ("service:checkout:slo", "1m")
     assert (long_group["name"], long_group["interval"]) == ("service:checkout:slo-long", "4m")
     assert "interval" not in group
@@ -173,19 +174,20 @@ def test_rules_are_recorded_in_one_scheme_and_alert_on_each_objective(tree):
     burns = [r for r in group["rules"] if r.get("alert") == slo.ALERT]
     assert [str(w) for w in slo.WINDOWS] == ["5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"]
     assert [str(w) for w in slo.RAW_WINDOWS] == ["5m", "30m"]
+    assert [str(w) for w in slo.FRESH_WINDOWS] == ["5m"]
     for name in ("availability", "latency"):
         def mine(g):
             return [r["record"] for r in g["rules"]
                     if r.get("labels", {}).get("slo") == name or f'slo="{name}"' in r["expr"]]
         assert mine(windows_group) == ["service:slo_requests:increase1m", "service:slo_errors:increase1m",
-                                       "service:slo_errors:ratio_rate1h", "service:slo_requests:increase1h",
+                                       "service:slo_errors:ratio_rate30m", "service:slo_errors:ratio_rate1h", "service:slo_requests:increase1h",
                                        "service:slo_errors:ratio_rate2h",
                                        "service:slo_errors:ratio_rate6h", "service:slo_requests:increase6h"]
         assert mine(long_group) == ["service:slo_errors:ratio_rate1d", "service:slo_requests:increase1d",
                                     "service:slo_errors:ratio_rate3d", "service:slo_requests:increase3d",
                                     "service:slo_errors:ratio_rate30d", "service:slo_error_budget_remaining:ratio30d"]
         raw = [r["record"] for r in group["rules"] if "record" in r and r.get("labels", {}).get("slo") == name]
-        assert raw == ["service:slo_errors:ratio_rate5m", "service:slo_errors:ratio_rate30m"]
+        assert raw == ["service:slo_errors:ratio_rate5m"]
     assert len(burns) == 4
     assert [(b["labels"]["slo"], b["labels"]["severity"]) for b in burns] == [
         ("availability", "critical"), ("availability", "warning"), ("latency", "critical"), ("latency", "warning")]

@@ -94,6 +94,9 @@ REQUESTS = "service:http_requests:rate5m"
 ERRORS = "service:http_errors:rate5m"
 ERROR_RATIO = "service:http_error_ratio:rate5m"
 LATENCY = "service:http_request_duration_seconds:{q}_rate5m"
+# The buckets' rates, summed over instances and routes once: every quantile and the latency alert's
+# traffic guard (the +Inf bucket counts every request) read this instead of the raw buckets.
+BUCKETS = "service:http_request_duration_seconds_bucket:rate5m"
 
 
 def dashboard(service: Service) -> str:
@@ -117,10 +120,10 @@ def recording_rules(service: Service, inst: presets.Instrumentation) -> list[Rec
         Record(ERROR_RATIO, f"{ERRORS}{sel} / ({REQUESTS}{sel} > 0)"),
     ]
     if inst.duration:
+        rules.append(Record(BUCKETS, f"sum by (service, team, le) (rate({inst.duration}_bucket{sel}[{RATE_WINDOW}]))"))
         for q, phi in QUANTILES:
             # `>= 0` drops the NaN of a window without requests: no traffic, no quantile.
-            rules.append(Record(LATENCY.format(q=q), f"histogram_quantile({phi}, sum by (service, team, le) "
-                                                     f"(rate({inst.duration}_bucket{sel}[{RATE_WINDOW}]))) >= 0"))
+            rules.append(Record(LATENCY.format(q=q), f"histogram_quantile({phi}, {BUCKETS}{sel}) >= 0"))
     return rules
 
 
@@ -176,7 +179,7 @@ def red_rules(service: Service, ctx: Context, inst: presets.Instrumentation, par
                                    f"{service.name}: p95 latency {{{{ $value | humanizeDuration }}}}",
                                    f"95% of requests to {service.name} take up to {{{{ $value | humanizeDuration }}}} "
                                    f"({lv.severity} above {lv.text} for {p['for']}{_guard_text(p)})."),
-            guard=traffic_guard(f"sum by (service, team) (rate({inst.duration}_count{sel}[{RATE_WINDOW}]))",
+            guard=traffic_guard(f'sum by (service, team) ({BUCKETS}{{service="{service.name}",le="+Inf"}})',
                                 p["min_requests"]))
         rules += alerts
         per = _per_sample(ctx.timing, p["min_requests"])
