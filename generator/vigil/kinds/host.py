@@ -147,14 +147,6 @@ RUNBOOKS = {
 FS = 'fstype!~"tmpfs|ramfs|squashfs|overlay|nsfs"'
 FILL_WINDOW = Duration.parse("6h")
 DISK = 1_000_000_000         # the size of the tests' filesystems, in bytes
-
-
-def _fill_pace(start: int, horizon: Duration, duration: int, floor: float, timing) -> int | None:
-    """Bytes lost a scrape by a disk with `start` bytes free, for the tests: full in 90% of
-    `horizon` (so predicted full within it) yet still over `floor` bytes free after `duration`
-    ms; None when no pace does both."""
-    loss = -(-start * timing.scrape // int(0.9 * horizon))
-    return loss if start - loss * (duration // timing.scrape + 1) > 1.02 * floor else None
 OOM_WINDOW = Duration.parse("5m")     # HostOomKill fires while a kill is this recent
 # The kernel caps its estimate of the clock's error (maxerror) at 16s (NTP_PHASE_LIMIT); it
 # grows 0.5ms a second once nothing disciplines the clock: at the cap, unsynchronised ~9h.
@@ -170,6 +162,14 @@ def dashboard(service: Service) -> str:
 def plan(service: Service, ctx: Context) -> ServicePlan:
     return scraped_plan(service, ctx, ALERTS, service.targets, dashboard(service),
                         lambda params, disabled: host_rules(service, ctx, params, disabled))
+
+
+def _fill_pace(start: int, horizon: Duration, duration: int, floor: float, timing) -> int | None:
+    """Bytes lost a scrape by a disk with `start` bytes free, for the tests: full in 90% of
+    `horizon` (so predicted full within it) yet still over `floor` bytes free after `duration`
+    ms; None when no pace does both."""
+    loss = -(-start * timing.scrape // max(1, int(0.9 * horizon)))
+    return loss if start - loss * (duration // timing.scrape + 1) > 1.02 * floor else None
 
 
 def host_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
