@@ -59,7 +59,7 @@ def series(inventory: dict, rng: random.Random) -> list[tuple[str, dict, callabl
             out.append(("probe_success", {**base, "job": PROBE_JOB, "kind": "probe", "instance": s["url"]},
                         lambda i: 1.0))
             continue
-        for target in dict.fromkeys(s.get("targets", [f"{s['name']}:9999"])):   # (the synthetic inventory repeats some)
+        for target in s.get("targets", [f"{s['name']}:9999"]):
             down = rng.random() < 0.02
             out.append(("up", {**base, "job": s["name"], "kind": s["kind"], "instance": target},
                         lambda i, d=down: 0.0 if d and i % 50 > 40 else 1.0))

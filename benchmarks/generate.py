@@ -86,7 +86,9 @@ def _service(rng: random.Random, i: int) -> dict:
     host = f"{name}.svc"
     camel = "".join(w.capitalize() for w in name.split("-"))
     if kind == "http":
-        svc["targets"] = [f"{host}:{8000 + rng.randrange(100)}" for _ in range(rng.choice([1, 1, 1, 2, 3]))]
+        # Ports drawn at random, each target once (a target listed twice is refused); dedup keeps the draws.
+        svc["targets"] = list(dict.fromkeys(f"{host}:{8000 + rng.randrange(100)}"
+                                            for _ in range(rng.choice([1, 1, 1, 2, 3]))))
         r = rng.random()
         if r < 0.05:
             svc["instrumentation"] = {"requests": f"{name.replace('-', '_')}_hits_total", "status_label": "code",

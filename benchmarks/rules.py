@@ -259,6 +259,11 @@ class Exporter:
 SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)')
 
 
+# Whole-server figures read besides the groups' (compactions and GC: what can stall every group at once).
+WHOLE_SERVER = ("process_cpu_seconds_total", "process_resident_memory_bytes", "prometheus_tsdb_head_series",
+                "prometheus_tsdb_compactions_total", "go_gc_duration_seconds_sum", "go_gc_duration_seconds_count")
+
+
 def scrape_metrics(port: int) -> dict:
     """Prometheus's /metrics: {(name, rule_group or ''): value} for what we read."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
@@ -271,11 +276,14 @@ def scrape_metrics(port: int) -> dict:
         if not m:
             continue
         name, labels, value = m.groups()
-        if name.startswith("prometheus_rule_group_") or name in (
-                "process_cpu_seconds_total", "process_resident_memory_bytes", "prometheus_tsdb_head_series"):
+        if name.startswith("prometheus_rule_group_") or name in WHOLE_SERVER:
             g = re.search(r'rule_group="([^"]*)"', labels or "")
             out[(name, g.group(1) if g else "")] = float(value)
     return out
+
+
+def total_missed(metrics: dict) -> float:
+    return sum(v for (name, _), v in metrics.items() if name == "prometheus_rule_group_iterations_missed_total")
 
 
 def groups_of(metrics: dict) -> dict:
@@ -343,6 +351,9 @@ def run_prometheus(work: Path, rules: Path | None, blocks: Path, raw: Raw, expor
         a, wall_a = m, time.monotonic()
         seen = {g: {ts} for g, ts in last_evals(a).items()}
         durations: dict = {g: [] for g in seen}
+        # When iterations were missed (seconds into the measurement, how many): one burst of about one
+        # per group is a stall of the whole server, a steady trickle is overload.
+        missed_at, missed_before = [], total_missed(a)
         timed_out = False
         while True:
             try:
@@ -350,6 +361,9 @@ def run_prometheus(work: Path, rules: Path | None, blocks: Path, raw: Raw, expor
             except TimeoutError:
                 timed_out = True
                 break
+            if (now_missed := total_missed(m)) > missed_before:
+                missed_at.append((round(time.monotonic() - wall_a), int(now_missed - missed_before)))
+                missed_before = now_missed
             for g, ts in last_evals(m).items():
                 if ts not in seen[g]:
                     seen[g].add(ts)
@@ -384,6 +398,9 @@ def run_prometheus(work: Path, rules: Path | None, blocks: Path, raw: Raw, expor
         return sum(b.get((name, g), 0) - a.get((name, g), 0) for g in gs)
 
     missed = delta("prometheus_rule_group_iterations_missed_total", intervals)
+
+    def whole(name):
+        return b.get((name, ""), 0) - a.get((name, ""), 0)
     # Evaluations done / scheduled (iterations_total counts the missed ones too): below 100% the server
     # did not get the CPU its rules need, and `cores` is what it got, not what it needs.
     scheduled = delta("prometheus_rule_group_iterations_total", intervals)
@@ -399,6 +416,9 @@ def run_prometheus(work: Path, rules: Path | None, blocks: Path, raw: Raw, expor
         "rss_mib": b[("process_resident_memory_bytes", "")] / 2 ** 20,
         "head_series": b[("prometheus_tsdb_head_series", "")],
         "rounds": min((len(d) for d in durations.values()), default=0),
+        "missed_at": missed_at,
+        "compactions": whole("prometheus_tsdb_compactions_total"),
+        "gc_s": whole("go_gc_duration_seconds_sum"), "gcs": whole("go_gc_duration_seconds_count"),
         **checks,
     }
 
