@@ -505,6 +505,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per Prometheus run")
     ap.add_argument("--quick", action="store_true", help="N=10, 1 day, one run, no 'before'")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--history", type=Path, help="reuse the tiles' blocks of a kept run (its after-N/history) "
+                    "for the one size given: skips writing and backfilling them")
     args = ap.parse_args(argv)
     for tool in ("prometheus", "promtool"):
         if shutil.which(tool) is None:
@@ -533,15 +535,23 @@ def main(argv=None) -> int:
             end = (int(time.time()) - RAW_SPAN) // TILE * TILE - TILE
             raw = Raw(n, origin)
             t0 = time.time()
-            if what == "after":
+            if what == "after" and args.history:
+                # Blocks an earlier --keep run backfilled for this N and days: the tiles end where that
+                # run started, which changes what the windows read by under a day in thirty.
                 rules = render(n, work)
-                samples = write_tiles(n, work / "history.om", d, end)
-                history = "tiles"
+                shutil.copytree(args.history, blocks)
+                samples, history = sum(json.loads((b / "meta.json").read_text())["stats"]["numSamples"]
+                                       for b in blocks.iterdir()), f"tiles reused from {args.history}"
             else:
-                rules = render(n, work, old_generator(work_root))
-                samples = raw.write(work / "history.om", end - d * 86400, end, only_long=True)
-                history = f"raw history of the windows' series, rules of {BEFORE_REV}"
-            backfill(work / "history.om", blocks)
+                if what == "after":
+                    rules = render(n, work)
+                    samples = write_tiles(n, work / "history.om", d, end)
+                    history = "tiles"
+                else:
+                    rules = render(n, work, old_generator(work_root))
+                    samples = raw.write(work / "history.om", end - d * 86400, end, only_long=True)
+                    history = f"raw history of the windows' series, rules of {BEFORE_REV}"
+                backfill(work / "history.om", blocks)
             log(f"{what} N={n}: {history}: {samples:,} samples ({d} days) in {time.time() - t0:.0f} s")
             exporter = Exporter(raw)
             results = []

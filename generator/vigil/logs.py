@@ -177,8 +177,9 @@ REDACTIONS: tuple[Redaction, ...] = (
               REDACTED_CARD),
     # an address, not a git remote, scp path or URL user (git@host:org/repo, ssh://git@host/repo):
     # what follows is no ':' or '/' nor more of the host name (a '.' only at a sentence's end)
-    Redaction("email", r"([A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
-                       r"(?:[^:/.A-Za-z0-9-]|\.(?:[^A-Za-z0-9-]|$)|$)", REDACTED_EMAIL),
+    # (letters and digits of any script: josé@example.com and ops@exämple.com are addresses too)
+    Redaction("email", r"([\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,})"
+                       r"(?:[^:/.\p{L}\p{N}-]|\.(?:[^\p{L}\p{N}-]|$)|$)", REDACTED_EMAIL),
 )
 
 
