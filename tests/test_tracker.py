@@ -216,6 +216,12 @@ def test_two_exceptions_three_times_are_two_issues_of_six_events_with_stack_trac
     assert 'culprit="__main__ in apply_discount"' in zero and 'release="shop@2.0.0"' in zero
     assert zero.endswith(" 3")
     assert 'http://errors.example.test/issues/issue/' in zero
+    # The request id of each issue's newest event (the third round), one series per issue.
+    requests = [line for line in metrics.splitlines() if line.startswith(tracker_exporter.REQUEST + "{")]
+    issue_of = {i["calculated_type"]: i["id"] for i in issues}
+    assert sorted(requests) == sorted(
+        f'{tracker_exporter.REQUEST}{{service="grouping",issue="{issue_of[kind]}",request_id="{rid}"}} 1'
+        for kind, rid in (("ZeroDivisionError", "req-discount-2"), ("KeyError", "req-customer-2"))), requests
     assert f'{tracker_exporter.OPEN}{{service="grouping",team="shop"}} 2' in metrics
     assert f'{tracker_exporter.EVENTS}{{service="grouping",team="shop"}} 6' in metrics
 
@@ -239,6 +245,9 @@ def test_a_new_issue_and_its_regression_reach_the_team(bugsink, tmp_path):
         assert "*Service:* payments" in text and "*Team:* shop" in text and "*Severity:* warning" in text
         assert "New issue PAYMENTS-" in text and "at __main__ in apply_discount" in text
         assert "(release payments@1.0.0): 1 events, 1 users." in text
+        # the request id of the event, and the service's logs searched for it (as in the demo's log lines)
+        logs = f"{Stack(name='t').grafana_url}/d/svc-payments"
+        assert f"Newest event: request req-discount-0, its log lines: {logs}?var-search=req-discount-0&" in text, text
         issue = next(i for i in bugsink.client().all("/issues/", project=project["id"])
                      if i["calculated_type"] == "ZeroDivisionError")
         assert f"{PUBLIC}/issues/issue/{issue['id']}/" in text
@@ -251,10 +260,11 @@ def test_a_new_issue_and_its_regression_reach_the_team(bugsink, tmp_path):
         # (as the templates word a resolved instance: in the past tense)
         wait_for("the resolved message", arrived("", "✅ Was: _ZeroDivisionError in payments"), 120, proc=path.prom)
 
-        _raise(project["dsn"], "payments@1.0.1", rounds=1)
+        _raise(project["dsn"], "payments@1.0.1", rounds=1, request_prefix="again")
         again = wait_for("the regression re-alerts", arrived("FIRING", "Regressed issue", "ZeroDivisionError"),
                          120, proc=path.prom)
         assert "(release payments@1.0.1): 2 events" in again[0]["text"]
+        assert f"request again-discount-0, its log lines: {logs}?var-search=again-discount-0&" in again[0]["text"]
     finally:
         path.stop()
 

@@ -43,7 +43,8 @@ RUNBOOKS = {
         "new, or seen again after it was resolved (regressed). It resolves when the issue is resolved or muted "
         "in Bugsink.",
         ("The issue in Bugsink (the link in the message): stack trace, request, user, release, breadcrumbs.",
-         "Its request id (tag request_id) in the service's logs: the Logs panel of its dashboard.",
+         "The request id of its newest event (tag request_id), in the message: its link opens the Logs panel "
+         "of the service's dashboard searched for that request's lines.",
          "A deploy just before it (the release, the deploy markers).")),
     "ErrorEventsSpiking": Runbook(
         "The service sends error events to the tracker faster than stack.error_tracker.spike a minute.",
