@@ -94,7 +94,7 @@ reload: docker runtime  ## apply inventory changes to the running stack in place
 	$(VIGIL) secrets -i $(INVENTORY) --inbox
 	$(DOCKER) compose up -d --build --remove-orphans --wait   # new or changed services only
 	$(VIGIL) reload -i $(INVENTORY)
-	VIGIL=$(VIGIL) INVENTORY=$(INVENTORY) scripts/tracker.sh   # new reporting services: projects, DSNs
+	DOCKER=$(DOCKER) VIGIL=$(VIGIL) INVENTORY=$(INVENTORY) scripts/tracker.sh   # new reporting services: projects, DSNs
 	@# Alloy (the log shipper: which team owns which container) reloads on POST /-/reload; its port is
 	@# not published and its image has no curl, hence bash's /dev/tcp.
 	$(DOCKER) compose exec -T alloy bash -c 'exec 3<>/dev/tcp/127.0.0.1/12345 && \

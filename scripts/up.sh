@@ -40,7 +40,7 @@ if [ -n "$tracker" ]; then   # Bugsink's image runs `check --deploy`: a SECRET_K
 fi
 "$DOCKER" compose up -d --build --remove-orphans --wait --wait-timeout 240
 
-VIGIL=$VIGIL INVENTORY=$INVENTORY scripts/tracker.sh   # the error tracker's token, projects and DSNs
+DOCKER=$DOCKER VIGIL=$VIGIL INVENTORY=$INVENTORY scripts/tracker.sh   # the error tracker's token, projects and DSNs
 
 bind=$("$DOCKER" compose port grafana 3000 2>/dev/null | cut -d: -f1)
 bind=${bind:-127.0.0.1}

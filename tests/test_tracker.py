@@ -6,6 +6,8 @@ real Alertmanager with the rendered configs."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,8 +22,9 @@ import pytest
 
 from conftest import ROOT, run_vigil
 from native import Process, free_port, get_json, wait_for
-from tracker_native import PUBLIC, AlertPath, Bugsink, stack_head
+from tracker_native import PUBLIC, VENV, AlertPath, Bugsink, stack_head
 from vigil import tracker, tracker_exporter
+from vigil.inventory import Stack
 
 APP = Path(__file__).parent / "apps" / "sentry_app.py"
 DEMO = ROOT / "demo" / "app.py"
@@ -94,9 +97,97 @@ def test_provisioning_without_token_or_tracker_says_so(bugsink, tmp_path):
     assert r.returncode == 1 and "HTTP 40" in r.stderr and "Traceback" not in r.stderr
 
 
-def _raise(dsn: str, release: str, rounds: int = 3) -> None:
-    r = subprocess.run([sys.executable, str(APP), dsn, release, str(rounds)], capture_output=True, text=True,
-                       timeout=120)
+# ---------------------------------------------------------------- make up after make clean: a stale token
+
+FAKE_DOCKER = """#!{python}
+# Docker for scripts/tracker.sh without a daemon: every command is recorded; `compose exec -T bugsink CMD`
+# runs CMD against the native Bugsink, as in its container; anything else succeeds doing nothing.
+import subprocess, sys
+args = sys.argv[1:]
+with open({log!r}, "a") as f:
+    f.write(" ".join(args) + "\\n")
+if args[:4] == ["compose", "exec", "-T", "bugsink"]:
+    sys.exit(subprocess.run([{bin!r} + "/" + args[4], *args[5:]], cwd={cwd!r}, env={env!r}).returncode)
+"""
+
+
+def _tracker_repo(tmp: Path, b: Bugsink):
+    """scripts/ in a repository whose stack runs Bugsink (`b`, native) behind a Docker that does nothing
+    else: (run scripts/tracker.sh against a Bugsink URL, the Docker commands it ran, its .env)."""
+    repo, bin_dir = tmp / "repo", tmp / "bin"
+    shutil.copytree(ROOT / "scripts", repo / "scripts")
+    bin_dir.mkdir()
+    (repo / "docker-compose.yml").write_text(f"services:\n  bugsink:\n    image: {tracker.IMAGE}\n")
+    _inventory(repo, '  - {name: cart, team: shop, kind: http, targets: ["127.0.0.1:1"]}\n')
+    log = tmp / "docker.log"
+    log.touch()
+    docker = FAKE_DOCKER.format(python=sys.executable, log=str(log), bin=str(VENV / "bin"), cwd=str(b.tmp), env=b.env)
+    for name, text in (("docker", docker),
+                       ("vigil", f'#!/bin/sh\nexec "{sys.executable}" -m vigil "$@"\n')):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != tracker.TOKEN}
+
+    def run(url: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["scripts/tracker.sh"], cwd=repo, capture_output=True, text=True, timeout=300,
+                              stdin=subprocess.DEVNULL, env={**env, "PATH": f"{bin_dir}:{env['PATH']}",
+                                                             "VIGIL": str(bin_dir / "vigil"), "VIGIL_BUGSINK_URL": url})
+    return run, log, repo / ".env"
+
+
+def _values(env: Path) -> dict:
+    return dict(line.split("=", 1) for line in env.read_text().splitlines() if "=" in line and line[0] != "#")
+
+
+def test_make_up_after_make_clean_replaces_the_stale_token(bugsink, tmp_path):
+    """make clean removes Bugsink's volume (the tokens it made with it) and keeps .env: the next make up
+    checks the token (vigil errors token, one API call), finds it stale and creates a fresh one, then
+    provisions. A token Bugsink knows is kept; a Bugsink it cannot reach replaces nothing."""
+    (tmp_path / "after-clean").mkdir()
+    fresh = Bugsink(tmp_path / "after-clean").start()      # the same stack after make clean: a new database
+    try:
+        run, docker_log, env = _tracker_repo(tmp_path, fresh)
+        env.write_text(f"OTHER=kept\n{tracker.TOKEN}={bugsink.token}\n")   # a real token, of the Bugsink before
+        known = run_vigil("errors", "token", "--env", str(env), "--url", bugsink.url)
+        assert known.returncode == 0 and "accepts it" in known.stdout, known.stderr
+        stale = run_vigil("errors", "token", "--env", str(env), "--url", fresh.url)
+        assert stale.returncode == 4, stale.stdout + stale.stderr
+        assert f"{env}: {tracker.TOKEN} is stale" in stale.stderr and "make clean" in stale.stderr, stale.stderr
+
+        r = run(fresh.url)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "is stale" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert f"created {tracker.TOKEN} in .env (Bugsink no longer knew the old one)" in r.stdout, r.stdout
+        token = _values(env)[tracker.TOKEN]
+        assert token != bugsink.token and tracker.token_known(tracker.Client(fresh.url, token))
+        assert env.read_text().count(f"{tracker.TOKEN}=") == 1 and _values(env)["OTHER"] == "kept"
+        cart = next(p for p in fresh.client().all("/projects/") if p["name"] == "cart")
+        assert _values(env)[tracker.dsn_variable("cart")] == cart["dsn"]
+        assert docker_log.read_text().count("bugsink-manage create_auth_token") == 1
+        assert "compose up -d --wait --wait-timeout 120 errors-exporter" in docker_log.read_text()
+
+        again = run(fresh.url)      # known now: kept, nothing created twice
+        assert again.returncode == 0 and "all there already" in again.stdout, again.stdout + again.stderr
+        assert _values(env)[tracker.TOKEN] == token and f"created {tracker.TOKEN}" not in again.stdout
+        assert docker_log.read_text().count("bugsink-manage create_auth_token") == 1
+
+        down = run(f"http://127.0.0.1:{free_port()}")   # cannot tell: not stale, nothing replaced or provisioned
+        assert down.returncode == 1 and "cannot reach the error tracker" in down.stderr, down.stdout + down.stderr
+        assert _values(env)[tracker.TOKEN] == token and "error tracker:" not in down.stdout
+        assert docker_log.read_text().count("bugsink-manage create_auth_token") == 1
+
+        env.write_text("OTHER=kept\n")                   # none yet (the first make up)
+        first = run(fresh.url)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert f"created {tracker.TOKEN} in .env (there was none)" in first.stdout
+        assert tracker.token_known(tracker.Client(fresh.url, _values(env)[tracker.TOKEN]))
+    finally:
+        fresh.stop()
+
+
+def _raise(dsn: str, release: str, rounds: int = 3, request_prefix: str = "req") -> None:
+    r = subprocess.run([sys.executable, str(APP), dsn, release, str(rounds), request_prefix], capture_output=True,
+                       text=True, timeout=120)
     assert r.returncode == 0, r.stderr
 
 
@@ -125,6 +216,12 @@ def test_two_exceptions_three_times_are_two_issues_of_six_events_with_stack_trac
     assert 'culprit="__main__ in apply_discount"' in zero and 'release="shop@2.0.0"' in zero
     assert zero.endswith(" 3")
     assert 'http://errors.example.test/issues/issue/' in zero
+    # The request id of each issue's newest event (the third round), one series per issue.
+    requests = [line for line in metrics.splitlines() if line.startswith(tracker_exporter.REQUEST + "{")]
+    issue_of = {i["calculated_type"]: i["id"] for i in issues}
+    assert sorted(requests) == sorted(
+        f'{tracker_exporter.REQUEST}{{service="grouping",issue="{issue_of[kind]}",request_id="{rid}"}} 1'
+        for kind, rid in (("ZeroDivisionError", "req-discount-2"), ("KeyError", "req-customer-2"))), requests
     assert f'{tracker_exporter.OPEN}{{service="grouping",team="shop"}} 2' in metrics
     assert f'{tracker_exporter.EVENTS}{{service="grouping",team="shop"}} 6' in metrics
 
@@ -148,6 +245,9 @@ def test_a_new_issue_and_its_regression_reach_the_team(bugsink, tmp_path):
         assert "*Service:* payments" in text and "*Team:* shop" in text and "*Severity:* warning" in text
         assert "New issue PAYMENTS-" in text and "at __main__ in apply_discount" in text
         assert "(release payments@1.0.0): 1 events, 1 users." in text
+        # the request id of the event, and the service's logs searched for it (as in the demo's log lines)
+        logs = f"{Stack(name='t').grafana_url}/d/svc-payments"
+        assert f"Newest event: request req-discount-0, its log lines: {logs}?var-search=req-discount-0&" in text, text
         issue = next(i for i in bugsink.client().all("/issues/", project=project["id"])
                      if i["calculated_type"] == "ZeroDivisionError")
         assert f"{PUBLIC}/issues/issue/{issue['id']}/" in text
@@ -160,10 +260,11 @@ def test_a_new_issue_and_its_regression_reach_the_team(bugsink, tmp_path):
         # (as the templates word a resolved instance: in the past tense)
         wait_for("the resolved message", arrived("", "✅ Was: _ZeroDivisionError in payments"), 120, proc=path.prom)
 
-        _raise(project["dsn"], "payments@1.0.1", rounds=1)
+        _raise(project["dsn"], "payments@1.0.1", rounds=1, request_prefix="again")
         again = wait_for("the regression re-alerts", arrived("FIRING", "Regressed issue", "ZeroDivisionError"),
                          120, proc=path.prom)
         assert "(release payments@1.0.1): 2 events" in again[0]["text"]
+        assert f"request again-discount-0, its log lines: {logs}?var-search=again-discount-0&" in again[0]["text"]
     finally:
         path.stop()
 

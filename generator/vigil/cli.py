@@ -22,6 +22,7 @@ from .validate import load_inventory
 from .write import MANIFEST, OutputError, Tree, compare, diff, inputs_digest, remember, unchanged, with_manifest, write
 
 EXIT_STALE, EXIT_INVALID, EXIT_STACK_DOWN = 1, 2, 3
+EXIT_TOKEN_STALE = 4    # vigil errors token: Bugsink refuses the token (scripts/tracker.sh then makes a fresh one)
 
 
 def _inventory(args, then: str = "nothing written"):
@@ -351,6 +352,32 @@ def _tracker_client(args):
     return tracker.Client(args.url, token)
 
 
+def _token_source(args) -> str:
+    return f"${tracker.TOKEN}" if os.environ.get(tracker.TOKEN) else f"{args.env}: {tracker.TOKEN}"
+
+
+def _stale_token(args) -> str:
+    return (f"{_token_source(args)} is stale: the error tracker at {args.url} does not know it (it was made "
+            f"before Bugsink's data was removed, e.g. by make clean); make up and make reload create a fresh one")
+
+
+def cmd_errors_token(args) -> int:
+    """One API call: 0 when Bugsink accepts the token, EXIT_TOKEN_STALE when it refuses it (HTTP 401)."""
+    client = _tracker_client(args)
+    if client is None:
+        return EXIT_INVALID
+    try:
+        known = tracker.token_known(client)
+    except tracker.TrackerError as e:
+        print(f"vigil errors token: {e}", file=sys.stderr)
+        return 1
+    if not known:
+        print(_stale_token(args), file=sys.stderr)
+        return EXIT_TOKEN_STALE
+    print(f"{_token_source(args)}: the error tracker at {args.url} accepts it")
+    return 0
+
+
 def cmd_errors_provision(args) -> int:
     inventory = _inventory(args)
     if inventory is None:
@@ -365,6 +392,8 @@ def cmd_errors_provision(args) -> int:
         done = tracker.provision(client, inventory)
     except tracker.TrackerError as e:
         print(f"vigil errors provision: {e}", file=sys.stderr)
+        if e.status == 401:
+            print(_stale_token(args), file=sys.stderr)
         return 1
     tracker.set_env(Path(args.env), {tracker.dsn_variable(s): dsn for s, dsn in done.dsns.items()})
     print(f"error tracker: {len(done.teams_created)} teams and {len(done.projects_created)} projects created "
@@ -578,6 +607,8 @@ def main(argv=None) -> int:
     ep = esub.add_parser("provision", help="one team per team, one project per reporting service; DSNs into .env")
     ed = esub.add_parser("dsn", help="the DSN a service's Sentry SDK sends to")
     ed.add_argument("service")
+    et = esub.add_parser("token", help=f"whether Bugsink accepts {tracker.TOKEN} (exit 0), or refuses it: stale "
+                                       f"(exit {EXIT_TOKEN_STALE})")
     ex = esub.add_parser("exporter", help="serve Bugsink's issues as Prometheus metrics")
     ex.add_argument("--host", default="127.0.0.1")
     ex.add_argument("--port", type=int, default=compose.port("errors_exporter"))
@@ -585,7 +616,8 @@ def main(argv=None) -> int:
     ex.add_argument("--public-url", default=os.environ.get("VIGIL_BUGSINK_PUBLIC_URL",
                                                    ErrorTracker.model_fields["url"].default),
                     help="where people open the tracker: base of the issue links")
-    for p, run in ((ep, cmd_errors_provision), (ed, cmd_errors_dsn), (ex, cmd_errors_exporter)):
+    for p, run in ((ep, cmd_errors_provision), (ed, cmd_errors_dsn), (et, cmd_errors_token),
+                   (ex, cmd_errors_exporter)):
         p.add_argument("-i", "--inventory", default="inventory.yml")
         p.add_argument("--env", default=".env", help=f"where {tracker.TOKEN} is and the DSNs go (default: .env)")
         p.add_argument("--url", default=url, help=f"where Bugsink's API is reached (default: $VIGIL_BUGSINK_URL or "

@@ -9,7 +9,8 @@ stack is; and Prometheus keeps the history that the dashboards graph.
 It reads the REST API in a loop of its own (a handful of calls per service,
 every --interval) and answers scrapes from the last reading, so a slow Bugsink
 never makes a scrape time out; it keeps a small cache of what does not change
-while an issue gets no new event (its culprit, users and whether it regressed). Projects are services
+while an issue gets no new event (its culprit, users, whether it regressed, and the request id of its
+newest event, which the alert links to the service's logs). Projects are services
 and Bugsink teams are inventory teams, by name (tracker.py): no state here.
 """
 
@@ -27,6 +28,10 @@ OPEN = f"{PREFIX}_open_issues"              # {service, team}: issues neither re
 ISSUE = f"{PREFIX}_issue_events"            # {service, team, issue, ...details}: events of an open issue
 USERS = f"{PREFIX}_issue_users"             # {service, issue}: distinct users an open issue hit
 PROJECT = f"{PREFIX}_project_info"          # {service, team, url}: 1, the link to the project's issues
+# {service, issue, request_id}: 1, the request id tag of an open issue's newest event (only the issues
+# exported in detail, and only when the event has one): one series per issue, a new one per newest event
+REQUEST = f"{PREFIX}_issue_request_info"
+REQUEST_TAG = "request_id"                  # the tag the apps set (demo/app.py), as in their log lines
 ISSUE_LABELS = ("service", "team", "issue", "short_id", "state", "type", "message", "culprit", "release", "url")
 NEWEST = 10                                 # open issues per service exported in detail (the newest)
 MESSAGE_LEN = 120
@@ -36,7 +41,9 @@ HELP = {UP: ("gauge", "1 when the last read of the error tracker's API worked"),
         OPEN: ("gauge", "Open issues (neither resolved nor muted) of the service"),
         ISSUE: ("gauge", f"Events of each open issue of the service (the {NEWEST} most recently seen)"),
         USERS: ("gauge", "Distinct users that an open issue hit"),
-        PROJECT: ("gauge", "The service's project in the error tracker (url: its issue list)")}
+        PROJECT: ("gauge", "The service's project in the error tracker (url: its issue list)"),
+        REQUEST: ("gauge", f"The {REQUEST_TAG} tag of the newest event of an open issue (the {NEWEST} most recently "
+                           f"seen of the service)")}
 
 
 def _label(value) -> str:
@@ -60,6 +67,13 @@ def culprit(event: dict) -> str:
     return f"{f.get('module') or f.get('filename') or '?'} in {f.get('function') or '?'}"
 
 
+def tag(event: dict, key: str) -> str:
+    """A tag of an event: the Sentry protocol sends them as a mapping or as [key, value] pairs."""
+    tags = (event.get("data") or {}).get("tags") or {}
+    pairs = tags.items() if isinstance(tags, dict) else (t for t in tags if isinstance(t, list) and len(t) == 2)
+    return next((str(v) for k, v in pairs if k == key and v is not None), "")
+
+
 class Exporter:
     def __init__(self, client: Client, public_url: str):
         self.client, self.public = client, public_url.rstrip("/")
@@ -81,7 +95,8 @@ class Exporter:
             self._details = {k: v for k, v in self._details.items() if k[0] != issue["id"]}
             self._details[key] = {"culprit": issue.get("transaction") or culprit(event), "users": len(users),
                                   "state": "regressed" if opened == "regressed" else "new",
-                                  "release": (event.get("data") or {}).get("release") or ""}
+                                  "release": (event.get("data") or {}).get("release") or "",
+                                  "request_id": tag(event, REQUEST_TAG)}
         return self._details[key]
 
     def collect(self) -> str:
@@ -119,6 +134,9 @@ class Exporter:
                           "url": self.issue_url(issue["id"])}
                 lines.append(_line(ISSUE, labels, issue["digested_event_count"]))
                 lines.append(_line(USERS, {"service": base["service"], "issue": issue["id"]}, d["users"]))
+                if d["request_id"]:
+                    lines.append(_line(REQUEST, {"service": base["service"], "issue": issue["id"],
+                                                 REQUEST_TAG: d["request_id"]}, 1))
         return lines
 
 
