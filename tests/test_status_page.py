@@ -28,6 +28,7 @@ INVENTORY = """\
 version: 1
 stack:
   name: status
+  retention: 100d
   status_page:
     title: Example Shop status
     announcements:
@@ -162,7 +163,7 @@ def test_static_export_states_uptime_incidents_announcements(site):
     states = {s["name"]: s["state"] for s in status["services"]}
     assert states == {"checkout": "down", "website": "degraded", "search": "operational"}
     days = {s["name"]: dict(s["days"]) for s in status["services"]}
-    assert all(len(d) == statuspage.DAYS for d in days.values())
+    assert status["days"] == statuspage.DAYS and all(len(d) == statuspage.DAYS for d in days.values())
     day = lambda n: time.strftime("%Y-%m-%d", time.gmtime(NOW // DAY * DAY - n * DAY))   # noqa: E731
     assert days["website"][day(10)] == pytest.approx(0.5, abs=0.01)
     assert days["checkout"][day(3)] == pytest.approx(143 / 144, abs=0.002)
@@ -174,10 +175,30 @@ def test_static_export_states_uptime_incidents_announcements(site):
     assert titles == ["Database upgrade", "New payment provider"]          # not the one that ended
     page = (out / "index.html").read_text()
     assert "Major outage" in page and "Degraded performance" in page and "Operational" in page
-    assert page.count('<li class="') == 3 * statuspage.DAYS
+    assert page.count('<li class="') == 3 * statuspage.DAYS and "uptime over 90 days</span>" in page
     assert "Scheduled maintenance: Database upgrade" in page and "30 min" in page and "Ongoing" in page
     assert not re.search(r"""(src|href)=["']?https?:""", page), "an external asset"
     assert "<script" not in page
+
+
+def test_the_default_retention_shows_the_days_it_keeps(site):
+    """stack.retention 30d (the default): 30 bars and an uptime over those, said on the page, not
+    60 grey bars and an "uptime over 90 days" of 30 (the backfilled data holds 90)."""
+    inventory = site["tmp"] / "default-retention.yml"
+    inventory.write_text((site["tmp"] / "inventory.yml").read_text().replace("  retention: 100d\n", ""))
+    tree = site["tmp"] / "tree-30d"
+    assert run_vigil("generate", "-i", str(inventory), "-o", str(tree)).returncode == 0
+    out = site["tmp"] / "public-30d"
+    result = run_vigil("status-page", "-o", str(tree), "--out", str(out), "--prometheus-url", site["prom_url"])
+    assert result.returncode == 0, result.stderr
+    status = json.loads((out / "status.json").read_text())
+    assert status["days"] == 30
+    website = next(s for s in status["services"] if s["name"] == "website")
+    assert len(website["days"]) == 30 and website["days"][-1][0] == time.strftime("%Y-%m-%d", time.gmtime(NOW))
+    assert website["uptime"] == pytest.approx(29.5 / 30, abs=0.001)       # its half day down, over 30 days
+    page = (out / "index.html").read_text()
+    assert page.count('<li class="') == 3 * 30 and 'class="none"' not in page
+    assert page.count("uptime over the last 30 days (all that is kept)") == 3 and "90 days" not in page
 
 
 def test_the_stack_down_gives_a_page_that_says_so(site):

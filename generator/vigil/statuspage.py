@@ -10,7 +10,8 @@ Prometheus answers the rest:
     down        a probe of the service fails now (probe_success == 0)
     degraded    its probes pass but one of its critical alerts fires
     operational neither; "unknown" when Prometheus has no probe data for it
-    uptime      per UTC day, the mean of its probes' probe_success
+    uptime      per UTC day, the mean of its probes' probe_success, for the last DAYS days
+                or as many as stack.retention keeps (shown_days: older days are gone)
     incidents   the DORA incident events (dora.py): one sample at each end, valued at
                 the incident's duration, and the start of the one going on now
 """
@@ -29,11 +30,13 @@ from pathlib import Path
 
 from . import dora, live
 from .kinds.base import PROBE_JOB
+from .units import Duration
 
 SERVICE = "status-page"          # its Compose service
 DIR = "status-page"              # its rendered config, in the tree
 CONFIG = "config.json"
-DAYS = 90
+DAYS = 90                        # of uptime bars, at most: no more than the retention keeps (shown_days)
+PHONE_DAYS = 30                  # the bars a phone shows (more would be hairlines)
 INCIDENT_DAYS = 14
 CACHE_SECONDS = 30
 
@@ -44,12 +47,24 @@ def render(plan) -> dict[str, bytes]:
     config = {
         "title": page.title,
         "port": page.port,
+        "days": shown_days(inv.stack.retention),
         "services": [{"name": s.name} for s in inv.services if s.on_status_page],
         "announcements": [{"title": a.title, "text": a.text, "kind": a.kind, "start": a.start.isoformat(),
                            "end": a.end.isoformat() if a.end else None, "services": list(a.services)}
                           for a in page.announcements],
     }
     return {f"{DIR}/{CONFIG}": (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()}
+
+
+def shown_days(retention: Duration) -> int:
+    """Days of uptime bars: DAYS, or the whole days Prometheus keeps (30 bars of a 30-day retention,
+    not 60 grey ones and an "uptime over 90 days" of 30)."""
+    return max(1, min(DAYS, int(retention.seconds // 86400)))
+
+
+def window_title(days: int) -> str:
+    """What the uptime figure is over; says when the retention cut it (as the probes dashboard does)."""
+    return f"{days} days" if days >= DAYS else f"the last {days} {'day' if days == 1 else 'days'} (all that is kept)"
 
 
 def _query(prometheus: str, path: str, **params) -> list:
@@ -72,7 +87,8 @@ def _by_service(result: list) -> dict[str, list]:
 class Status:
     title: str
     now: float
-    services: list[dict]             # name, state, days [(date, uptime or None)], uptime90
+    days: int                        # of uptime bars (shown_days)
+    services: list[dict]             # name, state, days [(date, uptime or None)], uptime over them
     incidents: list[dict]            # service, start, end (None: ongoing), seconds
     announcements: list[dict]
     error: str = ""                  # Prometheus unreachable: nothing but the announcements is known
@@ -82,7 +98,8 @@ def collect(config: dict, prometheus: str, now: float | None = None) -> Status:
     now = time.time() if now is None else now
     names = [s["name"] for s in config["services"]]
     shown = [a for a in config["announcements"] if _shown(a, now)]
-    status = Status(config["title"], now, [], [], shown)
+    days = config["days"]
+    status = Status(config["title"], now, days, [], [], shown)
     if not names:
         return status
     sel = f'service=~"{"|".join(names)}"'
@@ -93,9 +110,9 @@ def collect(config: dict, prometheus: str, now: float | None = None) -> Status:
                                                                                f'"firing",severity="critical",{sel}}})'))
         today = int(now // 86400) * 86400
         # Each day's mean, evaluated a second before its midnight: the window holds that day alone.
-        days = _by_service(_query(prometheus, "query_range", query=f'avg by (service) (avg_over_time(probe_success'
+        daily = _by_service(_query(prometheus, "query_range", query=f'avg by (service) (avg_over_time(probe_success'
                                                                     f'{{job="{PROBE_JOB}",{sel}}}[1d]))',
-                                  start=today - (DAYS - 1) * 86400 + 86399, end=today + 86399, step=86400))
+                                  start=today - (days - 1) * 86400 + 86399, end=today + 86399, step=86400))
         ended = _by_service(_query(prometheus, "query", time=now, query=f"{dora.name(dora.RESTORED, 'service')}"
                                                                          f"{{{sel}}}[{INCIDENT_DAYS}d]"))
         ongoing = _by_service(_query(prometheus, "query", time=now, query=f"{dora.INCIDENT_SINCE}{{{sel}}}"))
@@ -106,9 +123,9 @@ def collect(config: dict, prometheus: str, now: float | None = None) -> Status:
         probe = float(probes[name][0]["value"][1]) if name in probes else None
         state = ("unknown" if probe is None and name not in critical else "down" if probe == 0
                  else "degraded" if name in critical else "operational")
-        values = {int(float(t)) - 86399: float(v) for r in days.get(name, []) for t, v in r["values"]}
+        values = {int(float(t)) - 86399: float(v) for r in daily.get(name, []) for t, v in r["values"]}
         bars = [(dt.datetime.fromtimestamp(d, dt.timezone.utc).date(), values.get(d))
-                for d in range(today - (DAYS - 1) * 86400, today + 86400, 86400)]
+                for d in range(today - (days - 1) * 86400, today + 86400, 86400)]
         seen = [v for _, v in bars if v is not None]
         status.services.append({"name": name, "state": state, "days": bars,
                                 "uptime": sum(seen) / len(seen) if seen else None})
@@ -134,7 +151,7 @@ def _shown(a: dict, now: float) -> bool:
 
 STATES = {"operational": ("Operational", "ok"), "degraded": ("Degraded performance", "warn"),
           "down": ("Major outage", "bad"), "unknown": ("No data", "none")}
-# On a phone the bars show the last 30 days (90 would be hairlines) and incidents stack.
+# On a phone the bars show the last PHONE_DAYS days and incidents stack.
 CSS = """
 :root{--bg:#fff;--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--ok:#1a7f37;--warn:#9a6700;--bad:#cf222e;
 --none:#8c959f;--card:#f6f8fa}
@@ -159,13 +176,19 @@ h2{font-size:1.2rem;margin:2rem 0 .75rem}.muted{color:var(--muted);font-size:.9r
 .scale{display:flex;justify-content:space-between;color:var(--muted);font-size:.8rem}
 table{width:100%;border-collapse:collapse;font-size:.95rem}th,td{text-align:left;padding:.4rem .5rem;
 border-bottom:1px solid var(--line)}th{font-weight:600}
-@media (max-width:36rem){.bars li:nth-child(-n+{hidden}){display:none}.wide{display:none}
+@media (max-width:36rem){{hidden}.wide{display:none}
 table,tbody,tr,td{display:block}thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 tr{border-bottom:1px solid var(--line);padding:.4rem 0}td{border:0;padding:.1rem 0}
 td::before{content:attr(data-label) ": ";color:var(--muted)}}
 @media (min-width:36.01rem){.narrow{display:none}}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-""".replace("{hidden}", str(DAYS - 30))
+"""
+
+
+def _css(days: int) -> str:
+    """The page's style; on a phone the bars before the last PHONE_DAYS are hidden."""
+    hidden = days - PHONE_DAYS
+    return CSS.replace("{hidden}", f".bars li:nth-child(-n+{hidden}){{display:none}}" if hidden > 0 else "")
 
 
 def _when(t: float) -> str:
@@ -196,7 +219,7 @@ def page(status: Status, refresh: int | None = None) -> str:
     out = ['<!doctype html><html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width,initial-scale=1">',
            f'<meta http-equiv="refresh" content="{refresh}">' if refresh else "",
-           f"<title>{e(status.title)}</title><style>{CSS}</style></head><body><main>",
+           f"<title>{e(status.title)}</title><style>{_css(status.days)}</style></head><body><main>",
            f"<h1>{e(status.title)}</h1><p class=\"muted\">Updated {_when(status.now)}</p>",
            f'<p class="banner {summary[1]}" role="status">{e(summary[0])}</p>']
     if status.announcements:
@@ -216,13 +239,14 @@ def page(status: Status, refresh: int | None = None) -> str:
         label, cls = STATES[s["state"]]
         out.append(f'<article class="svc"><header><h3>{e(s["name"])}</h3>'
                    f'<span class="state {cls}">{label}</span></header>')
-        out.append(f'<ul class="bars" aria-label="Uptime of {e(s["name"])} per day, last {DAYS} days">')
+        out.append(f'<ul class="bars" aria-label="Uptime of {e(s["name"])} per day, last {status.days} days">')
         for day, v in s["days"]:
             text = f"{day.isoformat()}: {_percent(v)}"
             out.append(f'<li class="{_day_class(v)}" title="{text}"><span class="sr">{text}</span></li>')
-        out.append(f'</ul><p class="scale"><span><span class="wide">{DAYS} days ago</span>'
-                   f'<span class="narrow">30 days ago</span></span>'
-                   f'<span>{_percent(s["uptime"])} uptime over {DAYS} days</span><span>Today</span></p></article>')
+        out.append(f'</ul><p class="scale"><span><span class="wide">{status.days} days ago</span>'
+                   f'<span class="narrow">{min(status.days, PHONE_DAYS)} days ago</span></span>'
+                   f'<span>{_percent(s["uptime"])} uptime over {window_title(status.days)}</span>'
+                   f'<span>Today</span></p></article>')
     out.append("</section>")
     out.append(f'<section aria-labelledby="inc"><h2 id="inc">Incidents, last {INCIDENT_DAYS} days</h2>')
     if status.incidents:
@@ -242,7 +266,8 @@ def page(status: Status, refresh: int | None = None) -> str:
 
 def as_json(status: Status) -> str:
     return json.dumps({"title": status.title, "updated": status.now, "error": status.error or None,
-                       "services": [{"name": s["name"], "state": s["state"], "uptime_90d": s["uptime"],
+                       "days": status.days,
+                       "services": [{"name": s["name"], "state": s["state"], "uptime": s["uptime"],
                                      "days": [[d.isoformat(), v] for d, v in s["days"]]} for s in status.services],
                        "incidents": status.incidents, "announcements": status.announcements}, indent=1)
 
