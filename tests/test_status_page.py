@@ -105,6 +105,18 @@ def _history() -> str:
             out.append(f"probe_success{{{labels}}} {value} {t:.0f}")
             t += 600
         out.append(f"probe_success{{{labels}}} {0 if service == 'checkout' else 1} {NOW - 20:.0f}")
+    # Public jobs, measured by their targets' up: queue's second target down all of 5 days ago and
+    # now (degraded), mailer's only target down now (down).
+    out.append("# TYPE up gauge")
+    for job, instance in (("queue", "127.0.0.1:19001"), ("queue", "127.0.0.1:19002"), ("mailer", "127.0.0.1:19003")):
+        labels = f'job="{job}",service="{job}",team="shop",kind="job",instance="{instance}"'
+        down = lambda t: instance != "127.0.0.1:19001" and t > NOW - 900 or (   # noqa: E731
+            instance == "127.0.0.1:19002" and (today - t // DAY * DAY) // DAY == 5)
+        t = today - 89 * DAY
+        while t < NOW - 30:
+            out.append(f"up{{{labels}}} {0 if down(t) else 1} {t:.0f}")
+            t += 600
+        out.append(f"up{{{labels}}} {0 if down(NOW - 20) else 1} {NOW - 20:.0f}")
     out.append("# TYPE ALERTS gauge")
     for t in range(int(NOW - 1800), int(NOW - 10), 60):
         out.append(f'ALERTS{{alertname="ProbeFailing",alertstate="firing",severity="critical",service="website",'
@@ -151,6 +163,7 @@ def site(tmp_path_factory):
 def test_the_rendered_config_holds_only_public_facts(site):
     config = json.loads((site["tree"] / statuspage.DIR / statuspage.CONFIG).read_text())
     assert [s["name"] for s in config["services"]] == ["checkout", "website", "search"]   # not admin, not worker
+    assert {s["measure"] for s in config["services"]} == {"probes"}
     assert "127.0.0.1:9" not in json.dumps(config) and "example.com" not in json.dumps(config)
     assert config["title"] == "Example Shop status" and len(config["announcements"]) == 3
 
@@ -199,6 +212,42 @@ def test_the_default_retention_shows_the_days_it_keeps(site):
     page = (out / "index.html").read_text()
     assert page.count('<li class="') == 3 * 30 and 'class="none"' not in page
     assert page.count("uptime over the last 30 days (all that is kept)") == 3 and "90 days" not in page
+
+
+JOBS = """\
+  - name: queue
+    team: shop
+    kind: job
+    targets: ["127.0.0.1:19001", "127.0.0.1:19002"]
+    public: true
+  - name: mailer
+    team: shop
+    kind: job
+    targets: ["127.0.0.1:19003"]
+    public: true
+"""
+
+
+def test_a_public_service_without_probes_is_measured_by_its_targets(site):
+    """A job made public has no probe: its state and bars come from its targets' up (all down: an
+    outage; some: degraded), not "No data" forever."""
+    inventory = site["tmp"] / "jobs.yml"
+    inventory.write_text((site["tmp"] / "inventory.yml").read_text() + JOBS)
+    tree = site["tmp"] / "tree-jobs"
+    assert run_vigil("generate", "-i", str(inventory), "-o", str(tree)).returncode == 0
+    config = json.loads((tree / statuspage.DIR / statuspage.CONFIG).read_text())
+    assert {s["name"]: s["measure"] for s in config["services"]}["queue"] == "targets"
+    out = site["tmp"] / "public-jobs"
+    result = run_vigil("status-page", "-o", str(tree), "--out", str(out), "--prometheus-url", site["prom_url"])
+    assert result.returncode == 0, result.stderr
+    status = json.loads((out / "status.json").read_text())
+    states = {s["name"]: s["state"] for s in status["services"]}
+    assert states == {"checkout": "down", "website": "degraded", "search": "operational", "queue": "degraded",
+                      "mailer": "down"}
+    days = {s["name"]: dict(s["days"]) for s in status["services"]}
+    day = lambda n: time.strftime("%Y-%m-%d", time.gmtime(NOW // DAY * DAY - n * DAY))   # noqa: E731
+    assert days["queue"][day(5)] == pytest.approx(0.5) and days["queue"][day(40)] == 1
+    assert days["mailer"][day(5)] == 1 and None not in days["mailer"].values()
 
 
 def test_the_stack_down_gives_a_page_that_says_so(site):

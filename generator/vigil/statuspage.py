@@ -3,15 +3,17 @@
 inventory's announcements. One self-contained HTML page (no scripts, no external
 assets), served by `vigil status-page --serve` or written as static files (--out).
 
-What it reads: `vigil generate` renders status-page/config.json (the public services,
-the title, the announcements: nothing internal such as URLs or alert names), and
-Prometheus answers the rest:
+What it reads: `vigil generate` renders status-page/config.json (the public services and
+what each is measured by, the title, the announcements: nothing internal such as URLs or
+alert names), and Prometheus answers the rest. A service with probes (kind probe, a
+health_url) is measured by its probes' probe_success, any other by the `up` of its scrape
+targets (a job, an http service without health_url made public):
 
-    down        a probe of the service fails now (probe_success == 0)
-    degraded    its probes pass but one of its critical alerts fires
-    operational neither; "unknown" when Prometheus has no probe data for it
-    uptime      per UTC day, the mean of its probes' probe_success, for the last DAYS days
-                or as many as stack.retention keeps (shown_days: older days are gone)
+    down        a probe of the service fails now (probe_success == 0); no target answers
+    degraded    one of its critical alerts fires; some of its targets do not answer
+    operational none of these; "unknown" when Prometheus has no data of it
+    uptime      per UTC day, the mean of its probes' probe_success (its targets' up), for the
+                last DAYS days or as many as stack.retention keeps (shown_days: older days are gone)
     incidents   the DORA incident events (dora.py): one sample at each end, valued at
                 the incident's duration, and the start of the one going on now
 """
@@ -44,11 +46,13 @@ CACHE_SECONDS = 30
 def render(plan) -> dict[str, bytes]:
     inv = plan.inventory
     page = inv.stack.status_page
+    probed = {p.labels["service"] for p in plan.probes}
     config = {
         "title": page.title,
         "port": page.port,
         "days": shown_days(inv.stack.retention),
-        "services": [{"name": s.name} for s in inv.services if s.on_status_page],
+        "services": [{"name": s.name, "measure": "probes" if s.name in probed else "targets"}
+                     for s in inv.services if s.on_status_page],
         "announcements": [{"title": a.title, "text": a.text, "kind": a.kind, "start": a.start.isoformat(),
                            "end": a.end.isoformat() if a.end else None, "services": list(a.services)}
                           for a in page.announcements],
@@ -65,6 +69,20 @@ def shown_days(retention: Duration) -> int:
 def window_title(days: int) -> str:
     """What the uptime figure is over; says when the retention cut it (as the probes dashboard does)."""
     return f"{days} days" if days >= DAYS else f"the last {days} {'day' if days == 1 else 'days'} (all that is kept)"
+
+
+MEASURES = {"probes": f'probe_success{{job="{PROBE_JOB}"', "targets": f'up{{job!="{PROBE_JOB}"'}
+
+
+def _measured(services: list[dict], around: str = "{}") -> str:
+    """The 0/1 series the services' state and uptime come from (MEASURES), each put `around`
+    (a function over a range, say), in one query: no name is in two parts."""
+    parts = []
+    for measure, series in MEASURES.items():
+        names = [s["name"] for s in services if s["measure"] == measure]
+        if names:
+            parts.append(around.format(f'{series},service=~"{"|".join(names)}"}}'))
+    return " or ".join(parts)
 
 
 def _query(prometheus: str, path: str, **params) -> list:
@@ -104,25 +122,25 @@ def collect(config: dict, prometheus: str, now: float | None = None) -> Status:
         return status
     sel = f'service=~"{"|".join(names)}"'
     try:
-        probes = _by_service(_query(prometheus, "query", query=f'min by (service) (probe_success{{job="{PROBE_JOB}",{sel}}})',
-                                    time=now))
+        measured = _measured(config["services"])
+        lowest = _by_service(_query(prometheus, "query", query=f"min by (service) ({measured})", time=now))
+        highest = _by_service(_query(prometheus, "query", query=f"max by (service) ({measured})", time=now))
         critical = _by_service(_query(prometheus, "query", time=now, query=f'count by (service) (ALERTS{{alertstate='
                                                                                f'"firing",severity="critical",{sel}}})'))
         today = int(now // 86400) * 86400
         # Each day's mean, evaluated a second before its midnight: the window holds that day alone.
-        daily = _by_service(_query(prometheus, "query_range", query=f'avg by (service) (avg_over_time(probe_success'
-                                                                    f'{{job="{PROBE_JOB}",{sel}}}[1d]))',
-                                  start=today - (days - 1) * 86400 + 86399, end=today + 86399, step=86400))
+        per_day = _measured(config["services"], "avg_over_time({}[1d])")
+        daily = _by_service(_query(prometheus, "query_range", query=f"avg by (service) ({per_day})",
+                                   start=today - (days - 1) * 86400 + 86399, end=today + 86399, step=86400))
         ended = _by_service(_query(prometheus, "query", time=now, query=f"{dora.name(dora.RESTORED, 'service')}"
                                                                          f"{{{sel}}}[{INCIDENT_DAYS}d]"))
         ongoing = _by_service(_query(prometheus, "query", time=now, query=f"{dora.INCIDENT_SINCE}{{{sel}}}"))
     except live.Unreachable as e:
         status.error = str(e)
         return status
-    for name in names:
-        probe = float(probes[name][0]["value"][1]) if name in probes else None
-        state = ("unknown" if probe is None and name not in critical else "down" if probe == 0
-                 else "degraded" if name in critical else "operational")
+    for service in config["services"]:
+        name = service["name"]
+        state = _state(service["measure"], _value(lowest, name), _value(highest, name), name in critical)
         values = {int(float(t)) - 86399: float(v) for r in daily.get(name, []) for t, v in r["values"]}
         bars = [(dt.datetime.fromtimestamp(d, dt.timezone.utc).date(), values.get(d))
                 for d in range(today - (days - 1) * 86400, today + 86400, 86400)]
@@ -138,6 +156,20 @@ def collect(config: dict, prometheus: str, now: float | None = None) -> Status:
             status.incidents.append({"service": name, "start": start, "end": None, "seconds": now - start})
     status.incidents.sort(key=lambda i: -i["start"])
     return status
+
+
+def _value(result: dict[str, list], name: str) -> float | None:
+    return float(result[name][0]["value"][1]) if name in result else None
+
+
+def _state(measure: str, lowest: float | None, highest: float | None, critical: bool) -> str:
+    """From the lowest and highest of its measured series now: one failing probe is an outage (a probe
+    is what users see), one target of several not answering is a degradation, none answering an outage."""
+    if lowest is None:
+        return "degraded" if critical else "unknown"
+    if highest == 0 or (measure == "probes" and lowest == 0):
+        return "down"
+    return "degraded" if critical or lowest == 0 else "operational"
 
 
 def _shown(a: dict, now: float) -> bool:
