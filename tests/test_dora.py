@@ -1,16 +1,18 @@
 """The DORA maths: the rules of dora.py drifting from their definitions make the generated
 scenario tests (known answers, prometheus/tests/dora/) fail. Each mutant runs against the short
 scenario (attribution, statuses, pending alerts, two services), which promtool runs in seconds,
-but the windows' own, which only the other one (a deploy 8 days old) can notice."""
+but the windows' own, which only the other one (a deploy 8 days old) can notice. The inventory's
+failure window (stack.dora.failure_window) reaches the rules, and their scenarios pass with it."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import ROOT, promtool
+from conftest import ROOT, promtool, render_tree
 from vigil import dora
 
 SHORT = "failures go to the last deploy before the alert"
@@ -26,11 +28,11 @@ MUTATIONS = [
 WINDOWED = "and one 8 days ago"
 
 
-def _suite(tmp_path, rules: str, scenario: str = SHORT):
-    """promtool over the one scenario named `scenario`, against these rules."""
-    (tmp_path / "rules").mkdir()
+def _suite(tmp_path, rules: str, scenario: str = SHORT, tree: Path = ROOT):
+    """promtool over the one scenario named `scenario` (of the tree's tests), against these rules."""
+    (tmp_path / "rules").mkdir(exist_ok=True)
     (tmp_path / "rules/dora.yml").write_text(rules)
-    suite = yaml.safe_load((ROOT / "prometheus/tests/dora/dora.test.yml").read_text())
+    suite = yaml.safe_load((tree / "prometheus/tests/dora/dora.test.yml").read_text())
     suite["tests"] = [t for t in suite["tests"] if scenario in t["name"]]
     assert len(suite["tests"]) == 1
     suite["rule_files"] = ["rules/dora.yml"]
@@ -58,3 +60,19 @@ def test_a_7_day_window_that_counts_30_days_fails_the_scenarios(tmp_path):
     assert n >= 1, f"{seven!r} found nothing"
     result = _suite(tmp_path, text, WINDOWED)
     assert result.returncode != 0, "the scenarios did not notice"
+
+
+def test_the_inventory_failure_window_reaches_the_rules_and_its_scenario(tmp_path):
+    """3h: a deploy followed 2.5 hours later by a critical alert has failed. The scenario rendered for
+    3h passes against the rules rendered for 3h and fails against those of the default 1h."""
+    inventory = tmp_path / "inventory.yml"
+    text = (ROOT / "inventory.yml").read_text()
+    assert text.count("\nstack:\n") == 1
+    inventory.write_text(text.replace("\nstack:\n", "\nstack:\n  dora: {failure_window: 3h}\n"))
+    tree = render_tree(inventory, tmp_path / "tree")
+    rules = (tree / "prometheus" / dora.PATH).read_text()
+    assert "< 10800 and on (service)" in rules and "< 3600 " not in rules
+    result = _suite(tmp_path, rules, tree=tree)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = _suite(tmp_path, (ROOT / "prometheus" / dora.PATH).read_text(), tree=tree)
+    assert result.returncode != 0, "the 3h scenario passed against 1h rules"

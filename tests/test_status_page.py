@@ -28,6 +28,7 @@ INVENTORY = """\
 version: 1
 stack:
   name: status
+  retention: 100d
   status_page:
     title: Example Shop status
     announcements:
@@ -104,6 +105,18 @@ def _history() -> str:
             out.append(f"probe_success{{{labels}}} {value} {t:.0f}")
             t += 600
         out.append(f"probe_success{{{labels}}} {0 if service == 'checkout' else 1} {NOW - 20:.0f}")
+    # Public jobs, measured by their targets' up: queue's second target down all of 5 days ago and
+    # now (degraded), mailer's only target down now (down).
+    out.append("# TYPE up gauge")
+    for job, instance in (("queue", "127.0.0.1:19001"), ("queue", "127.0.0.1:19002"), ("mailer", "127.0.0.1:19003")):
+        labels = f'job="{job}",service="{job}",team="shop",kind="job",instance="{instance}"'
+        down = lambda t: instance != "127.0.0.1:19001" and t > NOW - 900 or (   # noqa: E731
+            instance == "127.0.0.1:19002" and (today - t // DAY * DAY) // DAY == 5)
+        t = today - 89 * DAY
+        while t < NOW - 30:
+            out.append(f"up{{{labels}}} {0 if down(t) else 1} {t:.0f}")
+            t += 600
+        out.append(f"up{{{labels}}} {0 if down(NOW - 20) else 1} {NOW - 20:.0f}")
     out.append("# TYPE ALERTS gauge")
     for t in range(int(NOW - 1800), int(NOW - 10), 60):
         out.append(f'ALERTS{{alertname="ProbeFailing",alertstate="firing",severity="critical",service="website",'
@@ -150,6 +163,7 @@ def site(tmp_path_factory):
 def test_the_rendered_config_holds_only_public_facts(site):
     config = json.loads((site["tree"] / statuspage.DIR / statuspage.CONFIG).read_text())
     assert [s["name"] for s in config["services"]] == ["checkout", "website", "search"]   # not admin, not worker
+    assert {s["measure"] for s in config["services"]} == {"probes"}
     assert "127.0.0.1:9" not in json.dumps(config) and "example.com" not in json.dumps(config)
     assert config["title"] == "Example Shop status" and len(config["announcements"]) == 3
 
@@ -162,7 +176,7 @@ def test_static_export_states_uptime_incidents_announcements(site):
     states = {s["name"]: s["state"] for s in status["services"]}
     assert states == {"checkout": "down", "website": "degraded", "search": "operational"}
     days = {s["name"]: dict(s["days"]) for s in status["services"]}
-    assert all(len(d) == statuspage.DAYS for d in days.values())
+    assert status["days"] == statuspage.DAYS and all(len(d) == statuspage.DAYS for d in days.values())
     day = lambda n: time.strftime("%Y-%m-%d", time.gmtime(NOW // DAY * DAY - n * DAY))   # noqa: E731
     assert days["website"][day(10)] == pytest.approx(0.5, abs=0.01)
     assert days["checkout"][day(3)] == pytest.approx(143 / 144, abs=0.002)
@@ -174,10 +188,66 @@ def test_static_export_states_uptime_incidents_announcements(site):
     assert titles == ["Database upgrade", "New payment provider"]          # not the one that ended
     page = (out / "index.html").read_text()
     assert "Major outage" in page and "Degraded performance" in page and "Operational" in page
-    assert page.count('<li class="') == 3 * statuspage.DAYS
+    assert page.count('<li class="') == 3 * statuspage.DAYS and "uptime over 90 days</span>" in page
     assert "Scheduled maintenance: Database upgrade" in page and "30 min" in page and "Ongoing" in page
     assert not re.search(r"""(src|href)=["']?https?:""", page), "an external asset"
     assert "<script" not in page
+
+
+def test_the_default_retention_shows_the_days_it_keeps(site):
+    """stack.retention 30d (the default): 30 bars and an uptime over those, said on the page, not
+    60 grey bars and an "uptime over 90 days" of 30 (the backfilled data holds 90)."""
+    inventory = site["tmp"] / "default-retention.yml"
+    inventory.write_text((site["tmp"] / "inventory.yml").read_text().replace("  retention: 100d\n", ""))
+    tree = site["tmp"] / "tree-30d"
+    assert run_vigil("generate", "-i", str(inventory), "-o", str(tree)).returncode == 0
+    out = site["tmp"] / "public-30d"
+    result = run_vigil("status-page", "-o", str(tree), "--out", str(out), "--prometheus-url", site["prom_url"])
+    assert result.returncode == 0, result.stderr
+    status = json.loads((out / "status.json").read_text())
+    assert status["days"] == 30
+    website = next(s for s in status["services"] if s["name"] == "website")
+    assert len(website["days"]) == 30 and website["days"][-1][0] == time.strftime("%Y-%m-%d", time.gmtime(NOW))
+    assert website["uptime"] == pytest.approx(29.5 / 30, abs=0.001)       # its half day down, over 30 days
+    page = (out / "index.html").read_text()
+    assert page.count('<li class="') == 3 * 30 and 'class="none"' not in page
+    assert page.count("uptime over the last 30 days (all that is kept)") == 3 and "90 days" not in page
+
+
+JOBS = """\
+  - name: queue
+    team: shop
+    kind: job
+    targets: ["127.0.0.1:19001", "127.0.0.1:19002"]
+    public: true
+  - name: mailer
+    team: shop
+    kind: job
+    targets: ["127.0.0.1:19003"]
+    public: true
+"""
+
+
+def test_a_public_service_without_probes_is_measured_by_its_targets(site):
+    """A job made public has no probe: its state and bars come from its targets' up (all down: an
+    outage; some: degraded), not "No data" forever."""
+    inventory = site["tmp"] / "jobs.yml"
+    inventory.write_text((site["tmp"] / "inventory.yml").read_text() + JOBS)
+    tree = site["tmp"] / "tree-jobs"
+    assert run_vigil("generate", "-i", str(inventory), "-o", str(tree)).returncode == 0
+    config = json.loads((tree / statuspage.DIR / statuspage.CONFIG).read_text())
+    assert {s["name"]: s["measure"] for s in config["services"]}["queue"] == "targets"
+    out = site["tmp"] / "public-jobs"
+    result = run_vigil("status-page", "-o", str(tree), "--out", str(out), "--prometheus-url", site["prom_url"])
+    assert result.returncode == 0, result.stderr
+    status = json.loads((out / "status.json").read_text())
+    states = {s["name"]: s["state"] for s in status["services"]}
+    assert states == {"checkout": "down", "website": "degraded", "search": "operational", "queue": "degraded",
+                      "mailer": "down"}
+    days = {s["name"]: dict(s["days"]) for s in status["services"]}
+    day = lambda n: time.strftime("%Y-%m-%d", time.gmtime(NOW // DAY * DAY - n * DAY))   # noqa: E731
+    assert days["queue"][day(5)] == pytest.approx(0.5) and days["queue"][day(40)] == 1
+    assert days["mailer"][day(5)] == 1 and None not in days["mailer"].values()
 
 
 def test_the_stack_down_gives_a_page_that_says_so(site):

@@ -21,7 +21,8 @@ Formulas (W = 7d or 30d; README "DORA metrics" says the same for people):
                            weekly >= 1 a week, monthly >= 1 a month, else less
     lead time              median over deploys in W of (deploy time - commit time)
     change failure rate    deploys in W that failed, were rolled back, or were followed
-                           within FAILURE_WINDOW by a critical alert of their service
+                           within the failure window (stack.dora.failure_window, 1h by default)
+                           by a critical alert of their service
                            (attributed to the last deploy before the alert) / deploys in W
     time to restore        median over incidents that ended in W of (end - start), start
                            being when the first critical alert's condition held (its
@@ -42,8 +43,11 @@ STATUSES = ("succeeded", "failed", "rolled-back")
 FAILED = ("failed", "rolled-back")
 FAILED_MATCHER = 'status=~"' + "|".join(FAILED) + '"'
 WINDOWS = (Duration.parse("7d"), Duration.parse("30d"))
-FAILURE_WINDOW = Duration.parse("1h")
 EVAL = Duration.parse("1m")                 # the DORA group's own interval: the precision of incident times
+# The failure window's bounds: a few minutes at least (incident times are known to the minute, and a
+# shorter window counts almost no alert); a day at most (an alert a day later is rarely the deploy's
+# doing, and the scenarios below fit in the 7-day window).
+FAILURE_WINDOW_RANGE = (Duration.parse("5m"), Duration.parse("1d"))
 GROUP = "vigil:dora"
 PATH = "rules/dora.yml"
 SUITE = "dora"
@@ -82,7 +86,16 @@ def _in(w: Duration, matchers: str = "") -> str:
     return f"{DEPLOY_TIME}{{{matchers}}} > time() - {w.seconds:g}" if matchers else f"{DEPLOY_TIME} > time() - {w.seconds:g}"
 
 
-def rules() -> list[Record]:
+def window_problem(window: Duration) -> str | None:
+    """What is wrong with a failure window (stack.dora.failure_window), if anything."""
+    lo, hi = FAILURE_WINDOW_RANGE
+    if window % EVAL or not lo <= window <= hi:
+        return (f"{window} is not a whole number of minutes from {lo} to {hi} (the DORA rules run every {EVAL}; "
+                f"a deploy followed within this by a critical alert of its service counts as failed)")
+    return None
+
+
+def rules(failure_window: Duration) -> list[Record]:
     e = EVAL
     firing = 'ALERTS_FOR_STATE{severity="critical",service!=""} and ignoring (alertstate) ALERTS{alertstate="firing"}'
     out = [
@@ -91,8 +104,8 @@ def rules() -> list[Record]:
         Record(name(RESTORED, "service"), f"time() - ({INCIDENT_SINCE} offset {e}) unless {INCIDENT_SINCE}"),
         # Two services of a team ending incidents in the same minute count once (the longer).
         Record(name(RESTORED, "team"), f"max by (team) ({name(RESTORED, 'service')})"),
-        # At an incident's first minute: the last deploy of its service, if that was under FAILURE_WINDOW ago.
-        Record(DEPLOY_HIT, f"(time() - topk by (service) (1, {DEPLOY_TIME})) < {FAILURE_WINDOW.seconds:g} "
+        # At an incident's first minute: the last deploy of its service, if that was under the failure window ago.
+        Record(DEPLOY_HIT, f"(time() - topk by (service) (1, {DEPLOY_TIME})) < {failure_window.seconds:g} "
                            f"and on (service) {INCIDENT_STARTED}"),
     ]
     for w in WINDOWS:
@@ -202,44 +215,55 @@ def _same(values: dict) -> dict:
     return {("service", "checkout"): values, ("team", TEAM): values}
 
 
-SCENARIOS = (
-    # The issue's example: 8 deploys in the last 7 days, 2 of them followed within the hour by a
-    # critical alert, lasting 30 and 90 minutes; lead times of 1, 2 and 3 hours. And a deploy 8 days
-    # ago (lead 10 hours), still on the Pushgateway: in the 30-day numbers, not in the 7-day ones.
-    # The windows count deploys by their recorded time, so the recent ones lie 2 hours apart (16 hours
-    # of evaluations, not 7 days: the same numbers at a seventh of promtool's time).
-    Scenario("8 deploys in 7 days, 2 followed by an incident of 30 and 90 minutes, and one 8 days ago", 960,
-             (Deploy("checkout", 960 - 8 * 1440, "v0", lead=600),
-              *(Deploy("checkout", 60 + k * 120, f"v{k + 1}", lead=[60, 120, 180][k] if k < 3 else None)
-                for k in range(8))),
-             (Incident("checkout", 60 + 2 * 120 + 30, 30), Incident("checkout", 60 + 5 * 120 + 20, 90)),
-             _same({(DEPLOYS, "7d"): 8, (FREQUENCY, "7d"): 8 / 7, (BAND, "7d"): 4, (LEAD, "7d"): 7200,
-                    (FAILURES, "7d"): 2, (CFR, "7d"): 0.25, (RESTORE, "7d"): 3600,
-                    # over 30 days, v0 too: 9/30 a day is "weekly"; the median lead is of 1, 2, 3 and 10 hours
-                    (DEPLOYS, "30d"): 9, (FREQUENCY, "30d"): 9 / 30, (BAND, "30d"): 3, (LEAD, "30d"): 9000,
-                    (FAILURES, "30d"): 2, (CFR, "30d"): 2 / 9, (RESTORE, "30d"): 3600})),
-    # Attribution: an alert 30 minutes after v4 (and 40 after v3) fails v4 only; one 120 minutes after
-    # v5 fails none; an alert that stays pending is no incident; v2 failed and s2 was rolled back by
-    # their status. Another service of the team (search) counts for the team, not for checkout.
-    Scenario("failures go to the last deploy before the alert, within the hour", 600,
-             (Deploy("checkout", 60, "v1", lead=30), Deploy("checkout", 120, "v2", status="failed"),
-              Deploy("checkout", 200, "v3", lead=90), Deploy("checkout", 210, "v4", lead=60),
-              Deploy("checkout", 280, "v5"), Deploy("search", 100, "s1"),
-              Deploy("search", 300, "s2", status="rolled-back")),
-             (Incident("checkout", 240, 20), Incident("checkout", 400, 10), Incident("checkout", 300, 20, "pending"),
-              Incident("search", 110, 5)),
-             {("service", "checkout"): {(DEPLOYS, "7d"): 5, (FAILURES, "7d"): 2, (CFR, "7d"): 0.4,
-                                        (RESTORE, "7d"): 900, (LEAD, "7d"): 3600, (BAND, "7d"): 3},
-              ("service", "search"): {(DEPLOYS, "7d"): 2, (FAILURES, "7d"): 2, (CFR, "7d"): 1, (RESTORE, "7d"): 300},
-              # 7 deploys in 7 days: exactly one a day is "on demand"
-              ("team", TEAM): {(DEPLOYS, "7d"): 7, (FREQUENCY, "7d"): 1, (BAND, "7d"): 4, (FAILURES, "7d"): 4,
-                               (CFR, "7d"): 4 / 7, (RESTORE, "7d"): 600, (LEAD, "7d"): 3600}}),
-)
+def scenarios(failure_window: Duration) -> tuple[Scenario, ...]:
+    """The known answers, their times placed against the failure window (u minutes): the same
+    answers for every window the inventory may set, and an incident on each side of its edge."""
+    u = int(failure_window.seconds // 60)
+    soon = lambda minutes: min(minutes, u // 2)   # noqa: E731  (well inside the window)
+    # Attribution: an alert at 5/6 of the window after v4 (and 10 minutes more after v3) fails v4
+    # only; one an hour past the window after v5 fails none; an alert that stays pending is no
+    # incident; v2 failed and s2 was rolled back by their status. Another service of the team
+    # (search) counts for the team, not for checkout.
+    edge = 210 + u * 5 // 6                       # the incident near the window's edge
+    v5 = edge + 40
+    late = v5 + u + 60                            # the one past it
+    return (
+        # The issue's example: 8 deploys in the last 7 days, 2 of them followed within the window by a
+        # critical alert, lasting 30 and 90 minutes; lead times of 1, 2 and 3 hours. And a deploy 8 days
+        # ago (lead 10 hours), still on the Pushgateway: in the 30-day numbers, not in the 7-day ones.
+        # The windows count deploys by their recorded time, so the recent ones lie 2 hours apart (16 hours
+        # of evaluations, not 7 days: the same numbers at a seventh of promtool's time).
+        Scenario("8 deploys in 7 days, 2 followed by an incident of 30 and 90 minutes, and one 8 days ago", 960,
+                 (Deploy("checkout", 960 - 8 * 1440, "v0", lead=600),
+                  *(Deploy("checkout", 60 + k * 120, f"v{k + 1}", lead=[60, 120, 180][k] if k < 3 else None)
+                    for k in range(8))),
+                 (Incident("checkout", 60 + 2 * 120 + soon(30), 30), Incident("checkout", 60 + 5 * 120 + soon(20), 90)),
+                 _same({(DEPLOYS, "7d"): 8, (FREQUENCY, "7d"): 8 / 7, (BAND, "7d"): 4, (LEAD, "7d"): 7200,
+                        (FAILURES, "7d"): 2, (CFR, "7d"): 0.25, (RESTORE, "7d"): 3600,
+                        # over 30 days, v0 too: 9/30 a day is "weekly"; the median lead is of 1, 2, 3 and 10 hours
+                        (DEPLOYS, "30d"): 9, (FREQUENCY, "30d"): 9 / 30, (BAND, "30d"): 3, (LEAD, "30d"): 9000,
+                        (FAILURES, "30d"): 2, (CFR, "30d"): 2 / 9, (RESTORE, "30d"): 3600})),
+        Scenario(f"failures go to the last deploy before the alert, within {failure_window}", late + 200,
+                 (Deploy("checkout", 60, "v1", lead=30), Deploy("checkout", 120, "v2", status="failed"),
+                  Deploy("checkout", 200, "v3", lead=90), Deploy("checkout", 210, "v4", lead=60),
+                  Deploy("checkout", v5, "v5"), Deploy("search", 100, "s1"),
+                  Deploy("search", v5 + 20, "s2", status="rolled-back")),
+                 (Incident("checkout", edge, 20), Incident("checkout", late, 10),
+                  Incident("checkout", v5 + 20, 20, "pending"), Incident("search", 100 + soon(10), 5)),
+                 {("service", "checkout"): {(DEPLOYS, "7d"): 5, (FAILURES, "7d"): 2, (CFR, "7d"): 0.4,
+                                            (RESTORE, "7d"): 900, (LEAD, "7d"): 3600, (BAND, "7d"): 3},
+                  ("service", "search"): {(DEPLOYS, "7d"): 2, (FAILURES, "7d"): 2, (CFR, "7d"): 1,
+                                          (RESTORE, "7d"): 300},
+                  # 7 deploys in 7 days: exactly one a day is "on demand"
+                  ("team", TEAM): {(DEPLOYS, "7d"): 7, (FREQUENCY, "7d"): 1, (BAND, "7d"): 4, (FAILURES, "7d"): 4,
+                                   (CFR, "7d"): 4 / 7, (RESTORE, "7d"): 600, (LEAD, "7d"): 3600}}),
+    )
 
 
-def tests() -> list[RuleTest]:
-    return [RuleTest(f"DORA: {sc.name}", _series(sc), [], EVAL, SUITE, EVAL, _checks(sc)) for sc in SCENARIOS]
+def tests(failure_window: Duration) -> list[RuleTest]:
+    return [RuleTest(f"DORA: {sc.name}", _series(sc), [], EVAL, SUITE, EVAL, _checks(sc))
+            for sc in scenarios(failure_window)]
 
 
-def rule_file() -> RuleFile:
-    return RuleFile(PATH, [RuleGroup(GROUP, rules(), interval=EVAL)], tests())
+def rule_file(failure_window: Duration) -> RuleFile:
+    return RuleFile(PATH, [RuleGroup(GROUP, rules(failure_window), interval=EVAL)], tests(failure_window))

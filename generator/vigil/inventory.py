@@ -306,6 +306,13 @@ class ErrorTracker(Strict):
         30, description="error events per minute of one service that page its team (ErrorEventsSpiking, critical)")
 
 
+class Dora(Strict):
+    """How the DORA metrics (dora.py) count."""
+    failure_window: DurationText = Field("1h", description=(
+        "a deploy followed within this by a critical alert of its service (the last deploy before the alert) "
+        "counts as failed in the change failure rate; whole minutes, 5m to 1d"))
+
+
 class Stack(Strict):
     name: Slug
     environment: Slug = "local"
@@ -334,6 +341,7 @@ class Stack(Strict):
     logs: Logs = Logs()
     error_tracker: ErrorTracker = ErrorTracker()
     status_page: "StatusPage" = Field(default_factory=lambda: StatusPage(), description="the public status page")
+    dora: Dora = Field(Dora(), description="how the DORA metrics count")
 
     @property
     def eval_interval(self) -> Duration:

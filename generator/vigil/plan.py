@@ -35,7 +35,7 @@ def plan(inventory: Inventory) -> Plan:
     ctx = Context.of(inventory.stack)
     stack_jobs, stack_rules, host = stack_part.plan(inventory.stack)
     jobs, probes = list(stack_jobs), []
-    files = [RuleFile("rules/stack.yml", stack_rules.groups, stack_rules.tests), dora.rule_file()]
+    files = [RuleFile("rules/stack.yml", stack_rules.groups, stack_rules.tests), dora.rule_file(inventory.stack.dora.failure_window)]
     services = [(stack_part.STACK_HOST, host)] if host is not None else []
     services += [(s.name, KINDS[s.kind].plan(s, ctx)) for s in inventory.services]
     if inventory.stack.error_tracker.enabled:

@@ -3,14 +3,17 @@
 inventory's announcements. One self-contained HTML page (no scripts, no external
 assets), served by `vigil status-page --serve` or written as static files (--out).
 
-What it reads: `vigil generate` renders status-page/config.json (the public services,
-the title, the announcements: nothing internal such as URLs or alert names), and
-Prometheus answers the rest:
+What it reads: `vigil generate` renders status-page/config.json (the public services and
+what each is measured by, the title, the announcements: nothing internal such as URLs or
+alert names), and Prometheus answers the rest. A service with probes (kind probe, a
+health_url) is measured by its probes' probe_success, any other by the `up` of its scrape
+targets (a job, an http service without health_url made public):
 
-    down        a probe of the service fails now (probe_success == 0)
-    degraded    its probes pass but one of its critical alerts fires
-    operational neither; "unknown" when Prometheus has no probe data for it
-    uptime      per UTC day, the mean of its probes' probe_success
+    down        a probe of the service fails now (probe_success == 0); no target answers
+    degraded    one of its critical alerts fires; some of its targets do not answer
+    operational none of these; "unknown" when Prometheus has no data of it
+    uptime      per UTC day, the mean of its probes' probe_success (its targets' up), for the
+                last DAYS days or as many as stack.retention keeps (shown_days: older days are gone)
     incidents   the DORA incident events (dora.py): one sample at each end, valued at
                 the incident's duration, and the start of the one going on now
 """
@@ -29,11 +32,13 @@ from pathlib import Path
 
 from . import dora, live
 from .kinds.base import PROBE_JOB
+from .units import Duration
 
 SERVICE = "status-page"          # its Compose service
 DIR = "status-page"              # its rendered config, in the tree
 CONFIG = "config.json"
-DAYS = 90
+DAYS = 90                        # of uptime bars, at most: no more than the retention keeps (shown_days)
+PHONE_DAYS = 30                  # the bars a phone shows (more would be hairlines)
 INCIDENT_DAYS = 14
 CACHE_SECONDS = 30
 
@@ -41,15 +46,43 @@ CACHE_SECONDS = 30
 def render(plan) -> dict[str, bytes]:
     inv = plan.inventory
     page = inv.stack.status_page
+    probed = {p.labels["service"] for p in plan.probes}
     config = {
         "title": page.title,
         "port": page.port,
-        "services": [{"name": s.name} for s in inv.services if s.on_status_page],
+        "days": shown_days(inv.stack.retention),
+        "services": [{"name": s.name, "measure": "probes" if s.name in probed else "targets"}
+                     for s in inv.services if s.on_status_page],
         "announcements": [{"title": a.title, "text": a.text, "kind": a.kind, "start": a.start.isoformat(),
                            "end": a.end.isoformat() if a.end else None, "services": list(a.services)}
                           for a in page.announcements],
     }
     return {f"{DIR}/{CONFIG}": (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()}
+
+
+def shown_days(retention: Duration) -> int:
+    """Days of uptime bars: DAYS, or the whole days Prometheus keeps (30 bars of a 30-day retention,
+    not 60 grey ones and an "uptime over 90 days" of 30)."""
+    return max(1, min(DAYS, int(retention.seconds // 86400)))
+
+
+def window_title(days: int) -> str:
+    """What the uptime figure is over; says when the retention cut it (as the probes dashboard does)."""
+    return f"{days} days" if days >= DAYS else f"the last {days} {'day' if days == 1 else 'days'} (all that is kept)"
+
+
+MEASURES = {"probes": f'probe_success{{job="{PROBE_JOB}"', "targets": f'up{{job!="{PROBE_JOB}"'}
+
+
+def _measured(services: list[dict], around: str = "{}") -> str:
+    """The 0/1 series the services' state and uptime come from (MEASURES), each put `around`
+    (a function over a range, say), in one query: no name is in two parts."""
+    parts = []
+    for measure, series in MEASURES.items():
+        names = [s["name"] for s in services if s["measure"] == measure]
+        if names:
+            parts.append(around.format(f'{series},service=~"{"|".join(names)}"}}'))
+    return " or ".join(parts)
 
 
 def _query(prometheus: str, path: str, **params) -> list:
@@ -72,7 +105,8 @@ def _by_service(result: list) -> dict[str, list]:
 class Status:
     title: str
     now: float
-    services: list[dict]             # name, state, days [(date, uptime or None)], uptime90
+    days: int                        # of uptime bars (shown_days)
+    services: list[dict]             # name, state, days [(date, uptime or None)], uptime over them
     incidents: list[dict]            # service, start, end (None: ongoing), seconds
     announcements: list[dict]
     error: str = ""                  # Prometheus unreachable: nothing but the announcements is known
@@ -82,33 +116,34 @@ def collect(config: dict, prometheus: str, now: float | None = None) -> Status:
     now = time.time() if now is None else now
     names = [s["name"] for s in config["services"]]
     shown = [a for a in config["announcements"] if _shown(a, now)]
-    status = Status(config["title"], now, [], [], shown)
+    days = config["days"]
+    status = Status(config["title"], now, days, [], [], shown)
     if not names:
         return status
     sel = f'service=~"{"|".join(names)}"'
     try:
-        probes = _by_service(_query(prometheus, "query", query=f'min by (service) (probe_success{{job="{PROBE_JOB}",{sel}}})',
-                                    time=now))
+        measured = _measured(config["services"])
+        lowest = _by_service(_query(prometheus, "query", query=f"min by (service) ({measured})", time=now))
+        highest = _by_service(_query(prometheus, "query", query=f"max by (service) ({measured})", time=now))
         critical = _by_service(_query(prometheus, "query", time=now, query=f'count by (service) (ALERTS{{alertstate='
                                                                                f'"firing",severity="critical",{sel}}})'))
         today = int(now // 86400) * 86400
         # Each day's mean, evaluated a second before its midnight: the window holds that day alone.
-        days = _by_service(_query(prometheus, "query_range", query=f'avg by (service) (avg_over_time(probe_success'
-                                                                    f'{{job="{PROBE_JOB}",{sel}}}[1d]))',
-                                  start=today - (DAYS - 1) * 86400 + 86399, end=today + 86399, step=86400))
+        per_day = _measured(config["services"], "avg_over_time({}[1d])")
+        daily = _by_service(_query(prometheus, "query_range", query=f"avg by (service) ({per_day})",
+                                   start=today - (days - 1) * 86400 + 86399, end=today + 86399, step=86400))
         ended = _by_service(_query(prometheus, "query", time=now, query=f"{dora.name(dora.RESTORED, 'service')}"
                                                                          f"{{{sel}}}[{INCIDENT_DAYS}d]"))
         ongoing = _by_service(_query(prometheus, "query", time=now, query=f"{dora.INCIDENT_SINCE}{{{sel}}}"))
     except live.Unreachable as e:
         status.error = str(e)
         return status
-    for name in names:
-        probe = float(probes[name][0]["value"][1]) if name in probes else None
-        state = ("unknown" if probe is None and name not in critical else "down" if probe == 0
-                 else "degraded" if name in critical else "operational")
-        values = {int(float(t)) - 86399: float(v) for r in days.get(name, []) for t, v in r["values"]}
+    for service in config["services"]:
+        name = service["name"]
+        state = _state(service["measure"], _value(lowest, name), _value(highest, name), name in critical)
+        values = {int(float(t)) - 86399: float(v) for r in daily.get(name, []) for t, v in r["values"]}
         bars = [(dt.datetime.fromtimestamp(d, dt.timezone.utc).date(), values.get(d))
-                for d in range(today - (DAYS - 1) * 86400, today + 86400, 86400)]
+                for d in range(today - (days - 1) * 86400, today + 86400, 86400)]
         seen = [v for _, v in bars if v is not None]
         status.services.append({"name": name, "state": state, "days": bars,
                                 "uptime": sum(seen) / len(seen) if seen else None})
@@ -123,6 +158,20 @@ def collect(config: dict, prometheus: str, now: float | None = None) -> Status:
     return status
 
 
+def _value(result: dict[str, list], name: str) -> float | None:
+    return float(result[name][0]["value"][1]) if name in result else None
+
+
+def _state(measure: str, lowest: float | None, highest: float | None, critical: bool) -> str:
+    """From the lowest and highest of its measured series now: one failing probe is an outage (a probe
+    is what users see), one target of several not answering is a degradation, none answering an outage."""
+    if lowest is None:
+        return "degraded" if critical else "unknown"
+    if highest == 0 or (measure == "probes" and lowest == 0):
+        return "down"
+    return "degraded" if critical or lowest == 0 else "operational"
+
+
 def _shown(a: dict, now: float) -> bool:
     start = dt.datetime.fromisoformat(a["start"]).timestamp()
     end = dt.datetime.fromisoformat(a["end"]).timestamp() if a["end"] else None
@@ -134,7 +183,7 @@ def _shown(a: dict, now: float) -> bool:
 
 STATES = {"operational": ("Operational", "ok"), "degraded": ("Degraded performance", "warn"),
           "down": ("Major outage", "bad"), "unknown": ("No data", "none")}
-# On a phone the bars show the last 30 days (90 would be hairlines) and incidents stack.
+# On a phone the bars show the last PHONE_DAYS days and incidents stack.
 CSS = """
 :root{--bg:#fff;--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--ok:#1a7f37;--warn:#9a6700;--bad:#cf222e;
 --none:#8c959f;--card:#f6f8fa}
@@ -159,13 +208,19 @@ h2{font-size:1.2rem;margin:2rem 0 .75rem}.muted{color:var(--muted);font-size:.9r
 .scale{display:flex;justify-content:space-between;color:var(--muted);font-size:.8rem}
 table{width:100%;border-collapse:collapse;font-size:.95rem}th,td{text-align:left;padding:.4rem .5rem;
 border-bottom:1px solid var(--line)}th{font-weight:600}
-@media (max-width:36rem){.bars li:nth-child(-n+{hidden}){display:none}.wide{display:none}
+@media (max-width:36rem){{hidden}.wide{display:none}
 table,tbody,tr,td{display:block}thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 tr{border-bottom:1px solid var(--line);padding:.4rem 0}td{border:0;padding:.1rem 0}
 td::before{content:attr(data-label) ": ";color:var(--muted)}}
 @media (min-width:36.01rem){.narrow{display:none}}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-""".replace("{hidden}", str(DAYS - 30))
+"""
+
+
+def _css(days: int) -> str:
+    """The page's style; on a phone the bars before the last PHONE_DAYS are hidden."""
+    hidden = days - PHONE_DAYS
+    return CSS.replace("{hidden}", f".bars li:nth-child(-n+{hidden}){{display:none}}" if hidden > 0 else "")
 
 
 def _when(t: float) -> str:
@@ -196,7 +251,7 @@ def page(status: Status, refresh: int | None = None) -> str:
     out = ['<!doctype html><html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width,initial-scale=1">',
            f'<meta http-equiv="refresh" content="{refresh}">' if refresh else "",
-           f"<title>{e(status.title)}</title><style>{CSS}</style></head><body><main>",
+           f"<title>{e(status.title)}</title><style>{_css(status.days)}</style></head><body><main>",
            f"<h1>{e(status.title)}</h1><p class=\"muted\">Updated {_when(status.now)}</p>",
            f'<p class="banner {summary[1]}" role="status">{e(summary[0])}</p>']
     if status.announcements:
@@ -216,13 +271,14 @@ def page(status: Status, refresh: int | None = None) -> str:
         label, cls = STATES[s["state"]]
         out.append(f'<article class="svc"><header><h3>{e(s["name"])}</h3>'
                    f'<span class="state {cls}">{label}</span></header>')
-        out.append(f'<ul class="bars" aria-label="Uptime of {e(s["name"])} per day, last {DAYS} days">')
+        out.append(f'<ul class="bars" aria-label="Uptime of {e(s["name"])} per day, last {status.days} days">')
         for day, v in s["days"]:
             text = f"{day.isoformat()}: {_percent(v)}"
             out.append(f'<li class="{_day_class(v)}" title="{text}"><span class="sr">{text}</span></li>')
-        out.append(f'</ul><p class="scale"><span><span class="wide">{DAYS} days ago</span>'
-                   f'<span class="narrow">30 days ago</span></span>'
-                   f'<span>{_percent(s["uptime"])} uptime over {DAYS} days</span><span>Today</span></p></article>')
+        out.append(f'</ul><p class="scale"><span><span class="wide">{status.days} days ago</span>'
+                   f'<span class="narrow">{min(status.days, PHONE_DAYS)} days ago</span></span>'
+                   f'<span>{_percent(s["uptime"])} uptime over {window_title(status.days)}</span>'
+                   f'<span>Today</span></p></article>')
     out.append("</section>")
     out.append(f'<section aria-labelledby="inc"><h2 id="inc">Incidents, last {INCIDENT_DAYS} days</h2>')
     if status.incidents:
@@ -242,7 +298,8 @@ def page(status: Status, refresh: int | None = None) -> str:
 
 def as_json(status: Status) -> str:
     return json.dumps({"title": status.title, "updated": status.now, "error": status.error or None,
-                       "services": [{"name": s["name"], "state": s["state"], "uptime_90d": s["uptime"],
+                       "days": status.days,
+                       "services": [{"name": s["name"], "state": s["state"], "uptime": s["uptime"],
                                      "days": [[d.isoformat(), v] for d, v in s["days"]]} for s in status.services],
                        "incidents": status.incidents, "announcements": status.announcements}, indent=1)
 

@@ -13,7 +13,7 @@ from pathlib import Path as FsPath
 
 from pydantic import BaseModel, ValidationError
 
-from . import logs, presets, slo, tracker
+from . import dora, logs, presets, slo, tracker
 from .errors import InventoryError, Problem, did_you_mean
 from .inventory import Inventory, Receiver, Service
 from .kinds import BUILTIN_ALERTNAMES, KINDS, alert_specs
@@ -234,6 +234,10 @@ def _cross_checks(doc: Document, inventory: Inventory | None) -> list[Problem]:
         if not INTERVAL_RANGE[0] <= d <= INTERVAL_RANGE[1]:
             problems.append(doc.problem(("stack", key), f"{d} is outside {INTERVAL_RANGE[0]}..{INTERVAL_RANGE[1]} "
                                                         f"(Vigil's rates use 5m windows, which need several samples)"))
+    if inventory is not None:
+        window = dora.window_problem(inventory.stack.dora.failure_window)
+        if window:
+            problems.append(doc.problem(("stack", "dora", "failure_window"), window))
 
     for i, raw in _items(data, "services"):
         at = ("services", i)

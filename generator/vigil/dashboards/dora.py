@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .. import dora
 from ..inventory import Inventory
+from ..units import Duration
 from .builder import GREEN, ORANGE, RED, Column, Dashboard, Row, Target, Thresholds, Variable, stat, table, text, \
     value_map
 from .common import nav, tags
@@ -37,7 +38,7 @@ def _legend() -> str:
             "How each figure is computed: README, *DORA metrics*.\n\n" + "\n".join(rows))
 
 
-def keys(level: str, sel: str, title: str) -> Row:
+def keys(level: str, sel: str, title: str, failure_window: Duration) -> Row:
     """The four keys of a team (level team) or of the services the `service` variable picks."""
     def series(template: str) -> str:
         return dora.name(template, level) + "$window" + f"{{{sel}}}"
@@ -52,7 +53,7 @@ def keys(level: str, sel: str, title: str) -> Row:
              no_value="No commit times recorded", description="Median of deploy time - commit time"),
         stat("Change failure rate", Target(series(dora.CFR)), unit="percentunit", decimals=1,
              thresholds=_rising(dora.FAILURE_BANDS), no_value=no,
-             description=f"Deploys failed, rolled back, or followed within {dora.FAILURE_WINDOW} by a critical "
+             description=f"Deploys failed, rolled back, or followed within {failure_window} by a critical "
                          f"alert of their service, over all deploys"),
         stat("Time to restore (median)", Target(series(dora.RESTORE)), unit="s",
              thresholds=_rising(dora.RESTORE_BANDS), no_value="No incidents",
@@ -63,6 +64,7 @@ def keys(level: str, sel: str, title: str) -> Row:
 
 def dashboard(inventory: Inventory) -> Dashboard:
     team = Variable.custom("team", [t.name for t in inventory.teams])
+    failure_window = inventory.stack.dora.failure_window
     window = Variable.custom("window", [str(w) for w in dora.WINDOWS])
     service = Variable.from_query("service", f'label_values({dora.DEPLOY_TIME}{{team="$team"}}, service)',
                                   multi=True, include_all=True)
@@ -82,7 +84,7 @@ def dashboard(inventory: Inventory) -> Dashboard:
         description="Deployment frequency, lead time, change failure rate and time to restore, from the deploys "
                     "`vigil deploy` records and the critical alerts that fired",
         variables=(team, window, service),
-        rows=(keys("team", 'team="$team"', "Team $team over $window"),
+        rows=(keys("team", 'team="$team"', "Team $team over $window", failure_window),
               Row("Per service", (per_service,)),
-              keys("service", 'team="$team",service=~"$service"', "$service over $window"),
+              keys("service", 'team="$team",service=~"$service"', "$service over $window", failure_window),
               Row("The bands", (text("DORA bands", _legend(), width=24, height=7),))))
