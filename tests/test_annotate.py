@@ -1,4 +1,4 @@
-"""`vigil annotate` posts a deploy marker through grafana-client. Grafana cannot run
+"""`vigil annotate` posts a deploy marker to Grafana's annotations API. Grafana cannot run
 here, so a small HTTP server stands in for its annotations API (POST /api/annotations,
 as documented for the pinned Grafana) and records what arrives; the tags must be the
 ones the rendered service dashboard's "Deploys" query asks for."""
@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from conftest import ROOT, run_vigil
 from dashboard_queries import dashboards
 from native import free_port
+from test_front_door import hostile  # noqa: F401  (the fixture: a sign-in page, a trickle of bytes)
 
 
 class FakeGrafana:
@@ -99,3 +101,14 @@ def test_refusals_and_mistakes_are_one_clear_line(tmp_path):
 
     result = annotate(tmp_path, "http://127.0.0.1:1", "--service", "demo", "--text", "x", env="")
     assert result.returncode == 1 and "GRAFANA_TOKEN" in result.stderr
+
+
+def test_a_web_page_or_a_trickle_is_a_clear_failure_not_a_traceback_or_a_hang(tmp_path, hostile):
+    result = annotate(tmp_path, hostile("html"), "--service", "demo", "--text", "x")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "not JSON" in result.stderr and "Please sign in" in result.stderr, result.stderr
+    started = time.monotonic()
+    result = annotate(tmp_path, hostile("trickle"), "--service", "demo", "--text", "x")
+    took = time.monotonic() - started
+    assert result.returncode == 1 and "no complete answer within" in result.stderr, result.stderr
+    assert took < 60, f"annotate took {took:.0f}s against a server that trickles for 600s"

@@ -1,5 +1,6 @@
 """`vigil annotate`: a deploy marker on a service's dashboard, posted to Grafana's
-annotations API with Grafana's official Python client (grafana-client).
+annotations API (POST /api/annotations) through live's client: one deadline for the whole
+exchange, and a clear error for anything that is not the API's JSON answer.
 
 The annotation carries the tags the service dashboard's "Deploys" annotation
 query asks for (dashboards.common.deploy_tags), so it shows there on every
@@ -17,6 +18,7 @@ import time
 
 from .dashboards.common import deploy_tags
 from .inventory import Service
+from . import live
 from .live import Unreachable
 
 
@@ -25,21 +27,12 @@ def tags(service: Service, extra: list[str]) -> list[str]:
 
 
 def post(url: str, auth, service: Service, text: str, extra_tags: list[str], when_ms: int | None = None) -> int:
-    """Posts the annotation; returns its id."""
-    # Imported here: the client and its HTTP stack cost 0.3 s to import, which
-    # every other vigil command would pay for nothing.
-    from grafana_client import GrafanaApi
-    from grafana_client.client import GrafanaClientError, GrafanaException
-    from niquests.exceptions import RequestException
-
-    api = GrafanaApi.from_url(url, credential=auth, timeout=10.0)
+    """Posts the annotation; returns its id. Unreachable for anything but Grafana's own answer."""
+    payload = {"time": when_ms or int(time.time() * 1000), "tags": tags(service, extra_tags), "text": text}
     try:
-        answer = api.annotations.add_annotation(time_from=when_ms or int(time.time() * 1000),
-                                                tags=tags(service, extra_tags), text=text)
-    except GrafanaClientError as e:   # 4xx: the request or the credentials
-        raise Unreachable(f"{url}: Grafana refused the annotation: {e.status_code} {e.message}") from None
-    except GrafanaException as e:
-        raise Unreachable(f"{url}: {e.message}") from None
-    except RequestException as e:     # connection refused, DNS, TLS
-        raise Unreachable(f"{url}: {type(e).__name__}: {e} (is the stack up? `make up`)") from None
-    return int(answer.get("id", 0))
+        answer = live._http(f"{url.rstrip('/')}/api/annotations", payload, auth)
+    except live.Refused as e:     # 4xx: the request or the credentials
+        raise Unreachable(f"{url}: Grafana refused the annotation: {e.status} {e.said}") from None
+    if not isinstance(answer, dict) or not isinstance(answer.get("id"), int):
+        raise Unreachable(f"{url}: answered without an annotation id, not Grafana's annotations API: {answer!r:.120}")
+    return answer["id"]

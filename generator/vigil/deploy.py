@@ -25,7 +25,6 @@ import datetime as dt
 import json
 import os
 import re
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -33,6 +32,7 @@ from email.utils import formatdate, make_msgid
 from typing import Optional
 
 from . import annotate, dora, mail
+from .exchange import Unreachable, exchange
 from . import tracker as tracker_part
 from .inventory import Inventory, Receiver, Service
 
@@ -114,21 +114,34 @@ def _group_url(base: str, d: Deploy) -> str:
 
 
 def _http(method: str, url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = TIMEOUT):
+    """(status, body) of a 2xx answer within `timeout` for the whole exchange; StepFailed otherwise."""
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        raise StepFailed(f"{url.split('?')[0]}: {e.code} {e.read()[:200].decode(errors='replace').strip()}") from None
-    except (urllib.error.URLError, OSError) as e:
-        raise StepFailed(f"{url.split('?')[0]}: {getattr(e, 'reason', e)} (is the stack up? `make up`)") from None
+        status, _, answer = exchange(req, timeout)
+    except Unreachable as e:
+        raise StepFailed(str(e)) from None
+    if not 200 <= status < 300:
+        raise StepFailed(f"{url.split('?')[0]}: {status} {answer[:200].decode(errors='replace').strip()}")
+    return status, answer
+
+
+def _json(url: str, body: bytes):
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise StepFailed(f"{url}: answered with something that is not JSON: {body[:80]!r} "
+                         f"(is this the Pushgateway's own URL?)") from None
 
 
 def previous(pushgateway: str, d: Deploy) -> dict:
     """What the Pushgateway holds of this deploy: {"at", "status", "commit", "lead", "annotation",
     "posted"}, or {}."""
-    _, body = _http("GET", f"{pushgateway.rstrip('/')}/api/v1/metrics")
-    for group in json.loads(body).get("data", []):
+    url = f"{pushgateway.rstrip('/')}/api/v1/metrics"
+    answer = _json(url, _http("GET", url)[1])
+    groups = answer.get("data") if isinstance(answer, dict) else None
+    if not isinstance(groups, list):
+        raise StepFailed(f"{url}: answered JSON that is not the Pushgateway's metrics list: {str(answer)[:80]}")
+    for group in groups:
         labels = group.get("labels", {})
         if (labels.get("job"), labels.get("service"), labels.get("version")) != \
                 (dora.DEPLOY_JOB, d.service.name, d.version):

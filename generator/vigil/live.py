@@ -18,12 +18,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import threading
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 from . import webauth
+from .exchange import Refused, Unreachable, exchange
 from .envfile import GRAFANA_DEFAULT_USER, GRAFANA_PASSWORD, GRAFANA_USER, environment
 from .inventory import Inventory
 from .routing import TEST_ALERT, TEST_LABEL
@@ -34,15 +33,9 @@ GRAFANA_TOKEN = "GRAFANA_TOKEN"
 # Loki's ruler has no reload endpoint: it reads its rules directory again every poll interval.
 LOKI_RULES_NOTE = "Loki's ruler reads loki/rules/ again by itself within a minute"
 DEADLINE = 15.0            # seconds for one whole request, connect to last byte
-MAX_ANSWER = 64 << 20      # bytes: more is not an answer of these APIs
-NOT_UP = "is the stack up? `make up`"
 
 # `vigil status` exit codes (README): the worst thing it saw.
 EXIT_OK, EXIT_UNREACHABLE, EXIT_TARGETS_DOWN, EXIT_CRITICAL = 0, 1, 3, 4
-
-
-class Unreachable(Exception):
-    """The part does not answer, or not with what its API answers."""
 
 
 def web_credential(part: str, env_file: Path = Path(".env")):
@@ -62,34 +55,6 @@ def url(part: str, flag: str | None, inventory: Inventory | None) -> str:
     return inventory.stack.external_url(part)
 
 
-def _exchange(req: urllib.request.Request, deadline: float) -> tuple[int, str, bytes]:
-    """(status, content type, body) within `deadline` seconds for the whole exchange: the
-    request runs in a worker thread, which per-read timeouts also bound."""
-    result: list = []
-
-    def work():
-        try:
-            with urllib.request.urlopen(req, timeout=deadline) as resp:
-                result.append((resp.status, resp.headers.get("Content-Type", ""), resp.read(MAX_ANSWER + 1)))
-        except urllib.error.HTTPError as e:      # an answer all the same: the caller judges it
-            result.append((e.code, e.headers.get("Content-Type", ""), e.read(4096)))
-        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
-            result.append(e)
-
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-    worker.join(deadline)
-    if not result:
-        raise Unreachable(f"{req.full_url}: no complete answer within {deadline:g}s ({NOT_UP})")
-    if isinstance(result[0], BaseException):
-        e = result[0]
-        raise Unreachable(f"{req.full_url}: {getattr(e, 'reason', e)} ({NOT_UP})") from None
-    status, kind, body = result[0]
-    if len(body) > MAX_ANSWER:
-        raise Unreachable(f"{req.full_url}: answer larger than {MAX_ANSWER >> 20} MiB: not the API's")
-    return status, kind, body
-
-
 def _what(body: bytes) -> str:
     text = " ".join(body[:120].decode(errors="replace").split())
     return f"{text!r}" if text else "an empty body"
@@ -99,12 +64,12 @@ def _http(url: str, payload=None, credential=None, deadline: float = DEADLINE):
     """JSON in, JSON out; Unreachable for anything else."""
     data = json.dumps(payload).encode() if payload is not None else None
     req = _request(url, data, credential, {"Content-Type": "application/json", "Accept": "application/json"})
-    status, kind, body = _exchange(req, deadline)
+    status, kind, body = exchange(req, deadline)
     if status == 401:
-        raise Unreachable(f"{url}: 401 Unauthorized (the stack's passwords are "
-                          f"{' and '.join(webauth.PASSWORDS.values())} in .env or the environment)")
+        raise Refused(f"{url}: 401 Unauthorized (the stack's passwords are "
+                      f"{' and '.join(webauth.PASSWORDS.values())} in .env or the environment)", status, _what(body))
     if not 200 <= status < 300:
-        raise Unreachable(f"{url}: answered {status}: {_what(body)}")
+        raise Refused(f"{url}: answered {status}: {_what(body)}", status, _what(body))
     if not body:
         return None
     try:
@@ -141,7 +106,7 @@ def _reload(url: str, credential=None) -> tuple[bool, str]:
     """POST a reload endpoint -> (done, what it said). Done is a 2xx that is not a web page:
     a proxy's login page answering 200 reloads nothing."""
     try:
-        status, kind, body = _exchange(_request(url, b"", credential, {}), 30.0)
+        status, kind, body = exchange(_request(url, b"", credential, {}), 30.0)
     except Unreachable as e:
         return False, f"unreachable: {e}"
     said = body.decode(errors="replace").strip()

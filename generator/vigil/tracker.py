@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from .exchange import Unreachable, exchange
 from .inventory import Inventory, Service, Stack
 from .runbooks import Runbook
 
@@ -138,15 +138,18 @@ class Client:
                                      method=method or ("POST" if data is not None else "GET"),
                                      headers={"Authorization": f"Bearer {self.token}",
                                               "Content-Type": "application/json", "Accept": "application/json"})
+        try:   # one deadline for the whole exchange: a tracker that trickles bytes cannot hang us
+            status, _, body = exchange(req, self.timeout, OPENER.open)
+        except Unreachable as e:
+            raise TrackerError(f"cannot reach the error tracker at {self.url}: {e}") from None
+        if not 200 <= status < 300:
+            detail = body.decode(errors="replace")[:300]
+            raise TrackerError(f"{req.get_method()} {url}: HTTP {status} {detail}", status)
         try:
-            with OPENER.open(req, timeout=self.timeout) as r:
-                body = r.read()
-        except urllib.error.HTTPError as e:
-            detail = e.read().decode(errors="replace")[:300]
-            raise TrackerError(f"{req.get_method()} {url}: HTTP {e.code} {detail}", e.code) from None
-        except (urllib.error.URLError, OSError) as e:
-            raise TrackerError(f"cannot reach the error tracker at {self.url}: {getattr(e, 'reason', e)}") from None
-        return json.loads(body) if body else None
+            return json.loads(body) if body else None
+        except ValueError:
+            raise TrackerError(f"{req.get_method()} {url}: answered with something that is not JSON: {body[:80]!r} "
+                               f"(is {self.url} the error tracker?)", status) from None
 
     def all(self, path: str, **query) -> list[dict]:
         """Every item of a cursor-paginated list."""
