@@ -55,7 +55,7 @@ def plan(service: Service, ctx: Context, dash: str) -> tuple[RuleGroup, list[Rul
                     "description": f"New issue {_DETAILS['short_id']} at {_DETAILS['culprit']} (release "
                                    f"{_DETAILS['release']}): 6 events, 3 users. {_DETAILS['url']}",
                     "issue_url": _DETAILS["url"],
-                    **{k: issue.annotations[k] for k in ("runbook_url", "dashboard_url")}})
+                    **{k: issue.annotations[k] for k in ("runbook_url", "dashboard_url") if k in issue.annotations}})
     # Open for 10 scrapes, then gone (resolved): quiet again once the last sample is out of the 5m lookback.
     step, scrape = ctx.timing.step, ctx.timing.scrape
     gone = Duration(-(-(10 * scrape + 300_000 + step) // step) * step)
