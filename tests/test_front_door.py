@@ -264,6 +264,102 @@ def test_reload_skips_a_grafana_not_run_here(native):
     assert "FAILED" not in r.stdout and "credentials" not in r.stdout + r.stderr, r.stdout + r.stderr
 
 
+# ---------------------------------------------------------------- status on a healthy stack
+
+@pytest.fixture(scope="module")
+def healthy(tmp_path_factory):
+    """The native stack with every target up: the api service's target is Prometheus itself."""
+    tmp = tmp_path_factory.mktemp("healthy")
+    ports = {k: free_port() for k in ("prom", "am")}
+    chat = inbox.serve("127.0.0.1", 0)
+    tree = _render(tmp, NATIVE.format(**ports, api=ports["prom"]))
+    (tmp / ".env").write_text(f"OPS_WEBHOOK=http://127.0.0.1:{chat.server_address[1]}/slack/ops\n")
+    r = run_vigil("secrets", "-i", str(tmp / "inventory.yml"), "--env", str(tmp / ".env"), "-o", str(tree))
+    assert r.returncode == 0, r.stderr
+    am = alertmanager(tree / "alertmanager", ports["am"], tmp / "am-data", tmp / "am.log").start()
+    prom = prometheus(tree, ports["prom"], tmp / "prom-data", tmp / "prom.log").start()
+    env = {"tmp": tmp, "tree": tree, "prom": prom, "am": am,
+           "prom_url": f"http://127.0.0.1:{ports['prom']}", "am_url": f"http://127.0.0.1:{ports['am']}"}
+    try:
+        wait_for("Alertmanager ready", lambda: get_json(f"{env['am_url']}/api/v2/status"), 60, proc=am)
+        wait_for("Prometheus ready", lambda: get_json(f"{env['prom_url']}/api/v1/targets"), 60, proc=prom)
+        yield env
+    finally:
+        for p in (prom, am):
+            p.stop()
+        chat.shutdown()
+
+
+def _all_up(env):
+    targets = get_json(f"{env['prom_url']}/api/v1/targets")["data"]["activeTargets"]
+    return len(targets) == 3 and all(t["health"] == "up" for t in targets)
+
+
+def test_status_exits_0_on_a_healthy_stack(healthy):
+    wait_for("every target scraped up", lambda: _all_up(healthy), 60)
+    r = _status(healthy)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "targets: 3 up, 0 down" in r.stdout, r.stdout
+
+
+# Always firing, as Prometheus hands them to Alertmanager: a critical and a warning of one alert
+# instance (the first inhibition), and a critical held back by an InstanceDown of its instance.
+HELD_RULES = {"groups": [{"name": "held", "rules": [
+    {"alert": "TestPair", "expr": "vector(1)", "labels": {"service": "api", "team": "platform", "severity": s}}
+    for s in ("critical", "warning")] + [
+    {"alert": "InstanceDown", "expr": "vector(1)",
+     "labels": {"service": "api", "team": "platform", "severity": "warning", "instance": "127.0.0.1:1"}},
+    {"alert": "TestBehindInstance", "expr": "vector(1)",
+     "labels": {"service": "api", "team": "platform", "severity": "critical", "instance": "127.0.0.1:1"}}]}]}
+
+
+def _line(out: str, alertname: str, severity: str) -> str:
+    (line,) = [l for l in out.splitlines() if f" {alertname}" in l and l.split()[0] == severity]
+    return line
+
+
+def test_status_marks_inhibited_alerts_and_does_not_count_them(healthy):
+    """A critical inhibits the warning of the same alert instance: the warning is [inhibited]. A held
+    critical (inhibited, or silenced) does not make the exit 4; only a critical nothing holds does."""
+    wait_for("every target scraped up", lambda: _all_up(healthy), 60)
+    rules = healthy["tree"] / "prometheus/rules/held.yml"
+    rules.write_text(yaml.safe_dump(HELD_RULES))
+    silence = None
+    try:
+        get_json(f"{healthy['prom_url']}/-/reload", {})
+
+        def held():
+            r = _status(healthy)
+            return r if r.stdout.count("[inhibited]") == 2 else None
+        r = wait_for("the warning and the critical behind InstanceDown marked inhibited", held, 90)
+        assert r.returncode == 4, r.stdout + r.stderr      # TestPair's critical: nothing holds it
+        assert "[inhibited]" in _line(r.stdout, "TestPair", "warning"), r.stdout
+        assert "[" not in _line(r.stdout, "TestPair", "critical").split("service=")[0], r.stdout
+        assert "[inhibited]" in _line(r.stdout, "TestBehindInstance", "critical"), r.stdout
+
+        now = time.time()
+        silence = get_json(f"{healthy['am_url']}/api/v2/silences", {
+            "matchers": [{"name": "alertname", "value": "TestPair", "isRegex": False, "isEqual": True},
+                         {"name": "severity", "value": "critical", "isRegex": False, "isEqual": True}],
+            "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 5)),
+            "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 600)),
+            "createdBy": "test", "comment": "held"})["silenceID"]
+
+        def silenced():
+            r = _status(healthy)
+            return r if "[silenced]" in _line(r.stdout, "TestPair", "critical") else None
+        r = wait_for("TestPair's critical marked silenced", silenced, 60)
+        # Every critical is held now, the inhibited one included: nothing counts toward 4.
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "[inhibited]" in _line(r.stdout, "TestBehindInstance", "critical"), r.stdout
+    finally:                    # the healthy stack again, for whichever test runs next
+        rules.unlink()
+        get_json(f"{healthy['prom_url']}/-/reload", {})
+        if silence:
+            urllib.request.urlopen(urllib.request.Request(f"{healthy['am_url']}/api/v2/silence/{silence}",
+                                                          method="DELETE"), timeout=10).close()
+
+
 # ---------------------------------------------------------------- hostile answers
 
 class _Hostile(BaseHTTPRequestHandler):
