@@ -696,8 +696,10 @@ def test_validate_strict_names_every_missing_variable(tmp_path):
 
 
 CASES = ("critical-firing", "warning-firing", "resolved")
-TEMPLATES = ("vigil.title", "vigil.slack.text", "vigil.markdown.text", "vigil.text", "vigil.email.html",
-             "vigil.silence_url", "vigil.color")
+# warning-firing of a stack without Grafana: no dashboard_url, the service's own runbook_url
+GOLDEN_CASES = CASES + ("no-grafana",)
+TEMPLATES = ("vigil.title", "vigil.slack.text", "vigil.slack.text.runbook", "vigil.markdown.text", "vigil.text",
+             "vigil.email.html", "vigil.silence_url", "vigil.alerts_url", "vigil.color")
 
 
 @pytest.fixture(scope="module")
@@ -727,7 +729,7 @@ def golden_path(case: str, name: str) -> Path:
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", GOLDEN_CASES)
 def test_template_golden(template_file, case, name):
     got = render_named(name, case, template_file)
     path = golden_path(case, name)
@@ -840,6 +842,36 @@ def test_messages_carry_the_facts(template_file, case):
 
     for out in (title, slack, text, mail, silence):
         assert "<no value>" not in out
+
+
+@pytest.mark.parametrize("runbook", [True, False])
+def test_messages_without_grafana_carry_only_links_that_open(template_file, tmp_path, runbook):
+    """No Grafana run (stack.endpoints.grafana: null): an alert has no dashboard_url, and a runbook_url
+    only when its service names one; each message then links what the alert has, Silence always."""
+    data = json.loads((GROUPS / "no-grafana.json").read_text())
+    if not runbook:
+        for a in [data["commonAnnotations"]] + [x["annotations"] for x in data["alerts"]]:
+            del a["runbook_url"]
+    group = tmp_path / "group.json"
+    group.write_text(json.dumps(data))
+    wiki = "https://wiki.example.com/runbooks/checkout"
+
+    def render(name):
+        return render_template(f'{{{{ template "{name}" . }}}}', group, template_file,
+                               "html" if name.endswith(".html") else "text")
+    silence = render("vigil.silence_url")
+    markdown = render("vigil.markdown.text").splitlines()[-1]
+    assert markdown == (f"[Runbook]({wiki}) · " * runbook) + f"[Silence]({silence})", markdown
+    text = render("vigil.text").splitlines()
+    assert [l.split(":")[0] for l in text if l.startswith(("Runbook:", "Dashboard:", "Silence:"))] == \
+        ["Runbook"] * runbook + ["Silence"], text
+    links = _Links()
+    links.feed(render("vigil.email.html"))
+    assert links.links == [("Runbook", wiki)] * runbook + [("Silence", html.unescape(silence))]
+    slack = render("vigil.slack.text.runbook")
+    assert slack.endswith(f"<{wiki}|Runbook>" if runbook else "errors.\n"), slack
+    for out in (markdown, "\n".join(text), slack):
+        assert "Dashboard" not in out and "()" not in out and "<|" not in out and "<no value>" not in out
 
 
 @pytest.mark.parametrize("case", CASES)

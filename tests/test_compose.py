@@ -354,7 +354,7 @@ def test_grafana(case):
     assert env["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
     assert env["GF_PLUGINS_PREINSTALL_DISABLED"] == "true"
     assert env["GF_SECURITY_ADMIN_PASSWORD"].startswith(SENTINEL.format("")), "not taken from .env"
-    assert env["GF_SERVER_ROOT_URL"] == inventory.stack.grafana_url
+    assert env["GF_SERVER_ROOT_URL"] == inventory.stack.external_url("grafana")
     assert host_path(model, "/etc/grafana/provisioning", "grafana", tree) == tree / "grafana/provisioning"
     providers = yaml.safe_load((tree / "grafana/provisioning/dashboards/vigil.yml").read_text())
     for provider in providers["providers"]:

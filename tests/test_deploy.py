@@ -233,3 +233,18 @@ def test_dora_numbers_on_the_dashboard_come_from_the_deploys_and_the_alerts(stac
     assert len(restore) == 2 and all(2 < v < 300 for v in restore), restore
     freq, lead, cfr, ttr = got["Services"]                    # the per-service table: checkout's row
     assert (freq, cfr, ttr) == (3 / 7, 1 / 3, restore[1]) and 5400 <= lead < 5500
+
+
+def test_without_grafana_the_annotation_is_skipped_not_failed(stack):
+    """endpoints.grafana: null and no --grafana-url: no annotation to make (no Grafana is run), the
+    rest is done, exit 0. (Last: the DORA test above counts the deploys before it.)"""
+    inv = yaml.safe_load((stack["tmp"] / "inventory.yml").read_text())
+    inv["stack"]["endpoints"]["grafana"] = None
+    (stack["tmp"] / "no-grafana.yml").write_text(yaml.safe_dump(inv, sort_keys=False))
+    before = len(stack["grafana"].requests)
+    result = run_vigil("deploy", "-i", str(stack["tmp"] / "no-grafana.yml"), "--env", str(stack["tmp"] / ".env"),
+                       "--pushgateway-url", stack["push_url"], "--service", "checkout", "--version", "v9.0.0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "skip    annotation: Grafana is not run here" in result.stdout, result.stdout
+    assert "ok      record" in result.stdout and "ok      message" in result.stdout, result.stdout
+    assert len(stack["grafana"].requests) == before

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -95,6 +96,28 @@ def test_null_endpoints_are_neither_scraped_nor_alerted_on(tmp_path):
     assert run_vigil("check", "-o", str(tree)).returncode == 0
 
 
+def test_without_grafana_messages_carry_no_grafana_links(tmp_path):
+    """endpoints.grafana: null: no dashboard links, no runbooks-dashboard links (the service's own
+    runbook_url stays), Slack's only fixed button is Silence and its title links Alertmanager."""
+    tree = _render(tmp_path, NATIVE.format(am=9093, prom=9090, api=8000))
+    groups = [g for f in sorted((tree / "prometheus/rules").rglob("*.yml"))
+              for g in yaml.safe_load(f.read_text())["groups"]]
+    alerts = [r for g in groups for r in g["rules"] if "alert" in r]
+    assert alerts and not [a["alert"] for a in alerts if "dashboard_url" in a.get("annotations", {})]
+    runbooks = {a["annotations"].get("runbook_url") for a in alerts}
+    assert runbooks == {None, "http://127.0.0.1:9093/-/healthy"}, runbooks   # the stack's own have none
+    cfg = yaml.safe_load((tree / "alertmanager/alertmanager.yml").read_text())
+    (slack,) = next(r for r in cfg["receivers"] if r["name"] == "ops")["slack_configs"]
+    assert [b["text"] for b in slack["actions"]] == ["Silence"], slack
+    assert slack["title_link"] == '{{ template "vigil.alerts_url" . }}', slack
+    assert slack["text"] == '{{ template "vigil.slack.text.runbook" . }}'
+    assert '{{ define "vigil.grafana_url" }}{{ "" }}{{ end }}' in (tree / "alertmanager/templates/links.tmpl").read_text()
+    from vigil import live
+    from vigil.validate import load_inventory
+    (test,) = live.test_alerts(load_inventory(tmp_path / "inventory.yml"), "ops")
+    assert set(test["annotations"]) == {"summary", "description"}, test["annotations"]
+
+
 def test_a_probe_without_a_blackbox_exporter_is_an_error(tmp_path):
     text = NATIVE.format(am=9093, prom=9090, api=8000) + "    health_url: http://127.0.0.1:8000/health\n"
     (tmp_path / "inventory.yml").write_text(text)
@@ -161,18 +184,29 @@ def _status(env, *extra: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, capture_output=True, text=True, timeout=120, env=clean)
 
 
-def test_the_silence_link_of_a_real_notification_opens_on_the_running_alertmanager(native):
+def _links(attachment: dict) -> dict[str, str]:
+    """Every link of a Slack attachment: its buttons, its title's, and the <url|name> links of its text."""
+    links = {b["text"]: b["url"] for b in attachment.get("actions", [])}
+    if attachment.get("title_link"):
+        links["title"] = attachment["title_link"]
+    links |= {name: url for url, name in re.findall(r"<([^|>]+)\|([^>]+)>", attachment.get("text", ""))}
+    return links
+
+
+def test_every_link_of_a_real_notification_opens_on_the_running_stack(native):
     """Alertmanager here was started without --web.external-url (it believes it is at its
-    host name); the Silence button still opens it, at the inventory's stack.alertmanager_url."""
+    host name); the Silence button still opens it, at the inventory's stack.alertmanager_url.
+    Grafana is not run (endpoints.grafana: null): no Dashboard link, and the service's own
+    runbook is a link in the text, since not every alert has one; the title links the receiver's
+    alerts in Alertmanager."""
     (message,) = wait_for("the ServiceDown message", lambda: _firing_messages(native), 120)[:1]
-    links = {b["text"]: b["url"] for b in message["actions"]} | {"title": message["title_link"]}
-    assert set(links) == {"Runbook", "Dashboard", "Silence", "title"}
+    links = _links(message)
+    assert set(links) == {"title", "Runbook", "Silence"}, message
+    assert links["title"] == f"{native['am_url']}/#/alerts?receiver=ops"
+    assert [b["text"] for b in message["actions"]] == ["Silence"]
     status = get_json(f"{native['am_url']}/api/v2/status")
     assert not status["config"]["original"].count("external")   # nothing in the config names a URL
     for name, url in links.items():
-        if url.startswith("http://localhost:3000"):   # Grafana: no Debian package, not run here
-            assert name in ("Dashboard", "title") and url == "http://localhost:3000/d/svc-api"
-            continue
         with urllib.request.urlopen(url, timeout=10) as r:   # the runbook is Alertmanager's /-/healthy here
             assert r.status == 200, (name, url)
     silence = links["Silence"]
@@ -215,6 +249,115 @@ def test_status_reads_the_inventory_marks_held_alerts_and_exits_by_what_it_sees(
     assert r.returncode == 3, r.stdout + r.stderr
     assert 'service=~"api|nothing"' in r.stdout and "service=api|nothing" not in r.stdout, r.stdout
     assert "by test: maintenance" in r.stdout
+
+
+def test_reload_skips_a_grafana_not_run_here(native):
+    """endpoints.grafana: null: nothing to reload, so it is no failure (and no credentials are asked for)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VIGIL_", "GRAFANA_", "GF_"))}
+    tmp = native["tmp"]
+    r = subprocess.run([sys.executable, "-m", "vigil", "reload", "-i", str(tmp / "inventory.yml"), "-o",
+                        str(tmp / "tree"), "--env", str(tmp / ".env")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600, env=clean)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "skipped  grafana: not run here" in r.stdout, r.stdout
+    assert "reloaded prometheus" in r.stdout and "reloaded alertmanager" in r.stdout, r.stdout
+    assert "FAILED" not in r.stdout and "credentials" not in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+# ---------------------------------------------------------------- status on a healthy stack
+
+@pytest.fixture(scope="module")
+def healthy(tmp_path_factory):
+    """The native stack with every target up: the api service's target is Prometheus itself."""
+    tmp = tmp_path_factory.mktemp("healthy")
+    ports = {k: free_port() for k in ("prom", "am")}
+    chat = inbox.serve("127.0.0.1", 0)
+    tree = _render(tmp, NATIVE.format(**ports, api=ports["prom"]))
+    (tmp / ".env").write_text(f"OPS_WEBHOOK=http://127.0.0.1:{chat.server_address[1]}/slack/ops\n")
+    r = run_vigil("secrets", "-i", str(tmp / "inventory.yml"), "--env", str(tmp / ".env"), "-o", str(tree))
+    assert r.returncode == 0, r.stderr
+    am = alertmanager(tree / "alertmanager", ports["am"], tmp / "am-data", tmp / "am.log").start()
+    prom = prometheus(tree, ports["prom"], tmp / "prom-data", tmp / "prom.log").start()
+    env = {"tmp": tmp, "tree": tree, "prom": prom, "am": am,
+           "prom_url": f"http://127.0.0.1:{ports['prom']}", "am_url": f"http://127.0.0.1:{ports['am']}"}
+    try:
+        wait_for("Alertmanager ready", lambda: get_json(f"{env['am_url']}/api/v2/status"), 60, proc=am)
+        wait_for("Prometheus ready", lambda: get_json(f"{env['prom_url']}/api/v1/targets"), 60, proc=prom)
+        yield env
+    finally:
+        for p in (prom, am):
+            p.stop()
+        chat.shutdown()
+
+
+def _all_up(env):
+    targets = get_json(f"{env['prom_url']}/api/v1/targets")["data"]["activeTargets"]
+    return len(targets) == 3 and all(t["health"] == "up" for t in targets)
+
+
+def test_status_exits_0_on_a_healthy_stack(healthy):
+    wait_for("every target scraped up", lambda: _all_up(healthy), 60)
+    r = _status(healthy)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "targets: 3 up, 0 down" in r.stdout, r.stdout
+
+
+# Always firing, as Prometheus hands them to Alertmanager: a critical and a warning of one alert
+# instance (the first inhibition), and a critical held back by an InstanceDown of its instance.
+HELD_RULES = {"groups": [{"name": "held", "rules": [
+    {"alert": "TestPair", "expr": "vector(1)", "labels": {"service": "api", "team": "platform", "severity": s}}
+    for s in ("critical", "warning")] + [
+    {"alert": "InstanceDown", "expr": "vector(1)",
+     "labels": {"service": "api", "team": "platform", "severity": "warning", "instance": "127.0.0.1:1"}},
+    {"alert": "TestBehindInstance", "expr": "vector(1)",
+     "labels": {"service": "api", "team": "platform", "severity": "critical", "instance": "127.0.0.1:1"}}]}]}
+
+
+def _line(out: str, alertname: str, severity: str) -> str:
+    (line,) = [l for l in out.splitlines() if f" {alertname}" in l and l.split()[0] == severity]
+    return line
+
+
+def test_status_marks_inhibited_alerts_and_does_not_count_them(healthy):
+    """A critical inhibits the warning of the same alert instance: the warning is [inhibited]. A held
+    critical (inhibited, or silenced) does not make the exit 4; only a critical nothing holds does."""
+    wait_for("every target scraped up", lambda: _all_up(healthy), 60)
+    rules = healthy["tree"] / "prometheus/rules/held.yml"
+    rules.write_text(yaml.safe_dump(HELD_RULES))
+    silence = None
+    try:
+        get_json(f"{healthy['prom_url']}/-/reload", {})
+
+        def held():
+            r = _status(healthy)
+            return r if r.stdout.count("[inhibited]") == 2 else None
+        r = wait_for("the warning and the critical behind InstanceDown marked inhibited", held, 90)
+        assert r.returncode == 4, r.stdout + r.stderr      # TestPair's critical: nothing holds it
+        assert "[inhibited]" in _line(r.stdout, "TestPair", "warning"), r.stdout
+        assert "[" not in _line(r.stdout, "TestPair", "critical").split("service=")[0], r.stdout
+        assert "[inhibited]" in _line(r.stdout, "TestBehindInstance", "critical"), r.stdout
+
+        now = time.time()
+        silence = get_json(f"{healthy['am_url']}/api/v2/silences", {
+            "matchers": [{"name": "alertname", "value": "TestPair", "isRegex": False, "isEqual": True},
+                         {"name": "severity", "value": "critical", "isRegex": False, "isEqual": True}],
+            "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 5)),
+            "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 600)),
+            "createdBy": "test", "comment": "held"})["silenceID"]
+
+        def silenced():
+            r = _status(healthy)
+            return r if "[silenced]" in _line(r.stdout, "TestPair", "critical") else None
+        r = wait_for("TestPair's critical marked silenced", silenced, 60)
+        # Every critical is held now, the inhibited one included: nothing counts toward 4.
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "[inhibited]" in _line(r.stdout, "TestBehindInstance", "critical"), r.stdout
+    finally:                    # the healthy stack again, for whichever test runs next
+        rules.unlink()
+        get_json(f"{healthy['prom_url']}/-/reload", {})
+        if silence:
+            urllib.request.urlopen(urllib.request.Request(f"{healthy['am_url']}/api/v2/silence/{silence}",
+                                                          method="DELETE"), timeout=10).close()
 
 
 # ---------------------------------------------------------------- hostile answers
@@ -323,6 +466,54 @@ def test_flags_and_environment_override_the_inventory(tmp_path):
         assert live.url("prometheus", "http://flag:1", inventory) == "http://flag:1"
     finally:
         del os.environ["VIGIL_PROMETHEUS_URL"]
+
+
+def test_grafana_url_follows_the_same_rule_as_prometheus_and_alertmanager(tmp_path, monkeypatch):
+    """flag > VIGIL_GRAFANA_URL > stack.grafana_url > endpoints.grafana > the Compose default; a null
+    endpoint (and no grafana_url) is no Grafana at all."""
+    from vigil import live
+    from vigil.validate import load_inventory
+    monkeypatch.delenv("VIGIL_GRAFANA_URL", raising=False)
+    inv = tmp_path / "inventory.yml"
+    base = NATIVE.format(am=9093, prom=9090, api=8000)
+
+    def grafana(endpoint: str, url: str = "", flag=None):
+        inv.write_text(base.replace("    grafana: null\n", f"    grafana: {endpoint}\n")
+                       .replace("  basic_auth: false\n", f"  basic_auth: false\n{url}"))
+        return live.url("grafana", flag, load_inventory(inv))
+    assert grafana("127.0.0.1:13000") == "http://127.0.0.1:13000"
+    assert grafana("grafana:3000") == "http://localhost:3000"
+    assert grafana("127.0.0.1:13000", "  grafana_url: https://grafana.example.com/\n") == \
+        "https://grafana.example.com"
+    assert grafana("null", "  grafana_url: https://grafana.example.com\n") == "https://grafana.example.com"
+    monkeypatch.setenv("VIGIL_GRAFANA_URL", "http://env:3")
+    assert grafana("127.0.0.1:13000", "  grafana_url: https://grafana.example.com\n") == "http://env:3"
+    assert grafana("127.0.0.1:13000", flag="http://flag:4/") == "http://flag:4"
+    monkeypatch.delenv("VIGIL_GRAFANA_URL")
+    with pytest.raises(live.NotRun, match="stack.endpoints.grafana is null"):
+        grafana("null")
+
+
+def test_annotate_reaches_grafana_at_its_endpoint(tmp_path):
+    """The CLI end to end: the endpoint is where `vigil annotate` goes (a closed port: refused, named);
+    with Grafana null it says so instead of trying localhost:3000."""
+    closed = free_port()
+    base = NATIVE.format(am=9093, prom=9090, api=8000)
+    inv = tmp_path / "inventory.yml"
+    (tmp_path / ".env").write_text("GRAFANA_TOKEN=t\n")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VIGIL_", "GRAFANA_", "GF_"))}
+
+    def annotate():
+        return subprocess.run([sys.executable, "-m", "vigil", "annotate", "-i", str(inv), "--service", "api",
+                               "--text", "deploy v1", "--env", str(tmp_path / ".env")],
+                              cwd=ROOT, capture_output=True, text=True, timeout=60, env=clean)
+    inv.write_text(base.replace("    grafana: null\n", f"    grafana: 127.0.0.1:{closed}\n"))
+    r = annotate()
+    assert r.returncode == 1 and f"http://127.0.0.1:{closed}" in r.stderr, r.stderr
+    assert "localhost:3000" not in r.stderr and "Traceback" not in r.stderr
+    inv.write_text(base)
+    r = annotate()
+    assert r.returncode == 1 and "grafana is not run here" in r.stderr and "--grafana-url" in r.stderr, r.stderr
 
 
 # ---------------------------------------------------------------- test helpers

@@ -6,8 +6,8 @@ The annotation carries the tags the service dashboard's "Deploys" annotation
 query asks for (dashboards.common.deploy_tags), so it shows there on every
 dashboard of that service, whatever its panels.
 
-Grafana is reached at --grafana-url / VIGIL_GRAFANA_URL (default: the port
-`make up` publishes on 127.0.0.1) with, in this order, a service account token
+Grafana is reached at --grafana-url / VIGIL_GRAFANA_URL, else the inventory's
+(live.url: stack.grafana_url, else endpoints.grafana) with, in this order, a service account token
 (GRAFANA_TOKEN: what a CI pipeline should use) or the admin user and password
 of .env (live.grafana_credential).
 """

@@ -196,15 +196,18 @@ def cmd_reload(args) -> int:
             _apply(tree, files, None, _protect(args, root))
     except OutputError as e:
         return _refused(e)
+    urls = _urls(args, *live.PARTS)
+    if urls is None:
+        return EXIT_INVALID
+    if "grafana" in parts and urls[2] is None:      # nothing to reload, so nothing failed
+        parts.remove("grafana")
+        print("skipped  grafana: not run here (stack.endpoints.grafana is null)")
     auth = None
     if "grafana" in parts:
         try:
             auth = live.grafana_credential(Path(args.env))
         except live.Unreachable as e:
             print(f"grafana: {e}", file=sys.stderr)
-    urls = _urls(args, *live.PARTS)
-    if urls is None:
-        return EXIT_INVALID
     failed = []
     for part, done, said in live.reload(parts, *urls, auth, Path(args.env)):
         print(f"{'reloaded' if done else 'FAILED  '} {part}{'' if done else ': ' + said}")
@@ -263,14 +266,22 @@ def cmd_inbox(args) -> int:
     return 0
 
 
-def _urls(args, *parts: str) -> list[str] | None:
-    """The parts' URLs (live.url: flag, environment, inventory); the inventory is read only when a
-    flag or variable leaves one open. None after reporting why not."""
+def _urls(args, *parts: str) -> list[str | None] | None:
+    """The parts' URLs (live.url: flag, environment, inventory), None for a part the inventory does
+    not run; the inventory is read only when a flag or variable leaves one open. None after
+    reporting why not."""
     try:
         return [live.url(p, getattr(args, f"{p}_url"), None) for p in parts]
     except live.Unreachable:      # one is open: the inventory has it
         inventory = _inventory(args, then=f"the stack's URLs come from it (or give --{parts[0]}-url and the like)")
-    return None if inventory is None else [live.url(p, getattr(args, f"{p}_url"), inventory) for p in parts]
+    return None if inventory is None else [_run_url(p, getattr(args, f"{p}_url"), inventory) for p in parts]
+
+
+def _run_url(part: str, flag: str | None, inventory) -> str | None:
+    try:
+        return live.url(part, flag, inventory)
+    except live.NotRun:
+        return None
 
 
 def cmd_status(args) -> int:
@@ -459,11 +470,7 @@ def cmd_deploy(args) -> int:
         auth = live.grafana_credential(Path(args.env))
     except live.Unreachable:
         auth = None
-    try:
-        grafana = live.url("grafana", args.grafana_url, inventory)
-    except live.Unreachable as e:
-        print(f"vigil deploy: {e}; nothing sent", file=sys.stderr)
-        return EXIT_INVALID
+    grafana = _run_url("grafana", args.grafana_url, inventory)    # None: not run here, no annotation
     tracker_url = args.tracker_url or env.get(deploy.TRACKER_URL) or (
         inventory.stack.error_tracker.url if tracker.enabled(inventory.stack) else "")
     token = env.get(tracker.TOKEN)

@@ -319,7 +319,7 @@ class Outcome:
             self.failed.append(step)
 
 
-def run(inv: Inventory, d: Deploy, *, pushgateway: str, grafana: str, grafana_auth,
+def run(inv: Inventory, d: Deploy, *, pushgateway: str, grafana: str | None, grafana_auth,
         tracker: tracker_part.Client | None, env: dict, inbox_url: str | None, dry_run: bool = False) -> Outcome:
     out = Outcome()
     try:
@@ -347,6 +347,8 @@ def run(inv: Inventory, d: Deploy, *, pushgateway: str, grafana: str, grafana_au
 
     if done["annotation"]:
         out.say("annotation", True, "already on the dashboards (an earlier run)")
+    elif grafana is None:
+        out.lines.append("skip    annotation: Grafana is not run here (stack.endpoints.grafana is null)")
     else:
         try:
             ident = annotate.post(grafana, grafana_auth, d.service, f"{d.status}: {text(d, inv.stack.name)}",

@@ -321,7 +321,10 @@ class Stack(Strict):
     evaluation_interval: Optional[DurationText] = Field(None, description="default: scrape_interval")
     retention: DurationText = Field("30d", description="how long Prometheus keeps samples; at least 30d with SLOs "
                                                      "(their window)")
-    grafana_url: Url = Field("http://localhost:3000", description="base of dashboard links in notifications")
+    grafana_url: Optional[Url] = Field(None, description=(
+        "Grafana as people open it (base of dashboard and runbook links, its root URL); default: "
+        "http://localhost:3000, or http://ENDPOINT when endpoints.grafana is not the Compose service; "
+        "with endpoints.grafana null, none: messages carry no Grafana links"))
     prometheus_url: Optional[Url] = Field(None, description=(
         "Prometheus as a browser reaches it (its --web.external-url); default: the published port, "
         "http://localhost:9090, or http://ENDPOINT when endpoints.prometheus is not the Compose service"))
@@ -347,8 +350,15 @@ class Stack(Strict):
     def eval_interval(self) -> Duration:
         return self.evaluation_interval or self.scrape_interval
 
+    @property
+    def has_grafana(self) -> bool:
+        """Grafana runs here (endpoints.grafana is set) or grafana_url says where people open it.
+        Without, links to it would not open: messages leave them out, live commands skip it."""
+        return self.grafana_url is not None or self.endpoints.grafana is not None
+
     def external_url(self, part: str) -> str:
-        """Base URL of prometheus, alertmanager or grafana as people (and `vigil status`) open it."""
+        """Base URL of prometheus, alertmanager or grafana as people (and `vigil status`) open it:
+        stack.<part>_url, else the endpoint as this machine reaches it (published_url)."""
         given = {"prometheus": self.prometheus_url, "alertmanager": self.alertmanager_url,
                  "grafana": self.grafana_url}[part]
         return (given or self.endpoints.published_url(part)).rstrip("/")

@@ -38,6 +38,11 @@ DEADLINE = 15.0            # seconds for one whole request, connect to last byte
 EXIT_OK, EXIT_UNREACHABLE, EXIT_TARGETS_DOWN, EXIT_CRITICAL = 0, 1, 3, 4
 
 
+class NotRun(Unreachable):
+    """The inventory says the part is not run here (a null endpoint) and no flag or variable says
+    where it is: there is nothing to reach."""
+
+
 def web_credential(part: str, env_file: Path = Path(".env")):
     """(user, password) of Prometheus or Alertmanager behind basic auth (webauth.py), from the
     environment or .env (the environment wins, as in Compose); None when neither sets it."""
@@ -46,12 +51,16 @@ def web_credential(part: str, env_file: Path = Path(".env")):
 
 
 def url(part: str, flag: str | None, inventory: Inventory | None) -> str:
-    """Base URL of a part: the flag, else the environment, else the inventory."""
+    """Base URL of a part: the flag, else the environment, else the inventory (stack.<part>_url,
+    else the endpoint, else the Compose default); NotRun for a Grafana the inventory does not run."""
     given = flag or os.environ.get(ENV[part])
     if given:
         return given.rstrip("/")
     if inventory is None:
         raise Unreachable(f"no URL for {part}: give --{part}-url or {ENV[part]}, or an inventory (-i)")
+    if part == "grafana" and not inventory.stack.has_grafana:
+        raise NotRun(f"grafana is not run here (stack.endpoints.grafana is null): give --grafana-url or "
+                     f"{ENV[part]}, or set stack.grafana_url")
     return inventory.stack.external_url(part)
 
 
@@ -210,15 +219,16 @@ def test_alerts(inventory: Inventory, receiver: str | None = None) -> list[dict]
     which the message announces, so the [RESOLVED] that follows surprises no one."""
     names = [receiver] if receiver else [r.name for r in inventory.receivers]
     now = dt.datetime.now(dt.timezone.utc)
-    grafana = inventory.stack.external_url("grafana")
+    # Grafana's front page stands in for the runbook and dashboard; without a Grafana, no such links.
+    grafana = inventory.stack.external_url("grafana") if inventory.stack.has_grafana else None
+    links = {"runbook_url": grafana, "dashboard_url": grafana} if grafana else {}
     minutes = int(TEST_LASTS.total_seconds() // 60)
     return [{"labels": {"alertname": TEST_ALERT, TEST_LABEL: name, "service": f"vigil-test-{name}",
                         "team": "vigil", "severity": "warning"},
              "annotations": {"summary": f"Test notification for receiver {name}",
                              "description": f"Sent by `vigil test-notify`: if you read this, delivery works. "
                                             f"It resolves by itself in {minutes} minutes: a resolved message "
-                                            f"follows, and needs nothing from you.",
-                             "runbook_url": grafana, "dashboard_url": grafana},
+                                            f"follows, and needs nothing from you.", **links},
              "startsAt": now.isoformat(), "endsAt": (now + TEST_LASTS).isoformat()}
             for name in names]
 

@@ -14,6 +14,8 @@ And for the stack: ErrorTrackerDown (warning) when the exporter cannot read Bugs
 
 from __future__ import annotations
 
+from typing import Optional
+
 from . import stack as stack_part
 from .dashboards.common import LOG_SEARCH
 from .inventory import Service, Stack
@@ -53,13 +55,14 @@ def logs_link(dashboard_url: str, request_id: str) -> str:
             f"{LOGS_RANGE}")
 
 
-def request_of(dashboard_url: str) -> str:
+def request_of(dashboard_url: Optional[str]) -> str:
     """The newest event's request id and its log lines, when the exporter has one (REQUEST): from the
-    alert to the request's lines in Loki; the same id is on the event in Bugsink."""
+    alert to the request's lines in Loki; the same id is on the event in Bugsink. Without a Grafana
+    (dashboard_url None), the id alone."""
     found = f'label "{REQUEST_TAG}" .'
+    lines = (", its log lines: " + logs_link(dashboard_url, f"{{{{ {found} | urlquery }}}}")) if dashboard_url else "."
     return ('{{ with printf `' + REQUEST + '{issue="%s"}` $labels.issue | query }}{{ with first . }}'
-            f" Newest event: request {{{{ {found} }}}}, its log lines: "
-            + logs_link(dashboard_url, f"{{{{ {found} | urlquery }}}}") + "{{ end }}{{ end }}")
+            f" Newest event: request {{{{ {found} }}}}" + lines + "{{ end }}{{ end }}")
 
 
 def plan(service: Service, ctx: Context, dash: str) -> tuple[RuleGroup, list[RuleTest]]:
@@ -83,7 +86,7 @@ def plan(service: Service, ctx: Context, dash: str) -> tuple[RuleGroup, list[Rul
                        "description": f"New issue {_DETAILS['short_id']} at {_DETAILS['culprit']} (release "
                                       f"{_DETAILS['release']}): 6 events, 3 users. {_DETAILS['url']}" + description_end,
                        "issue_url": _DETAILS["url"],
-                       **{k: issue.annotations[k] for k in ("runbook_url", "dashboard_url")}})
+                       **{k: issue.annotations[k] for k in ("runbook_url", "dashboard_url") if k in issue.annotations}})
     # Open for 10 scrapes, then gone (resolved): quiet again once the last sample is out of the 5m lookback.
     step, scrape = ctx.timing.step, ctx.timing.scrape
     gone = Duration(-(-(10 * scrape + 300_000 + step) // step) * step)

@@ -53,15 +53,19 @@ class Context:
     def of(cls, stack: Stack) -> "Context":
         return cls(stack, Timing(stack.scrape_interval, stack.eval_interval))
 
-    def runbook(self, service: Optional[Service], alertname: str) -> str:
+    def runbook(self, service: Optional[Service], alertname: str) -> Optional[str]:
+        """The alert's runbook; None when it would be Grafana's runbooks dashboard and no Grafana
+        is run (a link that would not open)."""
         if service is not None and service.runbook_url:
             return service.runbook_url
         if self.stack.runbook_base_url:
             return f"{self.stack.runbook_base_url}#{alertname.lower()}"
-        return runbooks.link(self.stack.grafana_url, alertname, service and service.name)
+        if not self.stack.has_grafana:
+            return None
+        return runbooks.link(self.stack.external_url("grafana"), alertname, service and service.name)
 
-    def dashboard(self, path: str) -> str:
-        return f"{self.stack.grafana_url.rstrip('/')}/d/{path}"
+    def dashboard(self, path: str) -> Optional[str]:
+        return f"{self.stack.external_url('grafana')}/d/{path}" if self.stack.has_grafana else None
 
 
 # ---------------------------------------------------------------- alert overrides
@@ -169,8 +173,8 @@ def job_for(service: Service, targets) -> ScrapeJob:
 
 def annotations(ctx: Context, service: Optional[Service], dashboard: str, alertname: str,
                 summary: str, description: str) -> dict:
-    return {"summary": summary, "description": description,
-            "runbook_url": ctx.runbook(service, alertname), "dashboard_url": ctx.dashboard(dashboard)}
+    links = {"runbook_url": ctx.runbook(service, alertname), "dashboard_url": ctx.dashboard(dashboard)}
+    return {"summary": summary, "description": description, **{k: v for k, v in links.items() if v}}
 
 
 def up_series(job: ScrapeJob, target: str, values: str) -> tuple[str, str]:

@@ -240,7 +240,7 @@ def compose(inv: Inventory) -> dict:
         "environment": {
             GRAFANA_USER: f"${{{GRAFANA_USER}:-{GRAFANA_DEFAULT_USER}}}",
             GRAFANA_PASSWORD: f"${{{GRAFANA_PASSWORD}:?set {GRAFANA_PASSWORD} in .env (see .env.example)}}",
-            "GF_SERVER_ROOT_URL": _literal(stack.grafana_url),
+            "GF_SERVER_ROOT_URL": _literal(stack.external_url("grafana")),
             "GF_SERVER_HTTP_PORT": str(port("grafana")),
             "GF_AUTH_ANONYMOUS_ENABLED": "false",
             "GF_USERS_ALLOW_SIGN_UP": "false",
