@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import ROOT, run_vigil
 from native import Process, free_port, get_json, wait_for
@@ -246,7 +247,8 @@ def test_a_new_issue_and_its_regression_reach_the_team(bugsink, tmp_path):
         assert "New issue PAYMENTS-" in text and "at __main__ in apply_discount" in text
         assert "(release payments@1.0.0): 1 events, 1 users." in text
         # the request id of the event, and the service's logs searched for it (as in the demo's log lines)
-        logs = f"{Stack(name='t').grafana_url}/d/svc-payments"
+        stack = Stack(**yaml.safe_load((tmp_path / "inventory.yml").read_text())["stack"])
+        logs = f"{stack.external_url('grafana')}/d/svc-payments"
         assert f"Newest event: request req-discount-0, its log lines: {logs}?var-search=req-discount-0&" in text, text
         issue = next(i for i in bugsink.client().all("/issues/", project=project["id"])
                      if i["calculated_type"] == "ZeroDivisionError")
