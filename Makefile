@@ -90,10 +90,12 @@ down: docker  ## stop the stack (keeps its data: metrics, silences, dashboards, 
 	$(DOCKER) compose down
 
 reload: docker runtime  ## apply inventory changes to the running stack in place (no restart, no data lost)
-	$(VIGIL) generate -i $(INVENTORY)
+	@# secrets first: Alertmanager reads a new receiver's secret file when it reloads (secrets needs
+	@# the inventory and .env, not the rendered tree). `vigil reload` renders, checks, and only then
+	@# writes the tree and reloads: a refused change stops here with the files as they were.
 	$(VIGIL) secrets -i $(INVENTORY) --inbox
-	$(DOCKER) compose up -d --build --remove-orphans --wait   # new or changed services only
 	$(VIGIL) reload -i $(INVENTORY)
+	$(DOCKER) compose up -d --build --remove-orphans --wait   # new or changed services only
 	DOCKER=$(DOCKER) VIGIL=$(VIGIL) INVENTORY=$(INVENTORY) scripts/tracker.sh   # new reporting services: projects, DSNs
 	@# Alloy (the log shipper: which team owns which container) reloads on POST /-/reload; its port is
 	@# not published and its image has no curl, hence bash's /dev/tcp.

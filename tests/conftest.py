@@ -28,10 +28,10 @@ def tool(name: str) -> str:
 VIGIL_TIMEOUT = 600
 
 
-def run_vigil(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """The CLI as a user runs it, in a separate process."""
+def run_vigil(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The CLI as a user runs it, in a separate process (env: its whole environment)."""
     return subprocess.run([sys.executable, "-m", "vigil", *args], cwd=cwd or ROOT,
-                          capture_output=True, text=True, timeout=VIGIL_TIMEOUT)
+                          capture_output=True, text=True, timeout=VIGIL_TIMEOUT, env=env)
 
 
 def render_tree(inventory: Path, out: Path) -> Path:

@@ -601,10 +601,17 @@ def _make_up(tmp: Path, inventory: str) -> subprocess.CompletedProcess:
     for name, text in (("docker", FAKE_DOCKER), ("vigil", f'#!/bin/sh\nexec "{sys.executable}" -m vigil "$@"\n')):
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
+    return _make_there(tmp, "up")
+
+
+def _make_there(tmp: Path, target: str) -> subprocess.CompletedProcess:
+    """A make target in the front door _make_up set up in `tmp`."""
+    bin_dir = tmp / "bin"
     # RUNTIME empty: the generator is this test's own, nothing to install.
-    return subprocess.run(["make", "--no-print-directory", "up", f"DOCKER={bin_dir / 'docker'}",
-                           f"VIGIL={bin_dir / 'vigil'}", "RUNTIME="], cwd=repo, capture_output=True, text=True,
-                          timeout=300, stdin=subprocess.DEVNULL, env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    return subprocess.run(["make", "--no-print-directory", target, f"DOCKER={bin_dir / 'docker'}",
+                           f"VIGIL={bin_dir / 'vigil'}", "RUNTIME="], cwd=tmp / "repo", capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
 
 
 def test_make_up_says_how_to_point_watchdog_at_a_dead_mans_switch(tmp_path):
@@ -623,3 +630,48 @@ def test_make_up_says_how_to_point_watchdog_at_a_dead_mans_switch(tmp_path):
     up = _make_up(tmp_path / "set", with_heartbeat)
     assert up.returncode == 0, up.stdout + up.stderr
     assert "Vigil is up." in up.stdout and "heartbeat" not in up.stderr, up.stdout + up.stderr
+
+
+# ---------------------------------------------------------------- make reload: check before apply
+
+# A user rule whose expression promtool refuses (validate does not parse PromQL).
+REFUSED_RULE = """\
+    rules:
+      - alert: ApiQueueBacklog
+        expr: "rate(api_queue_depth[5m]"
+        summary: never loads
+"""
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.skipif(not (shutil.which("promtool") and shutil.which("amtool")), reason="needs promtool and amtool")
+def test_make_reload_of_a_refused_change_writes_nothing_and_starts_nothing(tmp_path):
+    """`make reload` once rendered the tree before `vigil reload` checked it: a refused change stayed
+    on disk (the next restart of Prometheus exited 1) and Compose started it."""
+    ports = {"prom": free_port(), "am": free_port(), "api": free_port()}
+    up = _make_up(tmp_path, NATIVE.format(**ports))
+    assert up.returncode == 0, up.stdout + up.stderr
+    repo, log = tmp_path / "repo", tmp_path / "bin" / "docker.log"
+    good = (repo / "inventory.yml").read_text()
+    (repo / "inventory.yml").write_text(good.replace("    kind: http\n", "    kind: http\n" + REFUSED_RULE, 1))
+    before = _files(repo)
+    log.write_text("")
+    r = _make_there(tmp_path, "reload")
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "FAIL promtool check config" in r.stdout and "running stack are as they were" in r.stderr, \
+        r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    assert _files(repo) == before, "make reload wrote a change the checks refused"
+    assert "compose up" not in log.read_text(), "make reload started services for a refused change"
+
+
+def test_make_reload_writes_secrets_then_reloads_then_starts_services():
+    steps = _make("-n", "reload", "DOCKER=docker", "VIGIL=vigil", "RUNTIME=").stdout
+    commands = [line for line in steps.splitlines() if not line.lstrip().startswith("#")]
+    order = [next((i for i, c in enumerate(commands) if s in c), -1)
+             for s in ("vigil secrets -i", "vigil reload -i", "docker compose up", "scripts/tracker.sh")]
+    assert -1 not in order and order == sorted(order), steps
+    assert not any("vigil generate" in c for c in commands), steps

@@ -8,6 +8,7 @@ but OK fails the command, by name."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import time
 import urllib.parse
@@ -97,9 +98,9 @@ def running(tmp_path_factory):
             p.stop()
 
 
-def reload(env) -> object:
+def reload(env, environment: dict | None = None) -> object:
     return run_vigil("reload", "-i", str(env["inv"]), "-o", str(env["tree"]), "--only", "prometheus,alertmanager",
-                     "--prometheus-url", env["prom_url"], "--alertmanager-url", env["am_url"])
+                     "--prometheus-url", env["prom_url"], "--alertmanager-url", env["am_url"], env=environment)
 
 
 def test_a_broken_inventory_reloads_nothing(running):
@@ -154,6 +155,39 @@ def test_a_change_the_checks_refuse_leaves_files_and_prometheus_as_they_were(run
     assert tree_bytes(env["tree"]) == files
     assert loaded_rules(env["prom_url"]) == rules and not any("ShopQueueBacklog" in r for r in rules)
     assert last_reload() == reloaded
+
+
+def test_without_promtool_a_change_prometheus_refuses_puts_the_previous_files_back(running, tmp_path):
+    """Most Docker users have no promtool or amtool: the running Prometheus is the check. It refuses
+    the new rule file, so the files on disk go back to what it runs, and the next restart loads them."""
+    env = running
+    files, rules = tree_bytes(env["tree"]), loaded_rules(env["prom_url"])
+    no_tools = tmp_path / "bin"      # PATH: an empty folder (vigil runs as sys.executable, by its full path)
+    no_tools.mkdir()
+    environment = {**os.environ, "PATH": str(no_tools)}
+    good = env["inv"].read_text()
+    env["inv"].write_text(good.replace("    kind: http\n", "    kind: http\n" + REFUSED_RULE, 1))
+    try:
+        result = reload(env, environment)
+    finally:
+        env["inv"].write_text(good)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    assert "promtool and amtool not on PATH" in result.stdout and "FAIL promtool" not in out, out
+    assert "FAILED   prometheus: 500" in result.stdout, out
+    assert "prometheus refused the new config: the previous files are back" in result.stderr, out
+    # Alertmanager took the new files: it reloads the previous ones, so it runs what is on disk.
+    assert "reloaded alertmanager with the previous files" in result.stdout, out
+    assert "Traceback" not in result.stderr
+    # The added rule file removed, the changed ones as they were; only generate's no-op shortcut is
+    # gone (the tree was rewritten twice: the next generate renders in full once).
+    rendered = {path: data for path, data in files.items() if path != ".vigil-cache"}
+    assert tree_bytes(env["tree"]) == rendered
+    assert loaded_rules(env["prom_url"]) == rules
+    # What is on disk loads: the same reload, with nothing to change, succeeds.
+    again = reload(env, environment)
+    assert again.returncode == 0 and "reloaded prometheus" in again.stdout, again.stdout + again.stderr
+    assert tree_bytes(env["tree"]) == rendered
 
 
 def test_a_reload_answered_with_an_error_fails_naming_the_part(running):

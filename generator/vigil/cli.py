@@ -19,7 +19,8 @@ from .inventory import ErrorTracker
 from .plan import plan
 from .render import compose, render
 from .validate import load_inventory
-from .write import MANIFEST, OutputError, Tree, compare, diff, inputs_digest, remember, unchanged, with_manifest, write
+from .write import (MANIFEST, OutputError, Tree, compare, diff, inputs_digest, previous, remember, unchanged,
+                    with_manifest, write)
 
 EXIT_STALE, EXIT_INVALID, EXIT_STACK_DOWN = 1, 2, 3
 EXIT_TOKEN_STALE = 4    # vigil errors token: Bugsink refuses the token (scripts/tracker.sh then makes a fresh one)
@@ -98,9 +99,9 @@ def _protect(args, root: Path) -> set[str]:
         return set()
 
 
-def _apply(tree: Tree, files: dict[str, bytes], inputs: str | None, protect) -> None:
+def _apply(tree: Tree, files: dict[str, bytes], inputs: str | None, protect, changes=None) -> None:
     """Write the rendered files into the (locked) tree; say what changed and what it left alone."""
-    changes = compare(tree, files, protect)
+    changes = changes or compare(tree, files, protect)
     for path, why in changes.kept:
         print(f"{tree.where(path)}: kept, though {MANIFEST} lists it: {why}", file=sys.stderr)
     if changes.pending:
@@ -170,7 +171,8 @@ def _report(args, root: Path) -> int:
 
 def cmd_reload(args) -> int:
     """Render, check the result in a staging folder, then replace the live tree and reload:
-    a change the checks refuse touches neither the files nor the running stack."""
+    a change the checks refuse touches neither the files nor the running stack, and one the
+    running Prometheus or Alertmanager refuses puts the previous files back."""
     parts = args.only.split(",") if args.only else list(live.PARTS)
     unknown = sorted(set(parts) - set(live.PARTS))
     if unknown:
@@ -189,13 +191,8 @@ def cmd_reload(args) -> int:
                       "are as they were", file=sys.stderr)
                 return 1
     else:
-        print(f"{' and '.join(check.TOOLS)} not on PATH: Prometheus and Alertmanager check the files themselves "
-              "and keep their old config if they refuse it")
-    try:
-        with _locked(root, create=True) as tree:
-            _apply(tree, files, None, _protect(args, root))
-    except OutputError as e:
-        return _refused(e)
+        print(f"{' and '.join(check.TOOLS)} not on PATH: Prometheus and Alertmanager check the files themselves; "
+              "if they refuse them, the previous files go back")
     urls = _urls(args, *live.PARTS)
     if urls is None:
         return EXIT_INVALID
@@ -208,15 +205,43 @@ def cmd_reload(args) -> int:
             auth = live.grafana_credential(Path(args.env))
         except live.Unreachable as e:
             print(f"grafana: {e}", file=sys.stderr)
-    failed = []
-    for part, done, said in live.reload(parts, *urls, auth, Path(args.env)):
-        print(f"{'reloaded' if done else 'FAILED  '} {part}{'' if done else ': ' + said}")
-        if not done:
-            failed.append(part)
-    print(live.LOKI_RULES_NOTE)
+    try:
+        with _locked(root, create=True) as tree:     # held until the reload is done, or undone
+            protect = _protect(args, root)
+            changes = compare(tree, files, protect)
+            before = previous(tree, files, changes) if changes else None
+            _apply(tree, files, None, protect, changes)
+            reloaded = _reload_live(parts, urls, auth, args)
+            print(live.LOKI_RULES_NOTE)
+            refused = [part for part, done, said in reloaded if not done and live.refused(part, said)]
+            if refused and before is not None:
+                return _undo(tree, before, protect, refused, reloaded, urls, auth, args)
+    except OutputError as e:
+        return _refused(e)
+    failed = [part for part, done, _ in reloaded if not done]
     if failed:
         print(f"vigil reload: {', '.join(failed)} did not reload (the files on disk are new)", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _reload_live(parts, urls, auth, args, why: str = "") -> list[tuple[str, bool, str]]:
+    results = live.reload(parts, *urls, auth, Path(args.env))
+    for part, done, said in results:
+        print(f"{'reloaded' if done else 'FAILED  '} {part}{why}{'' if done else ': ' + said}")
+    return results
+
+
+def _undo(tree: Tree, before, protect, refused, reloaded, urls, auth, args) -> int:
+    """The running part kept its old config: the files on disk go back to it, and the parts
+    that took the new files reload the previous ones, so the stack runs what is on disk."""
+    _apply(tree, before, None, protect)
+    print(f"vigil reload: {' and '.join(refused)} refused the new config: the previous files are back",
+          file=sys.stderr)
+    took = {part.split()[0] for part, done, _ in reloaded if done}     # "grafana dashboards" -> grafana
+    again = [p for p in live.PARTS if p in took]
+    if again:
+        _reload_live(again, urls, auth, args, " with the previous files")
+    return 1
 
 
 def cmd_secrets(args) -> int:

@@ -126,6 +126,12 @@ def _reload(url: str, credential=None) -> tuple[bool, str]:
     return True, said
 
 
+def refused(part: str, said: str) -> bool:
+    """A reload of Prometheus or Alertmanager answered with an error status (_reload's "500: ..."):
+    the part is up, did not take the new files and runs its old config."""
+    return part in ("prometheus", "alertmanager") and said.partition(":")[0].isdigit()
+
+
 PARTS = ("prometheus", "alertmanager", "grafana")
 
 

@@ -423,6 +423,22 @@ def write(tree: Tree, files: dict[str, bytes], changes: Changes) -> None:
         raise
 
 
+def previous(tree: Tree, files: dict[str, bytes], changes: Changes) -> dict[str, bytes]:
+    """Before write(tree, files, changes): the tree as it is, as files to write back with
+    write() — what `files` replaces or removes, and the manifest; writing it back removes
+    what `files` adds (the new manifest lists it with its hash)."""
+    out = {path: data for path in [*files, *changes.removed] if path != MANIFEST
+           for data in [tree.read(path)] if data is not None}
+    manifest = tree.read(MANIFEST)
+    if changes.pending or manifest is None:   # what an interrupted run left stays owned
+        listed = parse_manifest(manifest)
+        for path, digests in parse_manifest(tree.read(PENDING)).items():
+            listed.setdefault(path, set()).update(digests)
+        manifest = listing(listed)
+    out[MANIFEST] = manifest
+    return out
+
+
 # ---------------------------------------------------------------- the no-op shortcut
 # A regenerate with the same inventory and the same Vigil over an untouched tree
 # renders the same bytes: a fingerprint of the inputs and of the tree lets it
