@@ -36,6 +36,7 @@ from native import native_stack, Process, alertmanager, free_port, prometheus, w
 from vigil import runbooks, slo
 from vigil.kinds import http
 from vigil.dashboards import builder, overview
+from vigil.dashboards import job as job_dashboard
 from vigil.dashboards import service as service_dashboard
 from vigil.inventory import Service
 from vigil.dashboards.builder import (
@@ -340,6 +341,12 @@ def test_service_dashboards_read_the_thresholds_of_their_alerts(full):
     assert {"Requests by status", "5xx by status"} <= titles and not {t for t in titles if "by route" in t}
     # No latency rules without a histogram: no latency panels either.
     assert not any("duration" in e for e in exprs["team-data/svc-counter-only"])
+    assert "p95 by instance" not in {p["title"] for p in panels(dashboards(full)["team-data/svc-counter-only"])}
+    # Each instance's p95 from the raw buckets, as the table's column (and narrowed by the same variables).
+    (graph,) = [p for p in panels(d) if p["title"] == "p95 by instance"]
+    (table,) = [p for p in panels(d) if p["title"] == "Each instance"]
+    assert graph["targets"][0]["expr"] == table["targets"][3]["expr"]
+    assert "by (instance, le)" in graph["targets"][0]["expr"] and 'instance=~"$instance"' in graph["targets"][0]["expr"]
 
 
 @pytest.mark.parametrize("instrumentation", ["prometheus-fastapi-instrumentator",
@@ -357,7 +364,8 @@ def test_a_histogram_without_the_route_label_is_not_split_by_route(instrumentati
 
 # The panels of an http service's dashboard that draw an alert's levels, and the alert.
 LEVEL_PANELS = {"Errors": "HighErrorRate", "Error ratio by instance": "HighErrorRate", "Error ratio": "HighErrorRate",
-                "p95 latency": "HighLatency", "Latency p50 / p95 / p99": "HighLatency", "p95 by route": "HighLatency"}
+                "p95 latency": "HighLatency", "Latency p50 / p95 / p99": "HighLatency", "p95 by route": "HighLatency",
+                "p95 by instance": "HighLatency"}
 LEVEL_COLOURS = {"warning": "orange", "critical": "red"}
 
 
@@ -431,6 +439,91 @@ def test_dashboards_of_many_services_read_recording_rules_not_histograms(full):
     assert len(table["targets"]) == 5 and all(t["instant"] for t in table["targets"])
 
 
+def grafana_colour(thresholds: dict, value: float, low: float, high: float) -> str:
+    """The colour Grafana gives `value` (@grafana/data getActiveThresholdForValue): the last step at
+    or under it; in percentage mode, under its percent of the range low..high (the field's min and
+    max; where unset, those of every field the panel shows: fieldOverrides' global range)."""
+    if thresholds["mode"] == "percentage":
+        value = (value - low) / (high - low) * 100
+    colour = thresholds["steps"][0]["color"]
+    for step in thresholds["steps"][1:]:
+        if value >= step["value"]:
+            colour = step["color"]
+    return colour
+
+
+def test_instances_up_is_green_only_when_every_instance_is(tree):
+    """"2 up of 2" green, "1 up of 2" orange, "0 up of 2" red: the count up coloured by its share of
+    all (the largest value the panel shows), the count of all in the text's colour."""
+    found = []
+    for key, d in dashboards(tree).items():
+        for p in panels(d):
+            if [t.get("legendFormat") for t in p.get("targets", [])] != ["up", "of"]:
+                continue
+            found.append(key)
+            defaults = p["fieldConfig"]["defaults"]
+            assert defaults["min"] == 0 and "max" not in defaults, (key, p["title"])
+
+            def colour(up: int, of: int) -> str:
+                return grafana_colour(defaults["thresholds"], up, defaults["min"], max(up, of))
+            shown = [colour(up, of) for up, of in ((2, 2), (1, 1), (150, 150), (1, 2), (149, 150), (1, 150),
+                                                   (0, 2), (0, 1))]
+            assert shown == ["green"] * 3 + ["orange"] * 3 + ["red"] * 2, (key, p["title"], shown)
+            (of,) = [o for o in p["fieldConfig"]["overrides"] if o["matcher"] == {"id": "byFrameRefID",
+                                                                                   "options": "B"}]
+            assert of["properties"] == [{"id": "color", "value": {"mode": "fixed", "fixedColor": "text"}}]
+    assert {"vigil/vigil-host"} < set(found) and any(k.split("/")[1].startswith("svc-") for k in found)
+
+
+def _saturation(d: dict) -> dict:
+    row = next(i for i, p in enumerate(d["panels"]) if p["type"] == "row" and p["title"] == "Saturation")
+    return {p["title"]: p["targets"][0]["expr"] for p in d["panels"][row + 1:row + 4]}
+
+
+# Per instance at 5m: (CPU cores, memory bytes, open fds of the limit), and the series it exports.
+MICROMETER = ((1, 150, 0.8), {"process_cpu_usage": "0.25", "system_cpu_count": "4",
+                              'jvm_memory_used_bytes{area="heap",id="G1 Eden Space"}': "100",
+                              'jvm_memory_used_bytes{area="nonheap",id="Metaspace"}': "50",
+                              "process_files_open_files": "80", "process_files_max_files": "100"})
+CLIENT = ((1, 1000, 0.01), {"process_cpu_seconds_total": "0+15x40", "process_resident_memory_bytes": "1000",
+                            "process_open_fds": "10", "process_max_fds": "1000"})
+# A JVM with the Prometheus client library's collectors has both (jvm_* among them): its resident set counts.
+BOTH = ((1, 1000, 0.01), {**CLIENT[1], 'jvm_memory_used_bytes{area="heap"}': "100"})
+
+
+@pytest.mark.parametrize("preset, exported, absent", [
+    ("spring-boot", {"a": MICROMETER}, {"b": CLIENT}),
+    ("prometheus-client", {"a": CLIENT}, {"b": MICROMETER}),
+    ("opentelemetry", {"a": MICROMETER, "b": CLIENT, "c": BOTH}, {}),     # any runtime: either
+    ("job", {"a": MICROMETER, "b": CLIENT, "c": BOTH}, {}),
+])
+def test_saturation_reads_the_process_metrics_of_the_services_library(preset, exported, absent, tmp_path):
+    """Run by Prometheus itself (promtool) over the names each library really exports: a Spring Boot
+    service's panels read Micrometer's (a CPU share of the host's CPUs, the JVM's memory, its own fd
+    names), not the client libraries' `process_*` it does not have; a job or a library Vigil cannot
+    tell shows whichever an instance exports, each instance once."""
+    kind = {"kind": "job"} if preset == "job" else {"kind": "http", "instrumentation": preset}
+    svc = Service.model_validate({"name": "app", "team": "t", "targets": ["a:80"], **kind})
+    module = job_dashboard if preset == "job" else service_dashboard
+    shown = _saturation(module.dashboard(svc).to_dict())
+    assert len(shown) == 3 and all("Process" in t or "file descriptors" in t for t in shown), shown
+    series = [{"series": name.replace("{", f'{{job="app",instance="{inst}",', 1) if "{" in name
+               else f'{name}{{job="app",instance="{inst}"}}', "values": values if "x" in values else f"{values}x40"}
+              for inst, (_, metrics) in {**exported, **absent}.items() for name, values in metrics.items()]
+    tests = [{"expr": expand(expr, {"instance": ".*", "__rate_interval": "1m"}), "eval_time": "5m",
+              "exp_samples": [{"labels": f'{{instance="{inst}"}}', "value": want[i]}
+                              for inst, (want, _) in sorted(exported.items())]}
+             for i, expr in enumerate(shown.values())]
+    (tmp_path / "process.test.yml").write_text(yaml.safe_dump({"rule_files": [], "evaluation_interval": "15s",
+                                                               "tests": [{"interval": "15s", "input_series": series,
+                                                                          "promql_expr_test": tests}]}))
+    result = promtool("test", "rules", "process.test.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    titles = list(shown)
+    assert titles[1] == {"spring-boot": "Process memory (JVM heap and non-heap)",
+                         "prometheus-client": "Process memory (resident set)"}.get(preset, "Process memory")
+
+
 # ---------------------------------------------------------------- the builder itself
 
 
@@ -475,6 +568,9 @@ def test_variables_and_thresholds_render_grafanas_model():
     assert q["query"] == "label_values(up, team)" and q["allValue"] == ".*" and "definition" not in q
     assert Thresholds.falling(10, 3).to_dict()["steps"] == [
         {"color": "red", "value": None}, {"color": "orange", "value": 3}, {"color": "green", "value": 10}]
+    # a critical level alone: red under it, green from it (1 Alertmanager known is not a warning)
+    assert Thresholds.falling(critical=1).to_dict()["steps"] == [
+        {"color": "red", "value": None}, {"color": "green", "value": 1}]
     assert builder.GRAFANA_IMAGE == f"grafana/grafana:{builder.GRAFANA_VERSION}"
 
 
@@ -520,7 +616,7 @@ EMPTY = {
        for t in ("Container CPU", "Container memory")},
     **{("team-shop/svc-idle", t): NO_TRAFFIC for t in (
         "Errors", "p95 latency", "Error ratio by instance", "Error ratio", "5xx by route", "p95 by route",
-        "Latency p50 / p95 / p99")},
+        "Latency p50 / p95 / p99", "p95 by instance")},
     **{(f"team-{team}/svc-{svc}", "Alerts"): "nothing fires or is pending for it"
        for team, svc in (("shop", "idle"), ("platform", "worker"))},
     # no deploys are recorded here: tests/test_deploy.py runs these queries against real ones
@@ -701,20 +797,22 @@ RECORDED = re.compile(r"(\w+_over_time\()?\b[a-zA-Z_]\w*:[\w:]+(?:\{[^}]*\})?(\[
 
 def test_range_panels_rank_once_and_read_recorded_series_over_each_step(tree):
     """topk in a range query ranks at every step: over a day, far more than k series. Ranked
-    `@ end()`, the panel shows exactly k. And a graph reads a recorded series as the worst (or
-    mean) of each step, so a spike shows however wide the range, not one sample in a hundred."""
-    read = 0
+    `@ end()`, the panel shows exactly k. And a graph, or a stat's sparkline (any range query),
+    reads a recorded series as the worst (or mean) of each step, so a spike shows however wide
+    the range, not one sample in a hundred."""
+    read, kinds = 0, set()
     for key, d in dashboards(tree).items():
         for p in panels(d):
-            if p["type"] != "timeseries":
-                continue
             for t in prom_targets(p):
+                if t["instant"]:
+                    continue
+                kinds.add(p["type"])
                 if "topk(" in t["expr"]:
                     assert "@ end()" in t["expr"], (key, p["title"], t["expr"])
                 for over, how in RECORDED.findall(re.sub(r'"[^"]*"', '""', t["expr"])):
                     assert (over and how == "[$__rate_interval]") or how == " @ end()", (key, p["title"], t["expr"])
                     read += 1
-    assert read > 30
+    assert read > 30 and {"timeseries", "stat"} <= kinds
 
 
 def test_overview_graphs_show_the_top_services_with_traffic(full, tmp_path):

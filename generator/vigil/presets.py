@@ -5,6 +5,7 @@ the request counter, the label holding the HTTP status, and the latency
 histogram (base name, in seconds; the rules add `_bucket`) — and, where the
 library has fixed default buckets, their upper bounds: a latency SLO's
 threshold must be one of them (an SLO counts the requests at or under it).
+Each also says which process metrics its runtime exports (dashboards' saturation row).
 """
 
 from __future__ import annotations
@@ -21,6 +22,37 @@ LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 @dataclass(frozen=True)
+class ProcessMetrics:
+    """Where a metrics library puts its process' saturation, as PromQL by instance over a
+    target's selector `{sel}` (`{window}`: the dashboard's rate window)."""
+    library: str
+    cpu: str                   # CPU cores in use
+    memory: str                # bytes
+    memory_of: str             # what that memory is
+    open_files: str            # open file descriptors over their limit, 0..1
+    metrics: str               # the metric names, for the panels' descriptions
+
+
+# Every Prometheus client library's process collector (Go, Python, Java simpleclient, Node, Ruby…).
+PROCESS_COLLECTOR = ProcessMetrics(
+    "Prometheus client libraries", "sum by (instance) (rate(process_cpu_seconds_total{sel}{window}))",
+    "sum by (instance) (process_resident_memory_bytes{sel})", "resident set",
+    "max by (instance) (process_open_fds{sel} / process_max_fds{sel})",
+    "process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds / process_max_fds")
+# Micrometer (Spring Boot): a CPU gauge that is a share of every CPU the JVM sees, no resident set
+# (the JVM's own memory instead: heap and non-heap, summed over its pools), its own fd names.
+MICROMETER_PROCESS = ProcessMetrics(
+    "Micrometer", "sum by (instance) (avg_over_time(process_cpu_usage{sel}{window})) "
+                  "* max by (instance) (system_cpu_count{sel})",
+    "sum by (instance) (jvm_memory_used_bytes{sel})", "JVM heap and non-heap",
+    "max by (instance) (process_files_open_files{sel} / process_files_max_files{sel})",
+    "process_cpu_usage * system_cpu_count, jvm_memory_used_bytes, "
+    "process_files_open_files / process_files_max_files")
+# A library Vigil does not know (a mapping, OpenTelemetry's exporter in any language, a job): any of them.
+ANY_PROCESS = (PROCESS_COLLECTOR, MICROMETER_PROCESS)
+
+
+@dataclass(frozen=True)
 class Instrumentation:
     requests: str              # counter of requests, every status
     status_label: str          # "500", or "5xx" where the library groups codes
@@ -28,6 +60,7 @@ class Instrumentation:
     route_label: Optional[str] = None   # the route (handler, path template) on the counter, for dashboards
     buckets: Optional[tuple[float, ...]] = None   # the histogram's upper bounds (s), +Inf left out; None: unknown
     duration_by_route: bool = True     # the histogram carries route_label too (dashboards: p95 by route)
+    process: tuple[ProcessMetrics, ...] = ANY_PROCESS    # the process metrics its runtime exports
 
     @property
     def server_errors(self) -> str:
@@ -48,30 +81,35 @@ DJANGO_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
 OTEL_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
 
+# Through a Prometheus client library's registry (prometheus_client for the Python libraries below).
+CLIENT_LIBRARY = (PROCESS_COLLECTOR,)
+
 PRESETS = {
     # Vigil's own convention (the demo app): prometheus_client Counter + Histogram.
     "prometheus-client": Instrumentation("http_requests_total", "status", "http_request_duration_seconds", "route",
-                                         PROMETHEUS_CLIENT_BUCKETS),
+                                         PROMETHEUS_CLIENT_BUCKETS, process=CLIENT_LIBRARY),
     # prometheus-fastapi-instrumentator: status grouped as 2xx/5xx; the "highr"
     # histogram has the fine buckets (the default one has only 0.1, 0.5, 1) and no labels at all.
     "prometheus-fastapi-instrumentator": Instrumentation(
         "http_requests_total", "status", "http_request_duration_highr_seconds", "handler", FASTAPI_HIGHR_BUCKETS,
-        duration_by_route=False),
+        duration_by_route=False, process=CLIENT_LIBRARY),
     "starlette-exporter": Instrumentation(
         "starlette_requests_total", "status_code", "starlette_request_duration_seconds", "path",
-        PROMETHEUS_CLIENT_BUCKETS),
+        PROMETHEUS_CLIENT_BUCKETS, process=CLIENT_LIBRARY),
     # Its by-status counter has no view label (views are on another counter).
     "django-prometheus": Instrumentation(
         "django_http_responses_total_by_status_total", "status",
-        "django_http_requests_latency_including_middlewares_seconds", buckets=DJANGO_BUCKETS),
-    # OpenTelemetry HTTP semantic conventions (stable), as the Prometheus exporter names them.
+        "django_http_requests_latency_including_middlewares_seconds", buckets=DJANGO_BUCKETS, process=CLIENT_LIBRARY),
+    # OpenTelemetry HTTP semantic conventions (stable), as the Prometheus exporter names them
+    # (the exporter of any language: its process metrics are those of the runtime's library).
     "opentelemetry": Instrumentation(
         "http_server_request_duration_seconds_count", "http_response_status_code",
         "http_server_request_duration_seconds", "http_route", OTEL_HTTP_BUCKETS),
     # Micrometer; buckets need management.metrics.distribution.percentiles-histogram, and
     # which ones depends on its service-level-objectives and min/max settings: unknown here.
     "spring-boot": Instrumentation(
-        "http_server_requests_seconds_count", "status", "http_server_requests_seconds", "uri"),
+        "http_server_requests_seconds_count", "status", "http_server_requests_seconds", "uri",
+        process=(MICROMETER_PROCESS,)),
 }
 DEFAULT_PRESET = "prometheus-client"
 
@@ -129,7 +167,7 @@ def resolve(raw: object) -> tuple[Optional[Instrumentation], list[tuple[tuple, s
     by_route = base.duration_by_route if base is not None and raw.get("duration") == base.duration else True
     return Instrumentation(raw["requests"], raw.get("status_label", "status"), raw.get("duration"),
                            raw.get("route_label"), None if buckets is None else tuple(sorted(map(float, buckets))),
-                           by_route), []
+                           by_route, base.process if base is not None else ANY_PROCESS), []
 
 
 def _bucket_problems(value) -> list[tuple[tuple, str]]:

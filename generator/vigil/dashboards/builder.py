@@ -68,9 +68,11 @@ def ref_id(i: int) -> str:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Colour steps: `base` below the first value, then (value, colour) upwards."""
+    """Colour steps: `base` below the first value, then (value, colour) upwards; in `percentage`
+    mode the values are percents of the field's range (its min to max, Grafana's "Thresholds mode")."""
     steps: tuple[tuple[float, str], ...] = ()
     base: str = GREEN
+    mode: str = "absolute"                # or "percentage"
 
     @classmethod
     def rising(cls, warning: Optional[float] = None, critical: Optional[float] = None) -> "Thresholds":
@@ -80,12 +82,14 @@ class Thresholds:
 
     @classmethod
     def falling(cls, warning: Optional[float] = None, critical: Optional[float] = None) -> "Thresholds":
-        """Red below `critical`, orange below `warning`, green above: lower is worse."""
-        steps = tuple((v, c) for v, c in ((critical, ORANGE), (warning, GREEN)) if v is not None)
+        """Red below `critical`, orange below `warning`, green above: lower is worse
+        (with a critical level alone, green from it)."""
+        steps = tuple((v, c) for v, c in ((critical, ORANGE if warning is not None else GREEN), (warning, GREEN))
+                      if v is not None)
         return cls(steps, RED if critical is not None else ORANGE)
 
     def to_dict(self) -> dict:
-        return {"mode": "absolute",
+        return {"mode": self.mode,
                 "steps": [{"color": self.base, "value": None}] + [{"color": c, "value": v} for v, c in self.steps]}
 
 

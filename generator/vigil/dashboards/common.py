@@ -11,8 +11,8 @@ from .. import logs as log
 from ..inventory import Service
 from ..kinds import KINDS, alert_specs
 from ..kinds.base import alert_params
-from .builder import TABLE_CUSTOM, UP_DOWN, Column, DashboardList, Link, Panel, TagAnnotations, Target, Thresholds, Variable, \
-    bargauge, gauge, logs, stat, table, timeseries
+from .builder import GREEN, ORANGE, RED, TABLE_CUSTOM, UP_DOWN, Column, DashboardList, Link, Panel, TagAnnotations, Target, \
+    Thresholds, Variable, bargauge, gauge, logs, stat, table, timeseries
 from .datasources import LOKI
 
 TAG = "vigil"                        # every Vigil dashboard; the navigation dropdown lists them
@@ -52,11 +52,21 @@ def up_stat(matchers: str, title: str = "Up", metric: str = "up") -> Panel:
                 thresholds=Thresholds.falling(critical=1), description=f"Whether every {metric} is 1")
 
 
+# "Up" coloured by its share of "of": percentage thresholds run from min 0 to the largest value of
+# the panel (Grafana's range when max is unset: every field's), which is the count. Red when none
+# answers, orange when some do, green only when all do.
+ALL_UP = Thresholds(((1e-3, ORANGE), (100, GREEN)), RED, mode="percentage")
+# ("of" is the total, not a state: in the text's colour)
+NEUTRAL = {"matcher": {"id": "byFrameRefID", "options": "B"},
+           "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": "text"}}]}
+
+
 def instances_up(matchers: str, title: str = "Instances up") -> Panel:
-    """How many of a service's instances answer, of how many: "1 up of 2", red when none does."""
+    """How many of a service's instances answer, of how many: "1 up of 2", green when all do,
+    orange when some do not, red when none does."""
     return stat(title, Target(f"sum(up{{{matchers}}})", "up"),
                 Target(f"count(up{{{matchers}}})", "of"), options={"textMode": "value_and_name"},
-                thresholds=Thresholds.falling(critical=1), description="Targets answering their scrape, of all")
+                thresholds=ALL_UP, min=0, overrides=(NEUTRAL,), description="Targets answering their scrape, of all")
 
 
 # A ratio over no traffic is 0/0: Prometheus says NaN, Grafana would print it. Say what it means.

@@ -80,6 +80,11 @@ def dashboard(inventory: Inventory) -> Dashboard:
                      description="Every service at a glance", variables=(team,), links=nav())
 
 
+def _mean(metric: str) -> str:
+    """Every service's recorded rate summed, as the mean within each step (the sparklines', like the graphs)."""
+    return f"sum(avg_over_time({metric}{{{T}}}[$__rate_interval]))"
+
+
 def _glance(has_http: bool) -> list:
     panels = [
         stat("Targets up", Target(f"sum(up{{{SCRAPED},{T}}})")),
@@ -91,8 +96,8 @@ def _glance(has_http: bool) -> list:
              thresholds=Thresholds.rising(critical=1), links=(Link("Alerts", f"/d/{ALERTS}"),)),
     ]
     if has_http:
-        panels += [stat("Requests", Target(f"sum({http.REQUESTS}{{{T}}})"), unit="reqps", sparkline=True),
-                   stat("Errors", Target(f"sum({http.ERRORS}{{{T}}}) / sum({http.REQUESTS}{{{T}}})"),
+        panels += [stat("Requests", Target(_mean(http.REQUESTS)), unit="reqps", sparkline=True),
+                   stat("Errors", Target(f"{_mean(http.ERRORS)} / {_mean(http.REQUESTS)}"),
                         unit="percentunit", thresholds=ERROR_THRESHOLDS, mappings=(NO_TRAFFIC,), sparkline=True)]
     return panels
 

@@ -1,6 +1,6 @@
 """The dashboard of an `http` service (uid svc-<name>): everything Vigil shows for one
-HTTP service lives here — RED at a glance from the recording rules, each instance's up and
-RED (`instance` variable), traffic and errors by route (`route` variable, where the preset
+HTTP service lives here — RED at a glance from the recording rules, each instance's up, RED
+and p95 (`instance` variable), traffic and errors by route (`route` variable, where the preset
 has a route label) and by status class from the raw counter, latency percentiles, p95 by
 route and the latency heatmap from the buckets, its alerts, deploy markers, the saturation
 of its processes and container, its logs and its most frequent errors (Loki), and the
@@ -33,7 +33,7 @@ def dashboard(service: Service) -> Dashboard:
         rows.append(Row("Latency", tuple(_latency(service, inst, q))))
     rows += slo.rows(service)
     rows += [Row("Alerts", (alerts_table(matchers(service=service.name)),)),
-             Row("Saturation", process.saturation(q.up) + containers.saturation(service.name)),
+             Row("Saturation", process.saturation(q.up, inst.process) + containers.saturation(service.name)),
              Row("Logs and errors", service_logs(service))]
     rows += tracker.rows(service)
     if service.panels:
@@ -99,10 +99,13 @@ def _levels(p: dict, value) -> Thresholds:
 
 def _glance(service: Service, inst: presets.Instrumentation, q: Queries) -> list:
     sel = q.recorded
+    # (sparklines: the mean, or the worst, of the recorded series within each step, as the graphs)
     panels = [instances_up(q.up),
-              stat("Requests", Target(f"sum({http.REQUESTS}{sel})"), unit="reqps", sparkline=True,
+              stat("Requests", Target(f"sum(avg_over_time({http.REQUESTS}{sel}{RATE}))"), unit="reqps",
+                   sparkline=True,
                    description=f"Requests per second over {http.RATE_WINDOW}, every instance and route"),
-              stat("Errors", Target(f"sum({http.ERROR_RATIO}{sel})"), unit="percentunit", mappings=(NO_TRAFFIC,),
+              stat("Errors", Target(f"sum(max_over_time({http.ERROR_RATIO}{sel}{RATE}))"), unit="percentunit",
+                   mappings=(NO_TRAFFIC,),
                    sparkline=True, no_value="no traffic",
                    thresholds=_error_thresholds(service), description=f"Share of 5xx over {http.RATE_WINDOW}, every instance")]
     if inst.duration:
@@ -117,17 +120,20 @@ def _instances(service: Service, inst: presets.Instrumentation, q: Queries) -> l
                Column("Requests", q.rate("instance"), unit="reqps", decimals=2),
                Column("Errors", q.error_ratio("instance"), unit="percentunit", decimals=2,
                       thresholds=_error_thresholds(service))]
+    graphs = [timeseries("Requests by instance", Target(q.rate("instance"), "{{instance}}"), unit="reqps", min=0),
+              timeseries("Error ratio by instance", Target(q.error_ratio("instance"), "{{instance}}"),
+                         unit="percentunit", min=0, thresholds=_error_thresholds(service),
+                         description="Gaps: no requests to that instance")]
     if inst.duration:
         columns.append(Column("p95", q.quantile(P95, "instance"), unit="s", thresholds=_latency_thresholds(service)))
+        graphs.append(timeseries("p95 by instance", Target(q.quantile(P95, "instance"), "{{instance}}"), unit="s",
+                                 min=0, thresholds=_latency_thresholds(service),
+                                 description="From the histogram's buckets; gaps: no requests to that instance"))
     return [
         table("Each instance", columns, ["instance"], label_titles={"instance": "Instance"}, width=12, height=8,
               description="Now, per instance (over the last rate window); an empty cell: no requests"),
         up_timeseries(q.up).sized(12),
-        timeseries("Requests by instance", Target(q.rate("instance"), "{{instance}}"), unit="reqps", min=0,
-                   width=12),
-        timeseries("Error ratio by instance", Target(q.error_ratio("instance"), "{{instance}}"), unit="percentunit",
-                   min=0, thresholds=_error_thresholds(service), width=12,
-                   description="Gaps: no requests to that instance"),
+        *(g.sized(24 // len(graphs)) for g in graphs),
     ]
 
 
