@@ -227,10 +227,18 @@ def _seen(alerts: list[Alert], line: str, routes: str) -> list[Alert]:
     return [replace(a, annotations=failing_routes.seen(a.annotations, line, routes)) for a in alerts]
 
 
-# A route test's traffic: requests a sample on each route, and the share of the 5xx that the first takes
-# (more than the second's: it is named first). Other shares where a route's share would print a tie.
-ROUTES = (("/checkout", 60.0), ("/cart", 40.0))
+# A route test's traffic: the two routes, requests a sample on each (100 in all: the service's share of
+# 5xx is the test's), and the share of the 5xx that the first takes (more than the second's: it is named
+# first). The other pairs where a share or a count would print a tie: at a 32s scrape the 5m window holds
+# 9.375 samples, and 60 of them a sample are 562.5 requests, which Prometheus's floats print as 563.
+ROUTES = ("/checkout", "/cart")
+TRAFFIC = ((60.0, 40.0), (62.0, 38.0), (58.0, 42.0), (64.0, 36.0))
 SPLITS = (0.75, 0.7, 0.8, 0.65)
+
+
+def _untied(printed, x: float) -> bool:
+    """`x` prints the same a hair below and above: a float's last bits cannot tip it."""
+    return printed(x * (1 - 1e-9)) == printed(x * (1 + 1e-9))
 
 
 def _routes_tests(service, inst, alerts, line, levels, ctx, labels, settle) -> list[RuleTest]:
@@ -241,18 +249,19 @@ def _routes_tests(service, inst, alerts, line, levels, ctx, labels, settle) -> l
     top = max(lv.threshold for lv in levels)
     share = untied(min(top * 1.1, (top + 1) / 2))
     errors = 100 * share
-    (first, n1), (second, n2) = ROUTES
-    for split in SPLITS:
-        e1 = min(n1, round(errors * split, 6))
-        e2 = round(errors - e1, 6)
-        shares = [e1 / n1, e2 / n2]
-        if all(humanize_percentage(s * (1 - 1e-9)) == humanize_percentage(s * (1 + 1e-9)) for s in shares):
-            break
+    first, second = ROUTES
     per_window = RATE_WINDOW.seconds / ctx.timing.scrape.seconds
+    for traffic, split in ((t, sp) for t in TRAFFIC for sp in SPLITS):
+        e1 = min(traffic[0], round(errors * split, 6))
+        e2 = round(errors - e1, 6)
+        shares = [e1 / traffic[0], e2 / traffic[1]]
+        if all(_untied(humanize_percentage, s) for s in shares) and \
+                all(_untied(lambda c: f"{c:.0f}", n * per_window) for n in traffic):
+            break
     routes = failing_routes.text([(r, humanize_percentage(s), n * per_window)
-                                  for (r, n), s in zip(ROUTES, shares) if s > 0], RATE_WINDOW)
+                                  for r, n, s in zip(ROUTES, traffic, shares) if s > 0], RATE_WINDOW)
     series = []
-    for (route, n), e in zip(ROUTES, (e1, e2)):
+    for route, n, e in zip(ROUTES, traffic, (e1, e2)):
         for status, v in (("200", round(n - e, 6)), ("500", e)):
             series.append((selector(inst.requests, _labels(service, {inst.status_label: status,
                                                                       inst.route_label: route})), f"0+{v}x{{n}}"))
