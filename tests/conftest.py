@@ -40,8 +40,14 @@ def render_tree(inventory: Path, out: Path) -> Path:
     return out
 
 
+# A hang guard, not a speed check: a drawn inventory evaluated every second took over 600 s of promtool on a
+# machine running a second suite beside it.
+PROMTOOL_TIMEOUT = 1200
+
+
 def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([tool("promtool"), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    return subprocess.run([tool("promtool"), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=PROMTOOL_TIMEOUT)
 
 
 def rule_tests(tree: Path) -> list[str]:
