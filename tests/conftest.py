@@ -57,3 +57,18 @@ def rule_tests(tree: Path) -> list[str]:
 @pytest.fixture
 def tmp_tree(tmp_path: Path) -> Path:
     return tmp_path / "out"
+
+
+# A user rule whose expression promtool refuses (validate does not parse PromQL), to go under a
+# service's `kind: http` line: the change `vigil reload` and `make reload` must not apply.
+REFUSED_RULE = """\
+    rules:
+      - alert: QueueBacklog
+        expr: "rate(queue_depth[5m]"
+        summary: never loads
+"""
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under root and its bytes: a tree to compare before and after."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, run_vigil
+from conftest import REFUSED_RULE, ROOT, run_vigil, tool, tree_bytes
 from native import NotReady, Process, alertmanager, free_port, get_json, prometheus, wait_for
 from vigil import inbox
 
@@ -147,20 +147,18 @@ def test_endpoints_left_out_keep_their_compose_defaults():
 
 # ---------------------------------------------------------------- a native stack, live
 
-@pytest.fixture(scope="module")
-def native(tmp_path_factory):
-    """Prometheus and Alertmanager (started without --web.external-url, as a user might) and a
-    Slack inbox; the api service is not running: its target is down and ServiceDown fires."""
-    tmp = tmp_path_factory.mktemp("native")
-    ports = {k: free_port() for k in ("prom", "am", "api")}
+def _native_stack(tmp: Path, ports: dict, inventory: str, external_url: bool = True):
+    """Render `inventory` into tmp, write its secrets (the ops webhook at a Slack inbox), start the
+    real Prometheus and Alertmanager on `ports` and yield what the tests read; stopped after."""
     chat = inbox.serve("127.0.0.1", 0)
-    tree = _render(tmp, NATIVE.format(**ports))
+    tree = _render(tmp, inventory)
     (tmp / ".env").write_text(f"OPS_WEBHOOK=http://127.0.0.1:{chat.server_address[1]}/slack/ops\n")
     r = run_vigil("secrets", "-i", str(tmp / "inventory.yml"), "--env", str(tmp / ".env"), "-o", str(tree))
     assert r.returncode == 0, r.stderr
-    am = alertmanager(tree / "alertmanager", ports["am"], tmp / "am-data", tmp / "am.log", external_url=False).start()
+    am = alertmanager(tree / "alertmanager", ports["am"], tmp / "am-data", tmp / "am.log",
+                      external_url=external_url).start()
     prom = prometheus(tree, ports["prom"], tmp / "prom-data", tmp / "prom.log").start()
-    env = {"tmp": tmp, "ports": ports, "inbox": chat.inbox, "am": am, "prom": prom,
+    env = {"tmp": tmp, "tree": tree, "ports": ports, "inbox": chat.inbox, "am": am, "prom": prom,
            "prom_url": f"http://127.0.0.1:{ports['prom']}", "am_url": f"http://127.0.0.1:{ports['am']}"}
     try:
         wait_for("Alertmanager ready", lambda: get_json(f"{env['am_url']}/api/v2/status"), 60, proc=am)
@@ -170,6 +168,14 @@ def native(tmp_path_factory):
         for p in (prom, am):
             p.stop()
         chat.shutdown()
+
+
+@pytest.fixture(scope="module")
+def native(tmp_path_factory):
+    """Prometheus and Alertmanager (started without --web.external-url, as a user might) and a
+    Slack inbox; the api service is not running: its target is down and ServiceDown fires."""
+    ports = {k: free_port() for k in ("prom", "am", "api")}
+    yield from _native_stack(tmp_path_factory.mktemp("native"), ports, NATIVE.format(**ports), external_url=False)
 
 
 def _firing_messages(env) -> list[dict]:
@@ -269,25 +275,8 @@ def test_reload_skips_a_grafana_not_run_here(native):
 @pytest.fixture(scope="module")
 def healthy(tmp_path_factory):
     """The native stack with every target up: the api service's target is Prometheus itself."""
-    tmp = tmp_path_factory.mktemp("healthy")
     ports = {k: free_port() for k in ("prom", "am")}
-    chat = inbox.serve("127.0.0.1", 0)
-    tree = _render(tmp, NATIVE.format(**ports, api=ports["prom"]))
-    (tmp / ".env").write_text(f"OPS_WEBHOOK=http://127.0.0.1:{chat.server_address[1]}/slack/ops\n")
-    r = run_vigil("secrets", "-i", str(tmp / "inventory.yml"), "--env", str(tmp / ".env"), "-o", str(tree))
-    assert r.returncode == 0, r.stderr
-    am = alertmanager(tree / "alertmanager", ports["am"], tmp / "am-data", tmp / "am.log").start()
-    prom = prometheus(tree, ports["prom"], tmp / "prom-data", tmp / "prom.log").start()
-    env = {"tmp": tmp, "tree": tree, "prom": prom, "am": am,
-           "prom_url": f"http://127.0.0.1:{ports['prom']}", "am_url": f"http://127.0.0.1:{ports['am']}"}
-    try:
-        wait_for("Alertmanager ready", lambda: get_json(f"{env['am_url']}/api/v2/status"), 60, proc=am)
-        wait_for("Prometheus ready", lambda: get_json(f"{env['prom_url']}/api/v1/targets"), 60, proc=prom)
-        yield env
-    finally:
-        for p in (prom, am):
-            p.stop()
-        chat.shutdown()
+    yield from _native_stack(tmp_path_factory.mktemp("healthy"), ports, NATIVE.format(**ports, api=ports["prom"]))
 
 
 def _all_up(env):
@@ -634,37 +623,24 @@ def test_make_up_says_how_to_point_watchdog_at_a_dead_mans_switch(tmp_path):
 
 # ---------------------------------------------------------------- make reload: check before apply
 
-# A user rule whose expression promtool refuses (validate does not parse PromQL).
-REFUSED_RULE = """\
-    rules:
-      - alert: ApiQueueBacklog
-        expr: "rate(api_queue_depth[5m]"
-        summary: never loads
-"""
-
-
-def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-@pytest.mark.skipif(not (shutil.which("promtool") and shutil.which("amtool")), reason="needs promtool and amtool")
 def test_make_reload_of_a_refused_change_writes_nothing_and_starts_nothing(tmp_path):
     """`make reload` once rendered the tree before `vigil reload` checked it: a refused change stayed
     on disk (the next restart of Prometheus exited 1) and Compose started it."""
+    tool("promtool"), tool("amtool")      # the checks it must run: missing, the test fails saying how to install
     ports = {"prom": free_port(), "am": free_port(), "api": free_port()}
     up = _make_up(tmp_path, NATIVE.format(**ports))
     assert up.returncode == 0, up.stdout + up.stderr
     repo, log = tmp_path / "repo", tmp_path / "bin" / "docker.log"
     good = (repo / "inventory.yml").read_text()
     (repo / "inventory.yml").write_text(good.replace("    kind: http\n", "    kind: http\n" + REFUSED_RULE, 1))
-    before = _files(repo)
+    before = tree_bytes(repo)
     log.write_text("")
     r = _make_there(tmp_path, "reload")
     assert r.returncode != 0, r.stdout + r.stderr
     assert "FAIL promtool check config" in r.stdout and "running stack are as they were" in r.stderr, \
         r.stdout + r.stderr
     assert "Traceback" not in r.stderr
-    assert _files(repo) == before, "make reload wrote a change the checks refused"
+    assert tree_bytes(repo) == before, "make reload wrote a change the checks refused"
     assert "compose up" not in log.read_text(), "make reload started services for a refused change"
 
 

@@ -101,7 +101,7 @@ def _protect(args, root: Path) -> set[str]:
 
 def _apply(tree: Tree, files: dict[str, bytes], inputs: str | None, protect, changes=None) -> None:
     """Write the rendered files into the (locked) tree; say what changed and what it left alone."""
-    changes = changes or compare(tree, files, protect)
+    changes = compare(tree, files, protect) if changes is None else changes
     for path, why in changes.kept:
         print(f"{tree.where(path)}: kept, though {MANIFEST} lists it: {why}", file=sys.stderr)
     if changes.pending:
