@@ -161,6 +161,7 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
     svc = f'service="{name}"'
     rate_settle = RATE_WINDOW + ctx.timing.scrape
     t = ctx.timing
+    step = t.scrape.seconds
     rules, tests = [], []
 
     def add(key, alertname, value_expr, levels, summary, what, series_at, **kw):
@@ -195,7 +196,6 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
                        (selector("pg_settings_superuser_reserved_connections", base), "3x{n}")], cap=1.0, gap=True)
     if "deadlocks" not in disabled:
         p = params["deadlocks"]
-        step = ctx.timing.scrape.seconds
         add("deadlocks", "PostgresDeadlocks",
             f"sum by ({BY}) (rate(pg_stat_database_deadlocks{{{svc}}}[{RATE_WINDOW}])) * 60",
             [Level(s, p[s], f"{promql_number(p[s])}/min") for s in ("warning", "critical") if s in p],
@@ -241,8 +241,11 @@ def kind_rules(service: Service, ctx: Context, params: dict, disabled) -> tuple:
             percent("rollbacks"), "{{ $value | humanizePercentage }} of transactions rolled back",
             f"{{{{ $value | humanizePercentage }}}} of the transactions on {{{{ $labels.instance }}}} ended in a "
             f"rollback over the last {RATE_WINDOW}",
-            lambda v: [(selector("pg_stat_database_xact_rollback", db), f"0+{promql_number(round(100 * v, 6))}x{{n}}"),
-                       (selector("pg_stat_database_xact_commit", db), f"0+{promql_number(round(100 * (1 - v), 6))}x{{n}}")],
+            # 1,000 transactions a second: over the floor from the first two samples, while the
+            # window still fills (a rate divides by the whole window), so true from `start`.
+            lambda v: [(selector("pg_stat_database_xact_rollback", db), f"0+{promql_number(round(1000 * v * step, 6))}x{{n}}"),
+                       (selector("pg_stat_database_xact_commit", db),
+                        f"0+{promql_number(round(1000 * (1 - v) * step, 6))}x{{n}}")],
             start=ctx.timing.scrape, settle=rate_settle, cap=1.0)
         # Every transaction rolled back, but one in a minute: under the traffic floor.
         tests.append(silent_test("PostgresHighRollbackRate: quiet on a trickle", "PostgresHighRollbackRate",
