@@ -281,16 +281,16 @@ def test_vigil_reload_through_basic_auth(stack, monkeypatch, tmp_path):
     for variable, password in stack["passwords"].items():
         monkeypatch.setenv(variable, password)
     done = live.reload(("prometheus", "alertmanager"), stack["prom_url"], stack["am_url"])
-    assert [(part, ok) for part, ok, _ in done] == [("prometheus", True), ("alertmanager", True)], done
+    assert [(r.part, r.done) for r in done] == [("prometheus", True), ("alertmanager", True)], done
     for variable in stack["passwords"]:
         monkeypatch.delenv(variable)
     done = live.reload(("prometheus", "alertmanager"), stack["prom_url"], stack["am_url"])
-    assert [(part, ok, said[:3]) for part, ok, said in done] == [("prometheus", False, "401"),
+    assert [(r.part, r.done, r.said[:3]) for r in done] == [("prometheus", False, "401"),
                                                                  ("alertmanager", False, "401")], done
     # `vigil reload --env FILE`: the passwords come from that file, not from a .env here
     done = live.reload(("prometheus", "alertmanager"), stack["prom_url"], stack["am_url"],
                        env_file=stack["tmp"] / ".env")
-    assert [(part, ok) for part, ok, _ in done] == [("prometheus", True), ("alertmanager", True)], done
+    assert [(r.part, r.done) for r in done] == [("prometheus", True), ("alertmanager", True)], done
 
 
 # ---------------------------------------------------------------- last: a new password, no restart

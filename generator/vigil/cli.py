@@ -196,7 +196,7 @@ def cmd_reload(args) -> int:
     urls = _urls(args, *live.PARTS)
     if urls is None:
         return EXIT_INVALID
-    if "grafana" in parts and urls[2] is None:      # nothing to reload, so nothing failed
+    if "grafana" in parts and dict(zip(live.PARTS, urls))["grafana"] is None:   # nothing to reload, nothing failed
         parts.remove("grafana")
         print("skipped  grafana: not run here (stack.endpoints.grafana is null)")
     auth = None
@@ -213,21 +213,21 @@ def cmd_reload(args) -> int:
             _apply(tree, files, None, protect, changes)
             reloaded = _reload_live(parts, urls, auth, args)
             print(live.LOKI_RULES_NOTE)
-            refused = [part for part, done, said in reloaded if not done and live.refused(part, said)]
+            refused = [r.part for r in reloaded if not r.done and live.refused(r.part, r.said)]
             if refused and before is not None:
                 return _undo(tree, before, protect, refused, reloaded, urls, auth, args)
     except OutputError as e:
         return _refused(e)
-    failed = [part for part, done, _ in reloaded if not done]
+    failed = [r.what for r in reloaded if not r.done]
     if failed:
         print(f"vigil reload: {', '.join(failed)} did not reload (the files on disk are new)", file=sys.stderr)
     return 1 if failed else 0
 
 
-def _reload_live(parts, urls, auth, args, why: str = "") -> list[tuple[str, bool, str]]:
+def _reload_live(parts, urls, auth, args, why: str = "") -> list[live.Reloaded]:
     results = live.reload(parts, *urls, auth, Path(args.env))
-    for part, done, said in results:
-        print(f"{'reloaded' if done else 'FAILED  '} {part}{why}{'' if done else ': ' + said}")
+    for r in results:
+        print(f"{'reloaded' if r.done else 'FAILED  '} {r.what}{why}{'' if r.done else ': ' + r.said}")
     return results
 
 
@@ -237,7 +237,7 @@ def _undo(tree: Tree, before, protect, refused, reloaded, urls, auth, args) -> i
     _apply(tree, before, None, protect)
     print(f"vigil reload: {' and '.join(refused)} refused the new config: the previous files are back",
           file=sys.stderr)
-    took = {part.split()[0] for part, done, _ in reloaded if done}     # "grafana dashboards" -> grafana
+    took = {r.part for r in reloaded if r.done}
     again = [p for p in live.PARTS if p in took]
     if again:
         _reload_live(again, urls, auth, args, " with the previous files")

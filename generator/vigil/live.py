@@ -20,6 +20,7 @@ import json
 import os
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 from . import webauth
 from .exchange import Refused, Unreachable, exchange
@@ -135,20 +136,27 @@ def refused(part: str, said: str) -> bool:
 PARTS = ("prometheus", "alertmanager", "grafana")
 
 
+class Reloaded(NamedTuple):
+    part: str       # one of PARTS
+    what: str       # as printed: "prometheus", "grafana dashboards"
+    done: bool
+    said: str       # the part's answer, or why it was not reached
+
+
 def reload(parts, prometheus: str, alertmanager: str, grafana: str | None = None,
-           grafana_auth=None, env_file: Path = Path(".env")) -> list[tuple[str, bool, str]]:
+           grafana_auth=None, env_file: Path = Path(".env")) -> list[Reloaded]:
     """Applies the rendered files to the running parts in place: no restart, no data lost.
     Prometheus and Alertmanager check a new config before they take it and keep the old one
-    if it is refused; their passwords come from web_credential(env_file). Returns (part, done,
-    detail) for each part."""
+    if it is refused; their passwords come from web_credential(env_file)."""
     out = []
     for part, where in (("prometheus", prometheus), ("alertmanager", alertmanager)):
         if part in parts:
-            out.append((part, *_reload(f"{where}/-/reload", web_credential(part, env_file))))
+            out.append(Reloaded(part, part, *_reload(f"{where}/-/reload", web_credential(part, env_file))))
     if "grafana" in parts and grafana_auth is None:
-        out.append(("grafana", False, "no credentials"))
+        out.append(Reloaded("grafana", "grafana", False, "no credentials"))
     elif "grafana" in parts:
-        out += [(f"grafana {what}", *_reload(f"{grafana}/api/admin/provisioning/{what}/reload", grafana_auth))
+        out += [Reloaded("grafana", f"grafana {what}",
+                         *_reload(f"{grafana}/api/admin/provisioning/{what}/reload", grafana_auth))
                 for what in ("datasources", "dashboards")]
     return out
 
