@@ -114,12 +114,13 @@ def test_killed_runs_are_completed_by_the_next(inventories):
                                 stderr=subprocess.DEVNULL)
         if i % 2:      # anywhere in the run
             time.sleep(rng.uniform(0, whole))
-        else:          # while it writes
+        else:          # while it writes: a quarter the moment it starts, the rest anywhere in it
             target = out / first_added
             deadline = time.monotonic() + 120
             while not target.exists() and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.001)
-            time.sleep(rng.uniform(0, 0.7 * writing))
+            pause = rng.uniform(0, 0.7 * writing)
+            time.sleep(pause if i % 8 else 0)
         proc.send_signal(sig)
         proc.wait(60)
         journal = (out / PENDING).exists()
@@ -133,7 +134,8 @@ def test_killed_runs_are_completed_by_the_next(inventories):
         assert after == fresh[again], f"run {i} ({sig.name}, rerun {again}): {difference(after, fresh[again])}"
         shutil.rmtree(out)
     print(f"\n{RUNS} kills survived of {RUNS}; the tree each kill left: {outcomes}")
-    # (a kill that misses the writing still proves the rerun right; at least some must land in it)
+    # (a kill that misses the writing still proves the rerun right; at least some must land in it:
+    # the four at its start do, however fast or busy the machine)
     assert outcomes["half-written"] >= RUNS // 8, f"too few kills landed while it wrote: {outcomes}"
 
 
