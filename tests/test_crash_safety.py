@@ -114,7 +114,7 @@ def test_killed_runs_are_completed_by_the_next(inventories):
                                 stderr=subprocess.DEVNULL)
         if i % 2:      # anywhere in the run
             time.sleep(rng.uniform(0, whole))
-        else:          # while it writes: a quarter the moment it starts, the rest anywhere in it
+        else:          # while it writes: one in four the moment it starts, the rest anywhere in it
             target = out / first_added
             deadline = time.monotonic() + 120
             while not target.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -135,7 +135,7 @@ def test_killed_runs_are_completed_by_the_next(inventories):
         shutil.rmtree(out)
     print(f"\n{RUNS} kills survived of {RUNS}; the tree each kill left: {outcomes}")
     # (a kill that misses the writing still proves the rerun right; at least some must land in it:
-    # the four at its start do, however fast or busy the machine)
+    # the one in eight kills at its start do, however fast or busy the machine)
     assert outcomes["half-written"] >= RUNS // 8, f"too few kills landed while it wrote: {outcomes}"
 
 
