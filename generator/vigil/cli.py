@@ -16,8 +16,8 @@ from pathlib import Path
 from . import annotate, check, deploy, envfile, inbox, live, statuspage, tracker, tracker_exporter, webauth
 from .errors import InventoryError, did_you_mean
 from .inventory import ErrorTracker
-from .plan import plan
-from .render import compose, render
+from .render import compose
+from .render.shards import render_inventory
 from .validate import load_inventory
 from .write import (MANIFEST, OutputError, Tree, compare, diff, inputs_digest, previous, remember, unchanged,
                     with_manifest, write)
@@ -70,7 +70,7 @@ def _render(args) -> dict[str, bytes] | None:
     # would walk them again and again for nothing (a sixth of the run time).
     gc.disable()
     try:
-        return with_manifest(render(plan(inventory)))
+        return with_manifest(render_inventory(inventory))
     finally:
         gc.enable()
 

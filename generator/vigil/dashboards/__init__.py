@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Sequence
 
-from ..inventory import Inventory
+from ..inventory import Inventory, Service
 from . import alerts, containers, dora, errors, exporters, host, job, overview, probes, runbooks, service, stack
 from .builder import Dashboard
 
@@ -35,14 +36,18 @@ def team_folder(team: str) -> Folder:
     return Folder(f"team-{team}", team, uid)
 
 
-def build(inventory: Inventory) -> list[tuple[Folder, Dashboard]]:
-    """Every dashboard, in a stable order: the stack's first, then each team's services."""
+def build(inventory: Inventory, services: bool = True) -> list[tuple[Folder, Dashboard]]:
+    """Every dashboard, in a stable order: the stack's first, then each team's services (unless
+    `services` is False: rendered apart, render/shards.py)."""
     kinds = {s.kind for s in inventory.services}
     out = [(STACK_FOLDER, d) for d in (overview.dashboard(inventory), alerts.dashboard(inventory),
                                        stack.dashboard(inventory.stack), host.dashboard(), probes.dashboard(inventory.stack),
                                        containers.dashboard(), errors.dashboard(inventory),
                                        runbooks.dashboard(inventory), dora.dashboard(inventory))]
     out += [(STACK_FOLDER, exporters.dashboard(k)) for k in exporters.EXPORTER_KINDS if k in kinds]
-    out += [(team_folder(s.team), SERVICE_DASHBOARDS[s.kind](s)) for s in inventory.services
-            if s.kind in SERVICE_DASHBOARDS]
-    return out
+    return out + service_dashboards(inventory.services) if services else out
+
+
+def service_dashboards(services: Sequence[Service]) -> list[tuple[Folder, Dashboard]]:
+    """The services' own dashboards (http and job kinds), each in its team's folder."""
+    return [(team_folder(s.team), SERVICE_DASHBOARDS[s.kind](s)) for s in services if s.kind in SERVICE_DASHBOARDS]

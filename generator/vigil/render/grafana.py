@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 
 from .. import webauth
-from ..dashboards import Folder, build
+from ..dashboards import SERVICE_DASHBOARDS, STACK_FOLDER, Folder, build, team_folder
+from ..dashboards.builder import Dashboard
 from ..dashboards.datasources import ALERTMANAGER_UID, LOKI_UID, PROMETHEUS_UID
 from ..inventory import Stack
 from ..plan import Plan
@@ -24,12 +25,15 @@ DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards"    # ./grafana/dashboards in th
 
 
 def render(plan: Plan) -> dict[str, bytes]:
-    built = build(plan.inventory)
-    folders = list(dict.fromkeys(folder for folder, _ in built))
-    files = {DATASOURCES: dump(datasources(plan.inventory.stack)), PROVIDERS: dump(providers(folders))}
-    for folder, dashboard in built:
-        files[f"{DASHBOARDS}/{folder.key}/{dashboard.uid}.json"] = to_json(dashboard.to_dict())
-    return files
+    inv = plan.inventory
+    # (the folders of every service: a team's provider is there whether or not its dashboards were rendered apart)
+    folders = [STACK_FOLDER, *dict.fromkeys(team_folder(s.team) for s in inv.services if s.kind in SERVICE_DASHBOARDS)]
+    return {DATASOURCES: dump(datasources(inv.stack)), PROVIDERS: dump(providers(folders)),
+            **dashboard_files(build(inv, services=not plan.apart))}
+
+
+def dashboard_files(built: list[tuple[Folder, Dashboard]]) -> dict[str, bytes]:
+    return {f"{DASHBOARDS}/{folder.key}/{dashboard.uid}.json": to_json(dashboard.to_dict()) for folder, dashboard in built}
 
 
 # One encoder for every value: json.dumps with options builds a new one per call.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 
 from .. import dora, webauth
+from ..inventory import Stack
 from ..kinds.base import PROBE_JOB
 from ..stack import team_of
 from ..plan import Plan
@@ -16,8 +17,13 @@ RULE_GLOBS = ("rules/*.yml", "rules/services/*.yml")
 
 
 def render(plan: Plan) -> dict[str, bytes]:
-    files = {"prometheus/prometheus.yml": dump(config(plan))}
-    for rf in plan.rule_files:
+    return {"prometheus/prometheus.yml": dump(config(plan)), **rule_files(plan.inventory.stack, plan.rule_files)}
+
+
+def rule_files(stack: Stack, rule_files: list[RuleFile]) -> dict[str, bytes]:
+    """Each rule file and its test files."""
+    files = {}
+    for rf in rule_files:
         files[f"prometheus/{rf.path}"] = dump({"groups": [_group(g) for g in rf.groups]})
         suites: dict[str, list[RuleTest]] = {"": []}
         for t in rf.tests:
@@ -27,7 +33,7 @@ def render(plan: Plan) -> dict[str, bytes]:
                 continue    # every test of the file is in a suite of its own (dora.yml)
             test_path = rf.path.replace("rules/", f"tests/{suite}/" if suite else "tests/", 1)
             test_path = test_path.removesuffix(".yml") + ".test.yml"
-            files[f"prometheus/{test_path}"] = dump(_tests(plan, rf, test_path, tests))
+            files[f"prometheus/{test_path}"] = dump(_tests(stack, rf, test_path, tests))
     return files
 
 
@@ -98,9 +104,8 @@ def _rule(rule) -> dict:
     return out
 
 
-def _tests(plan: Plan, rf: RuleFile, test_path: str, tests: list[RuleTest]) -> dict:
+def _tests(stack: Stack, rf: RuleFile, test_path: str, tests: list[RuleTest]) -> dict:
     """One test file: the tests of one suite, which share an evaluation interval."""
-    stack = plan.inventory.stack
     rel = posixpath.relpath(rf.path, posixpath.dirname(test_path))
     evaluations = {t.evaluation or stack.eval_interval for t in tests} or {stack.eval_interval}
     assert len(evaluations) == 1, f"{test_path}: tests of one file share an evaluation interval"
