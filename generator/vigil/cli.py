@@ -63,14 +63,12 @@ def cmd_validate(args) -> int:
 
 def _render(args) -> dict[str, bytes] | None:
     """The whole tree, in memory; None (problems printed) for an invalid inventory."""
-    inventory = _inventory(args)
-    if inventory is None:
-        return None
-    # The plan is many small objects without reference cycles: the collector
-    # would walk them again and again for nothing (a sixth of the run time).
+    # The loaded inventory and the plan are many small objects, kept to the end: the collector would
+    # walk them again and again for nothing (at 10,000 services, 40% of loading and a sixth of rendering).
     gc.disable()
     try:
-        return with_manifest(render_inventory(inventory))
+        inventory = _inventory(args)
+        return None if inventory is None else with_manifest(render_inventory(inventory))
     finally:
         gc.enable()
 

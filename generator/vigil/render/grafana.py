@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from .. import webauth
-from ..dashboards import SERVICE_DASHBOARDS, STACK_FOLDER, Folder, build, team_folder
+from ..dashboards import Folder, build, dashboard_folders
 from ..dashboards.builder import Dashboard
 from ..dashboards.datasources import ALERTMANAGER_UID, LOKI_UID, PROMETHEUS_UID
 from ..inventory import Stack
@@ -26,9 +26,7 @@ DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards"    # ./grafana/dashboards in th
 
 def render(plan: Plan) -> dict[str, bytes]:
     inv = plan.inventory
-    # (the folders of every service: a team's provider is there whether or not its dashboards were rendered apart)
-    folders = [STACK_FOLDER, *dict.fromkeys(team_folder(s.team) for s in inv.services if s.kind in SERVICE_DASHBOARDS)]
-    return {DATASOURCES: dump(datasources(inv.stack)), PROVIDERS: dump(providers(folders)),
+    return {DATASOURCES: dump(datasources(inv.stack)), PROVIDERS: dump(providers(dashboard_folders(inv))),
             **dashboard_files(build(inv, services=not plan.apart))}
 
 
