@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,16 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "generator"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from generate import write_inventory  # noqa: E402
+from generate import mmm, table, write_inventory  # noqa: E402
 from vigil import check  # noqa: E402
 
 
-def spread(values: list[float], digits: int = 1) -> str:
-    return " / ".join(f"{v:.{digits}f}" for v in (min(values), statistics.median(values), max(values)))
-
-
 def _one_call(prom: Path, tests: list[str]) -> tuple[bool, str]:
-    r = subprocess.run(["promtool", "test", "rules", *tests], cwd=prom, capture_output=True, text=True)
+    r = check._run("promtool", "test", "rules", *tests, cwd=prom)
     return r.returncode == 0, r.stdout + r.stderr
 
 
@@ -47,7 +42,7 @@ def measure(n: int, runs: int, tmp: Path) -> dict:
     if gen.returncode != 0:
         raise SystemExit(f"vigil generate of {n} services failed:\n{gen.stderr}")
     prom = out / "prometheus"
-    tests = sorted(str(p.relative_to(prom)) for p in (prom / "tests").rglob("*.test.yml"))
+    tests = check.rule_test_files(prom)
     cores = os.cpu_count() or 1
     one, split = [], []
     for r in range(runs):
@@ -82,11 +77,9 @@ def main(argv=None) -> int:
     body = []
     for row in rows:
         ratios = [a / b for a, b in zip(row["one"], row["split"])]
-        body.append([f"{row['services']:,}", f"{row['files']:,}", spread(row["one"]), spread(row["split"]),
-                     spread(ratios, 2), spread([t / row["services"] for t in row["split"]], 3)])
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    for cells in [head, ["-" * w for w in widths], *body]:
-        print("  ".join(c.rjust(w) for c, w in zip(cells, widths)))
+        body.append([f"{row['services']:,}", f"{row['files']:,}", mmm(row["one"], ".1f"), mmm(row["split"], ".1f"),
+                     mmm(ratios, ".2f"), mmm([t / row["services"] for t in row["split"]], ".3f")])
+    print(table(head, body))
     return 0
 
 

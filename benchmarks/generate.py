@@ -383,6 +383,11 @@ def fmt_table(rows: list[dict]) -> str:
              f"{r['noop']['total']:.2f}", f"({r['noop']['cpu']:.2f})", f"{r['noop']['rerender']:.2f}",
              f"{r['peak_mib']:.0f}", f"{r.get('workers_peak_mib', 0):.0f}",
              f"{r['noop']['peak_mib']:.0f}"] for r in rows]
+    return table(head, body)
+
+
+def table(head: list[str], body: list[list[str]]) -> str:
+    """Right-aligned columns under a ruled header."""
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
     line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
     return "\n".join([line(head), line(["-" * w for w in widths])] + [line(b) for b in body])
@@ -401,9 +406,7 @@ def ratio_table(rows: list[dict]) -> str:
         body.append([f"{r['services']:,}", f"{r['bytes'] / 1e6:.0f}", mmm([x["parse"] for x in runs], ".3f"),
                      mmm([x["total"] for x in runs], ".2f"), mmm([x["total"] / x["parse"] for x in runs], ".1f"),
                      mmm([x["cpu"] / x["parse_cpu"] for x in runs], ".1f"), mmm([x["peak_mib"] for x in runs], ".0f")])
-    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
-    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(b) for b in body])
+    return table(head, body)
 
 
 def ratio_line(rows: dict, n: int, limit: float) -> str:

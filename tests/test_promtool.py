@@ -98,8 +98,7 @@ def test_check_splits_the_rule_tests_over_promtool_calls_and_runs_each_file_once
     runs exactly once, in order, and one failing file fails the check with its own failure."""
     mutant = _mutated(trees["full"], tmp_path, *MUTATIONS[0]) / "prometheus"
     # (the DORA scenarios, a week of minutes, test nothing here that the others do not)
-    tests = [t for t in sorted(str(p.relative_to(mutant)) for p in (mutant / "tests").rglob("*.test.yml"))
-             if "/dora/" not in t][:10]
+    tests = [t for t in check.rule_test_files(mutant) if "/dora/" not in t][:10]
     broken = "tests/services/backoffice.test.yml"
     assert broken in tests
     for workers in (1, 3):

@@ -4,12 +4,15 @@ and the tree is byte for byte the one a single process renders."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import DATA, ROOT, run_vigil
+from native import wait_for
 from vigil import plan as plan_module
 from vigil.plan import plan
 from vigil.render import render, shards
@@ -76,3 +79,52 @@ def test_the_plan_of_every_service_is_the_plan_of_the_services_one_by_one():
     together = plan_module.plan_services(inv, inv.services)
     alone = [p for s in inv.services for p in plan_module.plan_services(inv, [s])]
     assert together == alone
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat after the command's name: [state, ppid, ...]; [] once it is gone."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _children(pid: int) -> set[int]:
+    return {int(p.name) for p in Path("/proc").glob("[0-9]*") if _stat(int(p.name))[1:2] == [str(pid)]}
+
+
+def _running(pid: int) -> bool:
+    return _stat(pid)[:1] not in ([], ["Z"])      # an exited orphan may wait as a zombie for its reaper
+
+
+def _generating(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """`vigil generate` of enough services that its workers render for seconds, once they run."""
+    inventory, _ = write_inventory(30 * shards.SHARD, tmp_path)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "vigil", "generate", "-i", str(inventory), "-o", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            # as from a terminal: Ctrl-C raises KeyboardInterrupt (a shell's background job ignores it)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    wait_for("two render workers", lambda: len(_children(proc.pid)) >= 2 or proc.poll() is not None, timeout=120)
+    assert proc.poll() is None, "generate ended before its workers could be seen"
+    return proc, out
+
+
+def test_a_killed_generate_leaves_no_worker_behind(tmp_path):
+    proc, out = _generating(tmp_path)
+    workers = _children(proc.pid)
+    proc.kill()
+    # stderr reaches its end once every process holding it, each worker too, has exited
+    _, err = proc.communicate(timeout=60)
+    assert err == "", err           # no worker lived on to finish its shard and hit the broken pipe
+    # (their descriptors close as they exit: the exit itself may take a moment longer)
+    wait_for("the workers to end with their parent", lambda: not [w for w in workers if _running(w)], timeout=30)
+    assert not out.exists()         # nothing is written before every shard is back
+
+
+def test_ctrl_c_ends_generate_and_its_workers_quietly(tmp_path):
+    proc, out = _generating(tmp_path)
+    os.killpg(proc.pid, signal.SIGINT)          # what the terminal sends: the whole process group
+    stdout, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.returncode, stdout, err)
+    assert err == "" and not out.exists(), err

@@ -35,6 +35,11 @@ def _run(tool: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([path, *args], cwd=cwd, capture_output=True, text=True)
 
 
+def rule_test_files(prom: Path) -> list[str]:
+    """Every promtool test file under prometheus/, relative to it, sorted."""
+    return sorted(str(p.relative_to(prom)) for p in (prom / "tests").rglob("*.test.yml"))
+
+
 def test_rules(prom: Path, tests: list[str], workers: int | None = None) -> tuple[bool, str]:
     """`promtool test rules` over every test file, on every core: promtool runs the files of one call
     one after another, and a tree of 1,000 services holds over 1,000 of them. The files go in batches
@@ -60,7 +65,7 @@ def checks(root: Path):
     if web:
         r = _run("promtool", "check", "web-config", *(f"{p}/{webauth.WEB_CONFIG}" for p in web), cwd=root)
         yield f"promtool check web-config ({', '.join(web)})", r.returncode == 0, r.stdout + r.stderr
-    tests = sorted(str(p.relative_to(prom)) for p in (prom / "tests").rglob("*.test.yml"))
+    tests = rule_test_files(prom)
     ok, output = test_rules(prom, tests)
     yield f"promtool test rules ({len(tests)} files)", ok, output
     am = root / "alertmanager"

@@ -22,16 +22,15 @@ class Plan:
     jobs: list[ScrapeJob]           # stack parts first, then services
     probes: list[Probe]
     rule_files: list[RuleFile]      # the stack's, then each service's (none of those rendered apart)
-    # Services planned and rendered apart (render/shards.py): their files are already rendered, this
-    # plan keeps their jobs and probes and the label names of their alerts.
-    apart: bool = False
-    apart_labels: frozenset = frozenset()
+    # The label names of the alerts of services planned and rendered apart (render/shards.py), whose
+    # files are rendered already (this plan keeps their jobs and probes); None when there are none.
+    apart: frozenset[str] | None = None
 
     @property
     def alert_labels(self) -> list[str]:
         """Every label name an alert of the stack carries, as its tests expect it (and the user's
         rules' own labels): what tells one alert instance from another, for the inhibitions."""
-        names = set(self.apart_labels).union(*(alert_label_names(rf) for rf in self.rule_files))
+        names = set(self.apart or ()).union(*(alert_label_names(rf) for rf in self.rule_files))
         names |= {k for s in self.inventory.services for r in s.rules for k in r.labels}
         return sorted(names)
 

@@ -50,9 +50,13 @@ def build(inventory: Inventory, services: bool = True) -> list[tuple[Folder, Das
 
 def dashboard_folders(inventory: Inventory) -> list[Folder]:
     """The folders the dashboards go to: the stack's, then each team's with a service dashboard."""
-    return [STACK_FOLDER, *dict.fromkeys(team_folder(s.team) for s in inventory.services if s.kind in SERVICE_DASHBOARDS)]
+    return [STACK_FOLDER, *dict.fromkeys(team_folder(s.team) for s in _with_dashboards(inventory.services))]
 
 
 def service_dashboards(services: Sequence[Service]) -> list[tuple[Folder, Dashboard]]:
     """The services' own dashboards (http and job kinds), each in its team's folder."""
-    return [(team_folder(s.team), SERVICE_DASHBOARDS[s.kind](s)) for s in services if s.kind in SERVICE_DASHBOARDS]
+    return [(team_folder(s.team), SERVICE_DASHBOARDS[s.kind](s)) for s in _with_dashboards(services)]
+
+
+def _with_dashboards(services: Sequence[Service]) -> list[Service]:
+    return [s for s in services if s.kind in SERVICE_DASHBOARDS]

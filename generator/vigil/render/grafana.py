@@ -27,7 +27,7 @@ DASHBOARDS_MOUNT = "/var/lib/grafana/dashboards"    # ./grafana/dashboards in th
 def render(plan: Plan) -> dict[str, bytes]:
     inv = plan.inventory
     return {DATASOURCES: dump(datasources(inv.stack)), PROVIDERS: dump(providers(dashboard_folders(inv))),
-            **dashboard_files(build(inv, services=not plan.apart))}
+            **dashboard_files(build(inv, services=plan.apart is None))}
 
 
 def dashboard_files(built: list[tuple[Folder, Dashboard]]) -> dict[str, bytes]:

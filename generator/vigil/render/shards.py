@@ -48,7 +48,7 @@ def render_inventory(inventory: Inventory, workers: int | None = None, shard: in
                 labels |= shard_labels
     finally:
         _inventory = None
-    out.apart, out.apart_labels = True, frozenset(labels)
+    out.apart = frozenset(labels)
     return {**render(out), **files}
 
 
