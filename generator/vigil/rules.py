@@ -227,10 +227,11 @@ def threshold_tests(alerts: Sequence[Alert], levels: Sequence[Level], series_at:
         if cap is not None:
             over = min(over, (lv.threshold + cap) / 2)
         values += [v for v in (untied(under), untied(over)) if v not in values]
-    cases = [Case(value, [a for a, lv in zip(alerts, levels) if (value < lv.threshold if falling else value > lv.threshold)],
-                  start) for value in values]
-    tests = case_tests(alerts, cases, series_at, out_labels, timing, quiet_for=max(a.for_ for a in alerts) + start,
-                       quiet_settle=settle, firing_settle=settle)
+    tests = case_tests(alerts, [_case(value, [a for a, lv in zip(alerts, levels)
+                                              if (value < lv.threshold if falling else value > lv.threshold)],
+                                      series_at, start) for value in values],
+                       out_labels, timing, quiet_for=max(a.for_ for a in alerts) + start, quiet_settle=settle,
+                       firing_settle=settle)
     if gap:
         value = max(values, key=lambda v: sum(v < lv.threshold if falling else v > lv.threshold for lv in levels))
         crossed = [a for a, lv in zip(alerts, levels) if (value < lv.threshold if falling else value > lv.threshold)]
@@ -241,48 +242,48 @@ def threshold_tests(alerts: Sequence[Alert], levels: Sequence[Level], series_at:
 
 @dataclass(frozen=True)
 class Case:
-    """One value of a threshold test: the alerts (levels) it fires, and when it crosses them."""
-    value: float
+    """One case of an alert's tests: its series, the alerts (levels) they fire and from when, and the
+    value those alerts show."""
+    label: str                           # "quiet at 0.9", "fires"
+    series: Series
     crossed: list
-    start: int
-
-    @property
-    def label(self) -> str:
-        return f"{self.crossed[-1].labels['severity'] if self.crossed else 'quiet'} at {promql_number(self.value)}"
+    value: Optional[float] = None
+    start: int = 0
 
 
-def case_tests(alerts: Sequence[Alert], cases: list[Case], series_at: Callable[[float], Series], out_labels: dict,
-               timing: Timing, *, quiet_for: int, quiet_settle: int, firing_settle: int) -> list[RuleTest]:
+def case_tests(alerts: Sequence[Alert], cases: list[Case], out_labels: dict, timing: Timing, *, quiet_for: int,
+               quiet_settle: int = 0, firing_settle: int = 0) -> list[RuleTest]:
     """The cases of one alert side by side in one test, each on an instance of its own, where the alert
     is per instance: promtool's cost is each test's steps times its file's rules, and a test per
     case made a host's tests the slowest of a check. Else one test per case."""
     name = alerts[0].name
-    apart = [_own_instance(series_at(c.value), out_labels, c.value) for c in cases]
+    apart = [_own_instance(c.series, out_labels, c.label) for c in cases]
     firing = [(c, out) for c, (_, out) in zip(cases, apart) if c.crossed] if all(apart) else []
-    # One check before the first case could fire (nothing yet), once every case has crossed:
+    # One check before the first case could fire (nothing yet), once every case has crossed; without
+    # it (no `for`) each case is a test of its own, so every alert is still shown silent by a check.
     shortest = min((a.for_ for c, _ in firing for a in c.crossed), default=0)
     early = min((c.start for c, _ in firing), default=0) + shortest - timing.step
-    if len(cases) < 2 or not all(apart) or (shortest and early < max(c.start for c, _ in firing)):
-        return [firing_tests(f"{name}: {c.label}", c.crossed, series_at(c.value), out_labels, c.value, timing,
-                             c.start, firing_settle) if c.crossed else
-                silent_test(f"{name}: {c.label}", name, series_at(c.value), timing, quiet_for, quiet_settle)
+    if len(cases) < 2 or not all(apart) or not shortest or early < max(c.start for c, _ in firing):
+        return [firing_tests(f"{name}: {c.label}", c.crossed, c.series, out_labels, c.value, timing, c.start,
+                             firing_settle) if c.crossed else
+                silent_test(f"{name}: {c.label}", name, c.series, timing, quiet_for, quiet_settle)
                 for c in cases]
     # and one when the last case's own test would check.
     late = max([silent_check_time(quiet_for, timing, quiet_settle)] * (len(firing) < len(cases)) +
                [firing_check_time(c.start, max(a.for_ for a in c.crossed), timing, firing_settle) for c, _ in firing])
-    checks = [Check(Duration(early // timing.evaluation * timing.evaluation), name)] if shortest else []
-    checks.append(Check(late, name, tuple(expected(a, out, c.value) for c, out in firing for a in c.crossed)))
+    checks = [Check(Duration(early // timing.evaluation * timing.evaluation), name),
+              Check(late, name, tuple(expected(a, out, c.value) for c, out in firing for a in c.crossed))]
     return [RuleTest(f"{name}: {', '.join(c.label for c in cases)}", _fill([s for series, _ in apart for s in series],
                                                                         timing.samples(late)), checks, timing.scrape)]
 
 
-def _own_instance(series: Series, out_labels: dict, value: float) -> Optional[tuple[Series, dict]]:
-    """The series of one case on an instance of its own ("db:5432 at 0.9"), or None where the alert is
-    not per instance (or a series is not of that instance)."""
+def _own_instance(series: Series, out_labels: dict, case: str) -> Optional[tuple[Series, dict]]:
+    """The series of one case on an instance of its own ("db:5432 (warning at 0.9)"), or None where
+    the alert is not per instance (or a series is not of that instance)."""
     instance = out_labels.get("instance")
     if instance is None:
         return None
-    own = f"{instance} at {promql_number(value)}"
+    own = f"{instance} ({case})"
     label = re.compile(rf"(?<=[{{,])instance={re.escape(double_quoted(instance))}(?=[,}}])")
     renamed = [(label.sub(lambda _: f"instance={double_quoted(own)}", s, count=1), v) for s, v in series]
     if any(new == old for (new, _), (old, _) in zip(renamed, series)):
@@ -360,7 +361,12 @@ def rate_threshold_tests(alerts: list, levels: list, series_at, out: dict, timin
         crossed = [a for a, lv in zip(alerts, levels) if v > lv.threshold]
         # No sooner than this evaluation (ms), one evaluation early to be safe: `for` counts from here.
         onset = int(min(lv.threshold for lv in levels if v > lv.threshold) * window / v) if crossed else 0
-        cases.append(Case(v, crossed, Duration(max(0, onset // timing.evaluation * timing.evaluation
-                                                   - timing.evaluation))))
-    return case_tests(alerts, cases, series_at, out, timing, quiet_for=longest, quiet_settle=settle,
+        cases.append(_case(v, crossed, series_at, Duration(max(0, onset // timing.evaluation * timing.evaluation
+                                                                - timing.evaluation))))
+    return case_tests(alerts, cases, out, timing, quiet_for=longest, quiet_settle=settle,
                       firing_settle=settle + longest)
+
+
+def _case(value: float, crossed: list, series_at: Callable[[float], Series], start: int) -> Case:
+    label = f"{crossed[-1].labels['severity'] if crossed else 'quiet'} at {promql_number(value)}"
+    return Case(label, series_at(value), crossed, value, start)

@@ -10,7 +10,7 @@ from . import webauth
 from .inventory import Service, Stack
 from .kinds import host
 from .kinds.base import PROBE_JOB, Context, ScrapeJob, ServicePlan, annotations
-from .rules import Alert, RuleGroup, firing_tests, latest, selector, silent_test, steady
+from .rules import Alert, Case, RuleGroup, case_tests, firing_tests, latest, selector, silent_test, steady
 from .units import Duration
 
 COMPONENTS = ("prometheus", "alertmanager", "grafana", "loki", "alloy", "blackbox", "cadvisor")
@@ -313,8 +313,8 @@ def plan(stack: Stack) -> tuple[list[ScrapeJob], ServicePlan, ServicePlan | None
         def series(firing: bool) -> list:
             more = [(selector(m, {**target, **dict(extra)}), f if firing else q) for m, q, f, extra in w.more]
             return [(selector(w.metric, first), w.firing if firing else w.quiet), *more]
-        tests += [silent_test(f"{w.name}: quiet", w.name, series(False), ctx.timing, a.for_ + start),
-                  firing_tests(f"{w.name}: fires", [a], series(True), out, w.value, ctx.timing, start=start)]
+        tests += case_tests([a], [Case("quiet", series(False), []), Case("fires", series(True), [a], w.value, start)],
+                            out, ctx.timing, quiet_for=a.for_ + start)
 
     node = host_service(stack)
     if node is not None:
