@@ -20,8 +20,8 @@ from . import stack as stack_part
 from .dashboards.common import LOG_SEARCH
 from .inventory import Service, Stack
 from .kinds.base import Context, ScrapeJob, annotations
-from .rules import Alert, Check, Expect, Level, RuleGroup, RuleTest, firing_tests, rate_threshold_tests, selector, \
-    silent_test, threshold_alerts
+from .rules import Alert, Case, Check, Expect, Level, RuleGroup, RuleTest, case_tests, firing_tests, \
+    rate_threshold_tests, selector, silent_test, threshold_alerts
 from .tracker import EXPORTER
 from .tracker_exporter import EVENTS, ISSUE, OPEN, REQUEST, REQUEST_TAG, UP, USERS
 from .units import Duration
@@ -134,9 +134,9 @@ def stack_plan(ctx: Context) -> tuple[RuleGroup, list[RuleTest]]:
                  annotations(ctx, None, dash, "ErrorTrackerDown", "The error tracker cannot be read",
                              "The errors exporter ({{ $labels.instance }}) has not read Bugsink's API for 5m: "
                              "new and regressed error issues are not alerted on."))
-    tests = [silent_test("ErrorTrackerDown: quiet while read", down.name,
-                         [(selector(UP, out), "1x{n}"), (selector("up", out), "1x{n}")], ctx.timing, DOWN_FOR),
-             firing_tests("ErrorTrackerDown: fires when Bugsink cannot be read", [down],
-                          [(selector(UP, out), "0x{n}"), (selector("up", out), "1x{n}")],
-                          out, 0, ctx.timing)]
+    def series(read: int) -> list:
+        return [(selector(UP, out), f"{read}x{{n}}"), (selector("up", out), "1x{n}")]
+    tests = case_tests([down], [Case("quiet while read", series(1), []),
+                                Case("fires when Bugsink cannot be read", series(0), [down], 0)],
+                       out, ctx.timing, quiet_for=DOWN_FOR)
     return RuleGroup("vigil:errors", [down]), tests
