@@ -77,6 +77,15 @@ def test_every_alert_has_a_firing_and_a_silent_test(full):
                 f"{path.name}: {rule['alert']} ({rule['labels']['severity']}) is never shown firing"
 
 
+def test_every_test_in_a_file_has_a_name_of_its_own(full):
+    """promtool names the failing test and nothing else: two tests of one name leave the on-call
+    reader guessing which case broke."""
+    for path in (full / "prometheus/tests").rglob("*.test.yml"):
+        names = [test["name"] for test in load(path)["tests"]]
+        assert len(names) > 0 and len(set(names)) == len(names), \
+            (path.name, sorted({n for n in names if names.count(n) > 1}))
+
+
 def test_builtin_alert_names_are_all_rendered_and_complete(full):
     rendered = {rule["alert"] for _, rule in alerts(full)}
     rendered |= {rule["alert"] for group in load(full / "loki/rules/fake/vigil.yml")["groups"]

@@ -75,6 +75,13 @@ MUTATIONS = [
     ("rules/services/checkout.yml", r"(service:http_requests:rate5m\{service=\"checkout\"\} \* 300 >= )50$", r"\g<1>500"),
     ("rules/services/checkout.yml", r" < 1\)$", ")"),
     ("rules/services/web-1.yml", r"(mode=\"idle\"\}\[40s\]\)\) > )0\.8$", r"\g<1>0.9"),
+    # an alert whose cases share one test (an instance each): its `for` shorter (the early check) or
+    # longer (the late one), its threshold moved; on a host and on the stack's own watches
+    ("rules/services/web-1.yml", r"(mode=\"idle\"\}\[40s\]\)\) > 0\.8\n    for: )10m$", r"\g<1>1m"),
+    ("rules/services/web-1.yml", r"(mode=\"idle\"\}\[40s\]\)\) > 0\.8\n    for: )10m$", r"\g<1>30m"),
+    ("rules/stack.yml", r"(\[5m\]\) > )0\.8( \* last_over_time\(prometheus_rule_group_interval_seconds)", r"\g<1>0.9\g<2>"),
+    ("rules/stack.yml", r"(prometheus_rule_group_interval_seconds\{job=\"prometheus\"\}\[5m\]\)\n    for: )15m$",
+     r"\g<1>1m"),
     ("rules/services/homepage.yml", r"(- time\(\) < )604800$", r"\g<1>86400"),
     ("rules/services/checkout.yml", r"(summary: \"checkout: )", r"\g<1>x"),
     ("rules/stack.yml", r"^(  - alert: Watchdog\n    expr: )vector\(1\)", r"\g<1>vector(1) == 0"),

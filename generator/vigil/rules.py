@@ -211,13 +211,18 @@ def threshold_alerts(name: str, value_expr: str, levels: Sequence[Level], for_: 
 
 def threshold_tests(alerts: Sequence[Alert], levels: Sequence[Level], series_at: Callable[[float], Series],
                     out_labels: dict, timing: Timing, *, start: int = 0, settle: int = 0,
-                    falling: bool = False, cap: Optional[float] = None, gap: bool = False) -> list[RuleTest]:
+                    falling: bool = False, cap: Optional[float] = None, gap: bool = False,
+                    title: str = "") -> list[RuleTest]:
     """For each threshold, a value 10% short of it and one 10% past it: exactly
     the levels whose threshold the value crosses fire, and only after `for`. A rising
     threshold of 0 ("any at all") is passed by half the lowest positive one (or 0.5).
     `gap`: the alert reads a gauge through the gauge window; the value past every
-    threshold fires too with one failed scrape in the middle of its `for` (gap_test)."""
-    name = alerts[0].name
+    threshold fires too with one failed scrape in the middle of its `for` (gap_test).
+    `title`: what the tests' names begin with, where the alert's name does not tell them apart."""
+    title = title or alerts[0].name
+
+    def crossed(value: float) -> list:
+        return [a for a, lv in zip(alerts, levels) if (value < lv.threshold if falling else value > lv.threshold)]
     values = []
     any_at_all = min([lv.threshold for lv in levels if lv.threshold > 0] + [1.0]) / 2
     for lv in levels:
@@ -227,16 +232,13 @@ def threshold_tests(alerts: Sequence[Alert], levels: Sequence[Level], series_at:
         if cap is not None:
             over = min(over, (lv.threshold + cap) / 2)
         values += [v for v in (untied(under), untied(over)) if v not in values]
-    tests = case_tests(alerts, [_case(value, [a for a, lv in zip(alerts, levels)
-                                              if (value < lv.threshold if falling else value > lv.threshold)],
-                                      series_at, start) for value in values],
-                       out_labels, timing, quiet_for=max(a.for_ for a in alerts) + start, quiet_settle=settle,
-                       firing_settle=settle)
+    tests = case_tests(alerts, [_case(v, crossed(v), series_at, start) for v in values], out_labels, timing,
+                       quiet_for=max(a.for_ for a in alerts) + start, quiet_settle=settle, firing_settle=settle,
+                       title=title)
     if gap:
-        value = max(values, key=lambda v: sum(v < lv.threshold if falling else v > lv.threshold for lv in levels))
-        crossed = [a for a, lv in zip(alerts, levels) if (value < lv.threshold if falling else value > lv.threshold)]
-        tests += gap_test(f"{name}: {crossed[-1].labels['severity']} through one missed scrape", crossed,
-                          series_at(value), out_labels, value, timing, start, settle)
+        value = max(values, key=lambda v: len(crossed(v)))
+        tests += gap_test(f"{title}: {crossed(value)[-1].labels['severity']} through one missed scrape",
+                          crossed(value), series_at(value), out_labels, value, timing, start, settle)
     return tests
 
 
@@ -252,11 +254,13 @@ class Case:
 
 
 def case_tests(alerts: Sequence[Alert], cases: list[Case], out_labels: dict, timing: Timing, *, quiet_for: int,
-               quiet_settle: int = 0, firing_settle: int = 0) -> list[RuleTest]:
+               quiet_settle: int = 0, firing_settle: int = 0, title: str = "") -> list[RuleTest]:
     """The cases of one alert side by side in one test, each on an instance of its own, where the alert
     is per instance: promtool's cost is each test's steps times its file's rules, and a test per
-    case made a host's tests the slowest of a check. Else one test per case."""
+    case made a host's tests the slowest of a check. Else one test per case. The tests' names begin
+    with `title`, or else the alert's name."""
     name = alerts[0].name
+    title = title or name
     apart = [_own_instance(c.series, out_labels, c.label) for c in cases]
     firing = [(c, out) for c, (_, out) in zip(cases, apart) if c.crossed] if all(apart) else []
     # One check before the first case could fire (nothing yet), once every case has crossed; without
@@ -264,16 +268,16 @@ def case_tests(alerts: Sequence[Alert], cases: list[Case], out_labels: dict, tim
     shortest = min((a.for_ for c, _ in firing for a in c.crossed), default=0)
     early = min((c.start for c, _ in firing), default=0) + shortest - timing.step
     if len(cases) < 2 or not all(apart) or not shortest or early < max(c.start for c, _ in firing):
-        return [firing_tests(f"{name}: {c.label}", c.crossed, c.series, out_labels, c.value, timing, c.start,
+        return [firing_tests(f"{title}: {c.label}", c.crossed, c.series, out_labels, c.value, timing, c.start,
                              firing_settle) if c.crossed else
-                silent_test(f"{name}: {c.label}", name, c.series, timing, quiet_for, quiet_settle)
+                silent_test(f"{title}: {c.label}", name, c.series, timing, quiet_for, quiet_settle)
                 for c in cases]
     # and one when the last case's own test would check.
     late = max([silent_check_time(quiet_for, timing, quiet_settle)] * (len(firing) < len(cases)) +
                [firing_check_time(c.start, max(a.for_ for a in c.crossed), timing, firing_settle) for c, _ in firing])
     checks = [Check(Duration(early // timing.evaluation * timing.evaluation), name),
               Check(late, name, tuple(expected(a, out, c.value) for c, out in firing for a in c.crossed))]
-    return [RuleTest(f"{name}: {', '.join(c.label for c in cases)}", _fill([s for series, _ in apart for s in series],
+    return [RuleTest(f"{title}: {', '.join(c.label for c in cases)}", _fill([s for series, _ in apart for s in series],
                                                                         timing.samples(late)), checks, timing.scrape)]
 
 

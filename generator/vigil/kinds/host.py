@@ -466,10 +466,8 @@ def network_errors(service: Service, ctx: Context, p: dict, base: dict, rules: l
     nic = {**base, "device": "eth0"}
     step = ctx.timing.scrape.seconds
     for d in ("receive", "transmit"):
-        for test in threshold_tests(
-                alerts, levels,
-                lambda v, d=d: [(selector(f"node_network_{d}_packets_total", nic), f"0+{1000 * step:g}x{{n}}"),
-                                (selector(f"node_network_{d}_errs_total", nic), f"0+{round(1000 * v * step, 9)}x{{n}}")],
-                {**nic, "direction": d}, ctx.timing, start=ctx.timing.scrape):
-            test.name = test.name.replace("HostNetworkErrors:", f"HostNetworkErrors ({d}):", 1)  # which one failed
-            tests.append(test)
+        tests.extend(threshold_tests(
+            alerts, levels,
+            lambda v, d=d: [(selector(f"node_network_{d}_packets_total", nic), f"0+{1000 * step:g}x{{n}}"),
+                            (selector(f"node_network_{d}_errs_total", nic), f"0+{round(1000 * v * step, 9)}x{{n}}")],
+            {**nic, "direction": d}, ctx.timing, start=ctx.timing.scrape, title=f"HostNetworkErrors ({d})"))
