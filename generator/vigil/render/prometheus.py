@@ -31,10 +31,15 @@ def rule_files(stack: Stack, rule_files: list[RuleFile]) -> dict[str, bytes]:
         for suite, tests in suites.items():
             if not tests and len(suites) > 1:
                 continue    # every test of the file is in a suite of its own (dora.yml)
-            test_path = rf.path.replace("rules/", f"tests/{suite}/" if suite else "tests/", 1)
-            test_path = test_path.removesuffix(".yml") + ".test.yml"
-            files[f"prometheus/{test_path}"] = dump(_tests(stack, rf, test_path, tests))
+            path = test_path(rf.path, suite)
+            files[f"prometheus/{path}"] = dump(_tests(stack, rf, path, tests))
     return files
+
+
+def test_path(rule_path: str, suite: str = "") -> str:
+    """Where the tests of a rule file's suite go, under prometheus/: rules/x.yml -> tests/[suite/]x.test.yml."""
+    path = rule_path.replace("rules/", f"tests/{suite}/" if suite else "tests/", 1)
+    return path.removesuffix(".yml") + ".test.yml"
 
 
 def config(plan: Plan) -> dict:
