@@ -86,18 +86,42 @@ _ACTION = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 
 def expand(template: str, labels: dict, value: float | None) -> str:
     """Expand `{{ $labels.x }}` and `{{ $value | fn }}`; anything else is an error."""
-    def one(m: re.Match) -> str:
+    parts = _parsed.get(template) or _parse(template)
+    if len(parts) == 1:
+        return template
+    out = []
+    for part in parts:
+        if type(part) is str:
+            out.append(part)
+        elif part[0] is None:
+            out.append(labels.get(part[1], ""))
+        else:
+            head, fn, action = part
+            if head == "$value" and value is not None and not fn:
+                out.append(go_value(value))
+            elif head == "$value" and value is not None and (fn in _FUNCS):
+                out.append(_FUNCS[fn](value))
+            else:
+                raise ValueError(f"Vigil cannot expand {{{{ {action} }}}}")
+    return "".join(out)
+
+
+# A template's text split at its actions, once: tests expand the same few annotations thousands of times.
+_parsed: dict[str, list] = {}
+
+
+def _parse(template: str) -> list:
+    """[text, action, text, ...]: an action is (None, label) for `$labels.label`, else (head, fn, action)."""
+    parts, at = [], 0
+    for m in _ACTION.finditer(template):
         action = m.group(1)
         label = re.fullmatch(r"\$labels\.(\w+)", action)
-        if label:
-            return labels.get(label.group(1), "")
         head, _, fn = (p.strip() for p in action.partition("|"))
-        if head == "$value" and value is not None and not fn:
-            return go_value(value)
-        if head == "$value" and value is not None and (fn in _FUNCS):
-            return _FUNCS[fn](value)
-        raise ValueError(f"Vigil cannot expand {{{{ {action} }}}}")
-    return _ACTION.sub(one, template)
+        parts += [template[at:m.start()], (None, label.group(1)) if label else (head, fn, action)]
+        at = m.end()
+    parts.append(template[at:])
+    _parsed[template] = parts
+    return parts
 
 
 # What Go's text/template and Prometheus' template functions know: the first word of an action.

@@ -3,7 +3,17 @@ printable characters as they are; quotes and backslashes escaped; the rest as
 \\xXX (ASCII), \\uXXXX or \\UXXXXXXXX — never JSON's surrogate pairs, which Go refuses."""
 
 
+_quoted: dict[str, str] = {}     # label values (service, team, job) repeat in every series of a test
+
+
 def double_quoted(value: str) -> str:
+    out = _quoted.get(value)
+    if out is None:
+        out = _quoted[value] = _quote(value)
+    return out
+
+
+def _quote(value: str) -> str:
     if value.isprintable():          # nearly every string: at most quotes and backslashes to escape
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     out = []
