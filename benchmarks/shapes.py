@@ -11,7 +11,11 @@ premise is checked here, not assumed: for a few shapes of several services, `pro
 runs one member's renamed tests against another member's own rule file. Dashboards (http and job
 services) likewise, per team, for services without panels of their own: one templated dashboard per
 shape could stand for them. The figures say what such sharing would leave of the bytes Vigil writes
-for the services; nothing is shared today.
+for the services, which still writes every service's own files.
+
+What Vigil does share is the work: services whose entries differ only in their own strings (name,
+team, targets, label values, URLs) are planned and rendered once per shape (render/shapes.py); the
+last column counts those renders.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from vigil import check      # noqa: E402
 from vigil.dashboards import SERVICE_DASHBOARDS, service_dashboards      # noqa: E402
 from vigil.plan import plan_services      # noqa: E402
 from vigil.render import grafana, prometheus      # noqa: E402
+from vigil.render.shapes import shapes      # noqa: E402
 from vigil.validate import load_inventory      # noqa: E402
 
 CHECKED = 5     # shapes whose renamed tests promtool runs against another member's rules
@@ -86,14 +91,14 @@ def measure(n: int) -> dict:
     out = {"services": n, "rule_bytes": sum(len(files[f"prometheus/{rf.path}"]) for _, rf in planned),
            "test_bytes": sum(len(t) for _, rf in planned for t in _test_files(files, rf).values())}
     for label, names in (("name", lambda s: [s.name]), ("team", lambda s: [s.name, s.team])):
-        shapes: dict[bytes, list] = {}
+        by_shape: dict[bytes, list] = {}
         for s, rf in planned:
-            shapes.setdefault(_shape(files[f"prometheus/{rf.path}"], names(s)), []).append((s, rf))
-        out[f"rule_shapes_{label}"] = len(shapes)
-        out[f"test_bytes_{label}"] = sum(len(t) for (_, rf), *_ in shapes.values()
+            by_shape.setdefault(_shape(files[f"prometheus/{rf.path}"], names(s)), []).append((s, rf))
+        out[f"rule_shapes_{label}"] = len(by_shape)
+        out[f"test_bytes_{label}"] = sum(len(t) for (_, rf), *_ in by_shape.values()
                                          for t in _test_files(files, rf).values())
     # (shapes: by service and team name, the last and coarser count)
-    shared = [members for members in shapes.values() if len(members) > 1][:CHECKED]
+    shared = [members for members in by_shape.values() if len(members) > 1][:CHECKED]
     for members in shared:
         ok, output = _renamed_tests_pass(members[0], members[-1], files, names)
         if not ok:
@@ -111,6 +116,7 @@ def measure(n: int) -> dict:
         kept.setdefault(key, len(text))
     out.update(dashboards=len(dashboarded), own_panels=sum(bool(s.panels) for s in dashboarded),
                dashboard_shapes=len(kept), dashboard_bytes=total, dashboard_bytes_shared=sum(kept.values()))
+    out["renders"] = len(shapes(inv.services))
     return out
 
 
@@ -125,13 +131,15 @@ def main() -> int:
     print("Shapes of the services' rendered files (inventory 'mix' of benchmarks/generate.py); MB = 10^6 bytes;\n"
           "'name' / '+team': one shape when only the service's name / also its team's name differs")
     head = ["services", "rule MB", "test MB", "rule shapes (name / +team)", "test MB if shared (name / +team)",
-            "promtool: renamed tests pass", "dashboards (own panels)", "dashboard shapes", "dashboard MB -> shared"]
+            "promtool: renamed tests pass", "dashboards (own panels)", "dashboard shapes", "dashboard MB -> shared",
+            "renders (render/shapes.py)"]
     print(table(head, [[f"{r['services']:,}", _mb(r["rule_bytes"]), _mb(r["test_bytes"]),
                         f"{r['rule_shapes_name']:,} / {r['rule_shapes_team']:,}",
                         f"{_mb(r['test_bytes_name'])} / {_mb(r['test_bytes_team'])}",
                         f"{r['checked']} shapes",
                         f"{r['dashboards']:,} ({r['own_panels']:,})", f"{r['dashboard_shapes']:,}",
-                        f"{_mb(r['dashboard_bytes'])} -> {_mb(r['dashboard_bytes_shared'])}"] for r in rows]))
+                        f"{_mb(r['dashboard_bytes'])} -> {_mb(r['dashboard_bytes_shared'])}",
+                        f"{r['renders']:,}"] for r in rows]))
     return 0
 
 

@@ -3,7 +3,9 @@ need only the stack and the service, so shards of the services are planned and r
 workers; here, the stack's part is planned and rendered from what they send back (their jobs,
 probes and alert label names). The bytes are the same as render(plan(inventory)) gives.
 
-Each worker takes shards of SHARD services in turn, and sends each shard's files as soon as it is
+Services of one shape (render/shapes.py) are planned and rendered once, as their stand-in.
+
+Each worker takes shards of about SHARD services in turn, and sends each shard's files as soon as it is
 done: the copying to this process (about a second per 500 MB) overlaps the rendering of the next.
 Under two shards' worth, forking costs more than it saves: small inventories stay in one process,
 as do machines of one core and systems without fork.
@@ -21,6 +23,7 @@ from ..dashboards import service_dashboards
 from ..inventory import Inventory
 from ..plan import alert_label_names, plan, plan_services, plan_stack
 from . import grafana, prometheus, render
+from .shapes import Shape, expand, shapes
 
 SHARD = 100      # services
 
@@ -36,20 +39,34 @@ def render_inventory(inventory: Inventory, workers: int | None = None, shard: in
     _inventory = inventory
     try:
         with multiprocessing.get_context("fork").Pool(workers, _worker_start, (os.getpid(),)) as pool:
-            # in inventory order: the jobs and probes keep it
-            shards = pool.imap(_shard, [(lo, min(lo + shard, n)) for lo in range(0, n, shard)])
+            rendered: list = [None] * n
+            for shard_rendered in pool.imap_unordered(_shard, _shards(shapes(inventory.services), shard)):
+                for i, service_rendered in shard_rendered:
+                    rendered[i] = service_rendered
             out = plan_stack(inventory)
-            files: dict[str, bytes] = {}
-            labels: set[str] = set()
-            for shard_files, shard_jobs, shard_probes, shard_labels in shards:
-                files.update(shard_files)
-                out.jobs += shard_jobs
-                out.probes += shard_probes
-                labels |= shard_labels
     finally:
         _inventory = None
+    files: dict[str, bytes] = {}
+    labels: set[str] = set()
+    for service_files, jobs, probes, service_labels in rendered:     # in inventory order: the jobs and probes keep it
+        files.update(service_files)
+        out.jobs += jobs
+        out.probes += probes
+        labels |= service_labels
     out.apart = frozenset(labels)
     return {**render(out), **files}
+
+
+def _shards(all_shapes: list[Shape], size: int) -> list[list[Shape]]:
+    """The shapes in runs of about `size` services."""
+    out, run, members = [], [], 0
+    for shape in all_shapes:
+        run.append(shape)
+        members += len(shape.members)
+        if members >= size:
+            out.append(run)
+            run, members = [], 0
+    return out + [run] * bool(run)
 
 
 def _worker_start(parent: int) -> None:
@@ -63,12 +80,15 @@ def _worker_start(parent: int) -> None:
             os._exit(1)
 
 
-def _shard(bounds: tuple[int, int]):
-    """In a worker: the services inventory.services[lo:hi], planned and rendered."""
+def _shard(run: list[Shape]) -> list[tuple[int, tuple]]:
+    """In a worker: each service of the shapes, planned and rendered, by its index."""
+    return [out for shape in run for out in expand(shape, _service(shape.stand_in), _service)]
+
+
+def _service(service) -> tuple[dict[str, bytes], list, list, set[str]]:
+    """A service's own files, its scrape jobs and probes, and the label names of its alerts."""
     inventory = _inventory
-    services = inventory.services[slice(*bounds)]
-    planned = plan_services(inventory, services)
-    files = prometheus.rule_files(inventory.stack, [rf for rf, _ in planned])
-    files.update(grafana.dashboard_files(service_dashboards(services)))
-    return (files, [j for _, p in planned for j in p.jobs], [pr for _, p in planned for pr in p.probes],
-            set().union(*(alert_label_names(rf) for rf, _ in planned)))
+    [(rf, p)] = plan_services(inventory, [service])
+    files = prometheus.rule_files(inventory.stack, [rf])
+    files.update(grafana.dashboard_files(service_dashboards([service])))
+    return files, p.jobs, p.probes, alert_label_names(rf)
