@@ -8,8 +8,8 @@ with its own strings in the markers' places.
 The bytes are those each member's own render gives (tests/test_shapes.py renders mixes both ways).
 What could render differently from a marker is rendered on its own: a service with its own `rules`
 (the ids of their runbook panels hash its name, runbooks.panel_id), a team too long for a folder uid
-(dashboards.team_folder hashes it), a string outside a charset that YAML, JSON and PromQL write as
-it is. And every expansion is checked: a marker the render changed (cut, upper-cased) leaves a
+(dashboards.team_folder hashes it), a string YAML would quote (`on`, `null`) or outside a charset
+that YAML, JSON and PromQL write as it is. And every expansion is checked: a marker the render changed (cut, upper-cased) leaves a
 fragment that is not a whole marker, and then that shape's members are rendered on their own.
 """
 
@@ -21,9 +21,9 @@ from typing import Callable, Sequence
 
 from ..dashboards import team_folder
 from ..inventory import Service
-from .yamlout import _plain_ok
+from .yamlout import plain_ok
 
-MARK = "qzx"        # in every marker, once; in no rendered file of a real inventory
+MARK = "qzx"        # in every marker, once (where an entry's own text holds it, its shape renders alone)
 _FRAGMENT = re.compile(MARK, re.IGNORECASE)
 _FRAGMENT_BYTES = re.compile(MARK.encode(), re.IGNORECASE)
 _URLS = ("url", "health_url", "runbook_url")
@@ -85,7 +85,7 @@ def _stand_in(s: Service) -> tuple[Service, dict[str, str]] | None:
             scheme = url.partition("://")[0]
             update[key] = f"{scheme}://{_mark(key.replace('_', ''))}/"
             values[update[key]] = url
-    if not all(_SAFE.fullmatch(v) and _plain_ok(v) for v in values.values()):
+    if not all(_SAFE.fullmatch(v) and plain_ok(v) for v in values.values()):
         return None
     return s.model_copy(update=update), values
 

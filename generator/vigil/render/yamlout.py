@@ -22,7 +22,7 @@ _RESOLVERS = yaml.resolver.Resolver.yaml_implicit_resolvers
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 
 
-def _plain_ok(s: str) -> bool:
+def plain_ok(s: str) -> bool:
     if not s or not s.isprintable() or s[0] in _INDICATORS or s[0].isspace() or s[-1].isspace() \
             or s[-1] == ":" or ": " in s or " #" in s:
         return False
@@ -35,7 +35,7 @@ _strings: dict[str, str] = {}   # label values, keys and durations repeat across
 def _str(value: str) -> str:
     out = _strings.get(value)
     if out is None:
-        out = value if _plain_ok(value) else double_quoted(value)
+        out = value if plain_ok(value) else double_quoted(value)
         _strings[value] = out
     return out
 
