@@ -118,6 +118,17 @@ def test_vigil_renders_shapes_on_every_core_to_the_bytes_of_one_process(tmp_path
     assert shards.render_inventory(inv, workers=2) == render(plan(inv))
 
 
+def test_a_fleet_of_one_shape_is_dealt_out_to_every_worker(tmp_path):
+    data = synthesize(1)
+    data["services"] = [{"name": f"node-{i}", "team": "platform", "kind": "host", "targets": [f"10.1.{i // 250}.{i % 250}:9100"]}
+                        for i in range(2 * shards.SHARD + 37)]
+    inv = _inventory(data, tmp_path)
+    [fleet] = shapes.shapes(inv.services)
+    runs = shards._shards([fleet], shards.SHARD)
+    assert [sum(len(s.members) for s in run) for run in runs] == [shards.SHARD, shards.SHARD, 37]
+    assert shards.render_inventory(inv, workers=2) == render(plan(inv))
+
+
 @st.composite
 def twinned(draw) -> dict:
     """A valid inventory of test_property's, each service with a twin: the same entry with its own

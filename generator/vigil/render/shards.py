@@ -58,14 +58,16 @@ def render_inventory(inventory: Inventory, workers: int | None = None, shard: in
 
 
 def _shards(all_shapes: list[Shape], size: int) -> list[list[Shape]]:
-    """The shapes in runs of about `size` services."""
+    """The shapes in runs of about `size` services. A shape of more (a fleet of like hosts) is dealt
+    out in parts of `size`, each rendering the stand-in again: every worker has its share."""
     out, run, members = [], [], 0
     for shape in all_shapes:
-        run.append(shape)
-        members += len(shape.members)
-        if members >= size:
-            out.append(run)
-            run, members = [], 0
+        for lo in range(0, len(shape.members), size):
+            run.append(Shape(shape.stand_in, shape.members[lo:lo + size]))
+            members += len(run[-1].members)
+            if members >= size:
+                out.append(run)
+                run, members = [], 0
     return out + [run] * bool(run)
 
 
