@@ -46,7 +46,7 @@ def test_every_member_of_a_shape_renders_as_it_would_alone(tracker, tmp_path, mo
     data["stack"]["error_tracker"] = {"enabled": tracker}
     inv = _inventory(data, tmp_path)
     alone, shared, shared_shapes = _both_ways(inv, monkeypatch)
-    # the test means something only if most services did come from another's render
+    # the test means something only if many services did come from another's render
     assert sum(len(s.members) for s in shared_shapes) > len(inv.services) / 3, len(shared_shapes)
     for service, own, from_shape in zip(inv.services, alone, shared):
         assert from_shape == own, service.name
