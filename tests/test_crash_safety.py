@@ -100,9 +100,13 @@ def test_killed_runs_are_completed_by_the_next(inventories):
     while not (out / first_added).exists() and proc.poll() is None:
         time.sleep(0.001)
     writing_from = time.monotonic()
+    # until the journal is committed (renamed to the manifest), not until the process ends: its exit
+    # outlasts the writing, and kills aimed at that tail left whole trees (CI saw 3 of 32 land mid-write)
+    while (out / PENDING).exists() and proc.poll() is None:
+        time.sleep(0.001)
+    writing = max(0.002, time.monotonic() - writing_from)
     proc.wait(120)
     whole = time.monotonic() - started
-    writing = max(0.002, time.monotonic() - writing_from)
     shutil.rmtree(out)
 
     outcomes = {"half-written": 0, "untouched": 0, "finished": 0}
