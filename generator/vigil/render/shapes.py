@@ -1,16 +1,16 @@
 """Render once per shape. Services whose entries differ only in their own strings (name, team,
-targets, label values, URLs) render to files that differ only in those strings: in the benchmark's
-mix of 10,000 services (benchmarks/generate.py), 6,641 share their shape with another, and 4,084
-renders stand for all of them. So one stand-in per shape, with a marker in place of each such
-string, is planned and rendered, and each member gets the stand-in's files, scrape jobs and probes
-with its own strings in the markers' places.
+targets, label values, URLs) render to files that differ only in those strings (benchmarks/shapes.py
+counts the renders left). So one stand-in per shape, with a marker in place of each such string, is
+planned and rendered, and each member gets the stand-in's files, scrape jobs and probes with its own
+strings in the markers' places.
 
 The bytes are those each member's own render gives (tests/test_shapes.py renders mixes both ways).
 What could render differently from a marker is rendered on its own: a service with its own `rules`
 (the ids of their runbook panels hash its name, runbooks.panel_id), a team too long for a folder uid
 (dashboards.team_folder hashes it), a string YAML would quote (`on`, `null`) or outside a charset
-that YAML, JSON and PromQL write as it is. And every expansion is checked: a marker the render changed (cut, upper-cased) leaves a
-fragment that is not a whole marker, and then that shape's members are rendered on their own.
+that YAML, JSON and PromQL write as it is. And every expansion is checked: a marker the render
+changed (cut, upper-cased) leaves a fragment that is not a whole marker, and then that shape's
+members are rendered on their own.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import signal
 import sys
 
 from ..dashboards import service_dashboards
-from ..inventory import Inventory
+from ..inventory import Inventory, Service
 from ..plan import alert_label_names, plan, plan_services, plan_stack
 from . import grafana, prometheus, render
 from .shapes import Shape, expand, shapes
@@ -87,7 +87,7 @@ def _shard(run: list[Shape]) -> list[tuple[int, tuple]]:
     return [out for shape in run for out in expand(shape, _service(shape.stand_in), _service)]
 
 
-def _service(service) -> tuple[dict[str, bytes], list, list, set[str]]:
+def _service(service: Service) -> tuple[dict[str, bytes], list, list, set[str]]:
     """A service's own files, its scrape jobs and probes, and the label names of its alerts."""
     inventory = _inventory
     [(rf, p)] = plan_services(inventory, [service])
