@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/generate.py                 # 1,000, 3,000, 10,000, 3 runs each (`make bench`)
     .venv/bin/python benchmarks/generate.py --sizes 100,1000 --runs 5
     .venv/bin/python benchmarks/generate.py --inventory slo # every service http with two SLOs
+    .venv/bin/python benchmarks/generate.py --inventory fleet # like http services (one shape)
     .venv/bin/python benchmarks/generate.py --quick         # CI smoke run: 100 services, one run
     .venv/bin/python benchmarks/generate.py --profile 10000 # cProfile one full generate (cumulative, tottime)
     .venv/bin/python benchmarks/generate.py --generator DIR # measure the vigil package under DIR instead
@@ -11,7 +12,9 @@ For each size a synthetic, valid inventory is written as YAML to a temp dir: `mi
 (the default) a realistic mix of kinds, presets, overrides, user rules and panels
 (~10 teams, a few receivers; a quarter of the http services with SLOs); `slo` the
 inventory of benchmarks/rules.py, every service http with an availability and a
-latency SLO. Then, each in a FRESH subprocess, so that memory and caches are per run:
+latency SLO; `fleet` like http services that differ only in their own strings (one
+shape of render/shapes.py: the volume written per service is what is left). Then,
+each in a FRESH subprocess, so that memory and caches are per run:
 
   parse      yaml.load of the inventory with libyaml's CSafeLoader, nothing else:
              the yardstick ("within 3x a bare libyaml parse"), in the same process
@@ -206,7 +209,19 @@ def slo_inventory(n: int) -> dict:
     return rules.inventory(n)
 
 
-INVENTORIES = {"mix": synthesize, "slo": slo_inventory}
+def fleet_inventory(n: int) -> dict:
+    """n like http services (two targets and a health check each, one preset, default alerts), which
+    differ only in their own strings (name, team, targets, URLs): the best case of render/shapes.py,
+    where what is left is the volume written per service."""
+    inv = synthesize(0)
+    inv["services"] = [{"name": f"api-{i:05d}", "team": TEAMS[i % len(TEAMS)], "kind": "http",
+                        "instrumentation": "prometheus-client",
+                        "targets": [f"api-{i:05d}-a.svc:8000", f"api-{i:05d}-b.svc:8000"],
+                        "health_url": f"http://api-{i:05d}-a.svc:8000/health"} for i in range(n)]
+    return inv
+
+
+INVENTORIES = {"mix": synthesize, "slo": slo_inventory, "fleet": fleet_inventory}
 
 
 def write_inventory(n: int, directory: Path, kind: str = "mix") -> tuple[Path, dict]:
@@ -455,7 +470,8 @@ def main(argv=None) -> int:
                     help="comma-separated service counts (default: 1000,3000,10000)")
     ap.add_argument("--runs", type=int, default=3, help="generate runs per size (default 3): min/median/max")
     ap.add_argument("--inventory", choices=sorted(INVENTORIES), default="mix",
-                    help="mix: a realistic mix of kinds (default); slo: every service http with two SLOs")
+                    help="mix: a realistic mix of kinds (default); slo: every service http with two SLOs; "
+                         "fleet: like http services, one shape")
     ap.add_argument("--quick", action="store_true", help="CI smoke run: 100 services, one run")
     ap.add_argument("--profile", type=int, metavar="N", help="cProfile one generate of N services instead")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (inventories and trees)")
