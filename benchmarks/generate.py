@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/generate.py                 # 1,000, 3,000, 10,000, 3 runs each (`make bench`)
     .venv/bin/python benchmarks/generate.py --sizes 100,1000 --runs 5
     .venv/bin/python benchmarks/generate.py --inventory slo # every service http with two SLOs
-    .venv/bin/python benchmarks/generate.py --inventory fleet # like http services (one shape)
+    .venv/bin/python benchmarks/generate.py --inventory fleet # like http services, one shape
     .venv/bin/python benchmarks/generate.py --quick         # CI smoke run: 100 services, one run
     .venv/bin/python benchmarks/generate.py --profile 10000 # cProfile one full generate (cumulative, tottime)
     .venv/bin/python benchmarks/generate.py --generator DIR # measure the vigil package under DIR instead

@@ -21,7 +21,7 @@ from vigil.render import render, shapes, shards
 from vigil.validate import load_inventory
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from generate import synthesize  # noqa: E402  (its realistic mix of kinds, presets and overrides)
+from generate import fleet_inventory, synthesize  # noqa: E402  (its realistic mix of kinds, presets and overrides)
 
 
 def _inventory(data: dict, tmp_path):
@@ -127,6 +127,13 @@ def test_a_fleet_of_one_shape_is_dealt_out_to_every_worker(tmp_path):
     runs = shards._shards([fleet], shards.SHARD)
     assert [sum(len(s.members) for s in run) for run in runs] == [shards.SHARD, shards.SHARD, 37]
     assert shards.render_inventory(inv, workers=2) == render(plan(inv))
+
+
+def test_the_benchmarks_fleet_is_one_shape(tmp_path):
+    """What `benchmarks/generate.py --inventory fleet` and the README say of it: one render stands for all."""
+    inv = _inventory(fleet_inventory(50), tmp_path)
+    [fleet] = shapes.shapes(inv.services)
+    assert fleet.shared and len(fleet.members) == 50
 
 
 @st.composite
